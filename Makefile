@@ -1,0 +1,39 @@
+# invoke_ns: see README.md. Targets: build test demo install clean lint bench.
+PREFIX ?= /usr/local
+BINDIR  = $(PREFIX)/bin
+MANDIR  = $(PREFIX)/share/man/man1
+GO     ?= go
+export CGO_ENABLED = 0
+
+# Where the demo can get privilege from: root, or a user namespace (-U).
+DEMO_FLAGS = $(shell [ "$$(id -u)" = 0 ] || echo -U)
+
+.PHONY: build test demo install clean lint bench
+
+build:
+	$(GO) build -trimpath -ldflags='-s -w' -o invoke_ns .
+
+test: lint
+	$(GO) test -count=1 ./...
+
+demo: build
+	@if [ "$$(id -u)" != 0 ] && ! unshare --user --map-root-user true 2>/dev/null; then \
+	  echo "make demo needs root (sudo make demo), or a host that lets users create user namespaces." >&2; exit 1; fi
+	@echo '$$ printf "I will return to haunt you with peculiar piano riffs\n" | ./invoke_ns $(DEMO_FLAGS) -vi no'
+	@printf 'I will return to haunt you with peculiar piano riffs\n' | ./invoke_ns $(DEMO_FLAGS) -vi no 2>&1; echo "(exit status $$?)"
+	@echo
+	@echo '$$ printf "I will return to haunt you with peculiar piano riffs\n" | ./invoke_ns $(DEMO_FLAGS) -vi yes'
+	@printf 'I will return to haunt you with peculiar piano riffs\n' | ./invoke_ns $(DEMO_FLAGS) -vi yes 2>&1; echo "(exit status $$?)"
+
+install: build
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)
+	install -m 0755 invoke_ns $(DESTDIR)$(BINDIR)/invoke_ns
+	install -m 0644 docs/invoke_ns.1 $(DESTDIR)$(MANDIR)/invoke_ns.1
+
+clean:
+	rm -f invoke_ns
+	$(GO) clean -testcache
+
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l lists: $$out" >&2; exit 1; fi
+	$(GO) vet ./...

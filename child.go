@@ -1,0 +1,165 @@
+// child.go: the child's side. It runs in the namespaces the parent asked
+// clone(2) for, tries to reach the parent's queue by name, tells the parent
+// what happened, sets up its mounts and hostname, and runs the command.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+type childSide struct {
+	cfg *config
+	out io.Writer // the transcript: stdout, or stderr with --json
+}
+
+func runChild() error {
+	l, err := childLink()
+	if err != nil {
+		return err
+	}
+	m, err := l.next(stepConfig)
+	if err != nil {
+		return parentGone(err)
+	}
+	c := &childSide{cfg: m.Config, out: os.Stdout}
+	// Ctrl-C or a hang-up at the prompt reaches the parent too, which ends
+	// this child and removes the queue; the command gets them back.
+	signal.Ignore(unix.SIGINT, unix.SIGHUP)
+	if _, err := l.next(stepGo); err != nil {
+		return parentGone(err)
+	}
+	c.verbosef(" Child: PID of child is %d\n", os.Getpid())
+	if c.cfg.IPC {
+		rep := c.tryQueue()
+		if err := l.send(message{Step: stepReport, Report: &rep}); err != nil {
+			return err
+		}
+		if _, err := l.next(stepAck); err != nil {
+			return parentGone(err)
+		}
+	}
+	if err := c.setUp(); err != nil {
+		return err
+	}
+	if len(c.cfg.Command) == 0 {
+		return nil
+	}
+	return c.exec()
+}
+
+func parentGone(err error) error {
+	if errors.Is(err, io.EOF) {
+		return errors.New("the parent has gone away: nothing left to do")
+	}
+	return err
+}
+
+// tryQueue opens the queue by name and sends the message. It never uses a
+// descriptor from the parent: descriptors cross namespace boundaries, so
+// only a lookup by name shows what this IPC namespace can see.
+func (c *childSide) tryQueue() report {
+	name := c.cfg.Queue
+	c.verbosef(" Child: opening message queue %s\n", name)
+	q, err := OpenQueue(name, unix.O_WRONLY)
+	if err != nil {
+		c.perror("mq_open", err)
+		return report{Outcome: outcomeOpenFailed, Errno: errnoOf(err)}
+	}
+	defer func() {
+		c.verbosef(" Child: closing message queue %s\n", name)
+		q.Close()
+	}()
+	msg, err := promptMessage(os.Stdin, c.out)
+	var tl *tooLongError
+	switch {
+	case errors.Is(err, errNoMessage):
+		fmt.Fprintf(c.out, " Child: %v: sending nothing\n", err)
+		return report{Outcome: outcomeNoMessage}
+	case errors.As(err, &tl):
+		fmt.Fprintf(c.out, " Child: %v: sending nothing\n", err)
+		return report{Outcome: outcomeTooLong, Size: tl.size}
+	case err != nil:
+		c.perror("read", err)
+		return report{Outcome: outcomeNoMessage}
+	}
+	c.verbosef(" Child: sending message to parent\n")
+	// The text and one NUL, as C strings go, and not a byte more.
+	if err := q.Send(append(msg, 0)); err != nil {
+		c.perror("mq_send", err)
+		return report{Outcome: outcomeSendFailed, Errno: errnoOf(err)}
+	}
+	return report{Outcome: outcomeSent}
+}
+
+// setUp does what the other namespaces are for, after the IPC step.
+func (c *childSide) setUp() error {
+	if c.cfg.NewMount {
+		// CLONE_NEWNS copies the mount tree with its propagation: where /
+		// is shared (the systemd default) a mount made here would show up
+		// on the host. Making the whole tree private first stops that
+		// (mount_namespaces(7); Go issue 19661).
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			return fmt.Errorf("making / private in the new mount namespace: %w", err)
+		}
+		if c.cfg.NewPID {
+			// A proc of the new PID namespace: ps in the child sees only it.
+			flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
+			if err := unix.Mount("proc", "/proc", "proc", flags, ""); err != nil {
+				return fmt.Errorf("mounting proc on /proc: %w", err)
+			}
+		}
+	}
+	if h := c.cfg.Hostname; h != "" {
+		if err := unix.Sethostname([]byte(h)); err != nil {
+			return fmt.Errorf("sethostname %q: %w", h, err)
+		}
+	}
+	return nil
+}
+
+// exec replaces the child with its command, found on PATH as a shell
+// would, with the statuses a shell gives: 127 not found, 126 not runnable.
+func (c *childSide) exec() error {
+	argv := c.cfg.Command
+	path, err := exec.LookPath(argv[0])
+	if errors.Is(err, exec.ErrDot) {
+		err = nil
+	}
+	if err != nil {
+		code := 127
+		if errors.Is(err, fs.ErrPermission) {
+			code = 126
+		}
+		return &statusError{code: code, err: hint(err, "check the command's name and PATH")}
+	}
+	fmt.Fprintf(c.out, " Child: Executing command %s ...\n", argv[0])
+	signal.Reset()
+	err = syscall.Exec(path, argv, os.Environ())
+	code := 1
+	if errors.Is(err, unix.EACCES) || errors.Is(err, unix.ENOEXEC) {
+		code = 126
+	}
+	return &statusError{code: code, err: fmt.Errorf("exec %s: %w", path, err)}
+}
+
+func (c *childSide) verbosef(format string, args ...any) {
+	if c.cfg.Verbose {
+		fmt.Fprintf(c.out, format, args...)
+	}
+}
+
+// perror prints as perror(3) does in the original: " Child: mq_open: No
+// such file or directory". The transcript shows it, so it stays in its
+// layout, on stderr.
+func (c *childSide) perror(op string, err error) {
+	fmt.Fprintf(os.Stderr, " Child: %s: %s\n", op, strerror(err))
+}

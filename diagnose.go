@@ -1,0 +1,68 @@
+// diagnose.go: turning an errno into the words a person at the terminal
+// needs: perror(3)'s text, and for the queue the kernel limit that was hit
+// (mq_overview(7), "/proc interfaces").
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// strerror is perror(3)'s text for err: Go's errno text with a capital.
+func strerror(err error) string {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		err = errno
+	}
+	s := err.Error()
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// errnoOf returns the errno inside err, or 0.
+func errnoOf(err error) unix.Errno {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return errno
+	}
+	return 0
+}
+
+// mqueueSysctl reads one of /proc/sys/fs/mqueue's values, or "?".
+func mqueueSysctl(name string) string {
+	b, err := os.ReadFile("/proc/sys/fs/mqueue/" + name)
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// queueLimitError explains a failed mq_open(O_CREAT) and says what to do.
+func queueLimitError(err error, name string) error {
+	switch errnoOf(err) {
+	case unix.EEXIST:
+		return hint(err, "another invoke_ns may be using "+name+", or an interrupted run left it behind; "+
+			"wait for the other run, choose another name with -q, or remove it with -f")
+	case unix.ENOSPC:
+		return hint(err, fmt.Sprintf("the limit on message queues is reached (/proc/sys/fs/mqueue/queues_max = %s): "+
+			"remove unused queues or raise the limit", mqueueSysctl("queues_max")))
+	case unix.EINVAL:
+		return hint(err, fmt.Sprintf("this queue needs %d messages of %d bytes, and the kernel allows "+
+			"/proc/sys/fs/mqueue/msg_max = %s, msgsize_max = %s: raise them",
+			queueMsgMax, messageMax+1, mqueueSysctl("msg_max"), mqueueSysctl("msgsize_max")))
+	case unix.EMFILE:
+		var rl unix.Rlimit
+		unix.Getrlimit(unix.RLIMIT_MSGQUEUE, &rl)
+		return hint(err, fmt.Sprintf("your RLIMIT_MSGQUEUE (ulimit -q) of %d bytes is used up by other queues, "+
+			"or the limit on open files is reached: remove unused queues or raise the limit", rl.Cur))
+	case unix.EACCES:
+		return hint(err, "you may not create or replace "+name+": choose another name with -q")
+	}
+	return err
+}

@@ -1,0 +1,149 @@
+// handshake.go: how the parent and the re-executed child find and talk to
+// each other.
+//
+// The child is this binary run again through /proc/self/exe, with the
+// hidden variable _INVOKE_NS_CHILD naming two pipes it inherits. It unsets
+// the variable at once, so neither its lines nor its command see it.
+//
+// The steps, one JSON line each, in this order:
+//
+//	parent                                    child
+//	creates the queue, starts the child       blocks reading fd 3
+//	stepConfig: the config            ----->  reads it
+//	prints its own lines
+//	stepGo: the checkpoint            ----->  prints its lines, tries the queue
+//	                                  <-----  stepReport: what happened (-i only)
+//	prints the verdict
+//	stepAck                           ----->  mounts, hostname, then its command
+//	                                          fd 4 is close-on-exec: exec or
+//	                                          exit is EOF for the parent
+//
+// The checkpoint is the one of the reference articles: the child reads until
+// the parent has said its own lines, so the two never interleave. EOF in
+// either direction means the other side is gone.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+const childEnv = "_INVOKE_NS_CHILD"
+
+// Steps of the handshake.
+const (
+	stepConfig = "config"
+	stepGo     = "go"
+	stepReport = "report"
+	stepAck    = "ack"
+)
+
+// message is one line of the handshake.
+type message struct {
+	Step   string  `json:"step"`
+	Config *config `json:"config,omitempty"`
+	Report *report `json:"report,omitempty"`
+}
+
+// Outcomes the child reports after its try at the queue.
+const (
+	outcomeSent       = "sent"        // the message is in the queue
+	outcomeOpenFailed = "open-failed" // mq_open failed: Errno says why
+	outcomeNoMessage  = "no-message"  // end of input before a message
+	outcomeTooLong    = "too-long"    // the message did not fit: Size says how big
+	outcomeSendFailed = "send-failed" // mq_timedsend failed: Errno says why
+)
+
+// report is what the child tells the parent about its try at the queue.
+type report struct {
+	Outcome string     `json:"outcome"`
+	Errno   unix.Errno `json:"errno,omitempty"`
+	Size    int        `json:"size,omitempty"`
+}
+
+// isChild says whether this process is the re-executed child.
+func isChild() bool {
+	_, ok := os.LookupEnv(childEnv)
+	return ok
+}
+
+// link is one side's end of the two handshake pipes.
+type link struct {
+	r   *os.File
+	w   *os.File
+	dec *json.Decoder
+}
+
+func newLink(r, w *os.File) *link {
+	return &link{r: r, w: w, dec: json.NewDecoder(bufio.NewReader(r))}
+}
+
+// childLink picks up the pipes the parent announced, and makes them
+// close-on-exec so that the child's command inherits neither.
+func childLink() (*link, error) {
+	val := os.Getenv(childEnv)
+	os.Unsetenv(childEnv)
+	var fds [2]int
+	f := strings.Fields(val)
+	if len(f) != 2 {
+		return nil, fmt.Errorf("unable to parse %s=%q: this variable is for invoke_ns's own use", childEnv, val)
+	}
+	for i, s := range f {
+		fd, err := strconv.Atoi(s)
+		if err != nil || fd < 3 {
+			return nil, fmt.Errorf("unable to parse %s=%q: this variable is for invoke_ns's own use", childEnv, val)
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+			return nil, fmt.Errorf("%s names fd %d, which is not a pipe: this variable is for invoke_ns's own use", childEnv, fd)
+		}
+		unix.CloseOnExec(fd)
+		fds[i] = fd
+	}
+	return newLink(os.NewFile(uintptr(fds[0]), "handshake-in"), os.NewFile(uintptr(fds[1]), "handshake-out")), nil
+}
+
+// send writes one step.
+func (l *link) send(m message) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if _, err := l.w.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("handshake: sending %q: %w", m.Step, err)
+	}
+	return nil
+}
+
+// next reads the next step and checks that it is the one expected.
+// io.EOF means the other side has gone.
+func (l *link) next(want string) (message, error) {
+	var m message
+	if err := l.dec.Decode(&m); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return m, io.EOF
+		}
+		return m, fmt.Errorf("handshake: reading %q: %w", want, err)
+	}
+	if m.Step != want {
+		return m, fmt.Errorf("handshake: got %q, expected %q", m.Step, want)
+	}
+	return m, nil
+}
+
+func (l *link) close() {
+	if l.r != nil {
+		l.r.Close()
+	}
+	if l.w != nil {
+		l.w.Close()
+	}
+}

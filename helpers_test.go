@@ -1,0 +1,294 @@
+// helpers_test.go: what the end-to-end tests share: the real binary, built
+// once; a way to run it; privilege checks that skip with a reason; and the
+// check that no test leaves a queue behind.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// binary is the invoke_ns built for this test run.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "invoke_ns-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	// Readable by the unprivileged uid of the rootless tests.
+	os.Chmod(dir, 0o755)
+	binary = filepath.Join(dir, "invoke_ns")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building invoke_ns: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	before, listed := allQueues()
+	code := m.Run()
+	if after, ok := allQueues(); listed && ok {
+		if left := newNames(before, after); len(left) > 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: queues left behind by the tests: %v\n", left)
+			code = 1
+		}
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// allQueues lists the POSIX queues of the host's IPC namespace, by
+// mounting an mqueue filesystem in a mount namespace of its own. It needs
+// root; ok is false without it.
+func allQueues() (names []string, ok bool) {
+	if os.Geteuid() != 0 {
+		return nil, false
+	}
+	out, err := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c",
+		"mount -t mqueue none /mnt && ls -A /mnt").Output()
+	if err != nil {
+		return nil, false
+	}
+	return strings.Fields(string(out)), true
+}
+
+func newNames(before, after []string) []string {
+	seen := map[string]bool{}
+	for _, n := range before {
+		seen[n] = true
+	}
+	var added []string
+	for _, n := range after {
+		if !seen[n] {
+			added = append(added, n)
+		}
+	}
+	sort.Strings(added)
+	return added
+}
+
+var queueSeq atomic.Int64
+
+// testQueue is a queue name of this test alone, checked at the end of the
+// test to be gone.
+func testQueue(t *testing.T) string {
+	t.Helper()
+	name := fmt.Sprintf("/invoke_ns_test_%d_%d", os.Getpid(), queueSeq.Add(1))
+	t.Cleanup(func() { assertNoQueue(t, name) })
+	return name
+}
+
+// assertNoQueue fails if the queue exists, and removes it.
+func assertNoQueue(t *testing.T, name string) {
+	t.Helper()
+	q, err := OpenQueue(name, unix.O_RDONLY)
+	if err == nil {
+		q.Close()
+		UnlinkQueue(name)
+		t.Errorf("queue %s was left behind", name)
+	} else if !errors.Is(err, unix.ENOENT) {
+		t.Errorf("checking for queue %s: %v", name, err)
+	}
+}
+
+// privFlags returns the flags that give the binary the privilege to create
+// namespaces: none as root, -U where user namespaces are allowed; it skips
+// the test, saying why, where neither is possible.
+func privFlags(t *testing.T) []string {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return nil
+	}
+	if err := exec.Command("unshare", "--user", "--map-root-user", "true").Run(); err != nil {
+		t.Skipf("skipped %s: needs root, or a host that allows unprivileged user namespaces (unshare -r: %v)", t.Name(), err)
+	}
+	return []string{"-U"}
+}
+
+// needRoot skips a test that only root can run, saying what is skipped.
+func needRoot(t *testing.T, what string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skipf("skipped %s: %s needs root", t.Name(), what)
+	}
+}
+
+// result is what one run of the binary did.
+type result struct {
+	stdout, stderr string
+	code           int
+	elapsed        time.Duration
+}
+
+// run runs the binary with stdin as its input and waits for it, for 30 s
+// at the most.
+func run(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	return finish(t, cmd)
+}
+
+func finish(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if cmd.Stdout == nil {
+		cmd.Stdout = &stdout
+	}
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	r := result{stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+		if ws := ee.Sys().(syscall.WaitStatus); ws.Signaled() {
+			t.Fatalf("invoke_ns %q was killed by %v; stderr:\n%s", cmd.Args[1:], ws.Signal(), r.stderr)
+		}
+	case err != nil:
+		t.Fatalf("running invoke_ns %q: %v", cmd.Args[1:], err)
+	}
+	return r
+}
+
+// started is a run in progress whose transcript the test reads as it comes.
+type started struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	lines  *bufio.Reader
+	stderr bytes.Buffer
+	seen   strings.Builder
+}
+
+// start runs the binary with a pipe on stdin that the test writes to, and
+// a pipe on stdout that it reads from.
+func start(t *testing.T, args ...string) *started {
+	t.Helper()
+	s := &started{t: t, cmd: exec.Command(binary, args...)}
+	var err error
+	if s.stdin, err = s.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.lines = bufio.NewReader(out)
+	s.cmd.Stderr = &s.stderr
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if s.cmd.ProcessState == nil {
+			s.cmd.Process.Kill()
+			s.cmd.Wait()
+		}
+	})
+	return s
+}
+
+// waitFor reads the transcript until it holds text, and returns what came
+// before it on that line.
+func (s *started) waitFor(text string) string {
+	s.t.Helper()
+	for {
+		line, err := s.lines.ReadString('\n')
+		s.seen.WriteString(line)
+		if i := strings.Index(line, text); i >= 0 {
+			return line[:i]
+		}
+		if err != nil {
+			s.t.Fatalf("transcript ended before %q: %v\n%s\nstderr:\n%s", text, err, s.seen.String(), s.stderr.String())
+		}
+	}
+}
+
+// waitForPrompt reads up to the child's ">> ", which ends no line.
+func (s *started) waitForPrompt() {
+	s.t.Helper()
+	for !strings.HasSuffix(s.seen.String(), ">> ") {
+		b, err := s.lines.ReadByte()
+		if err != nil {
+			s.t.Fatalf("transcript ended before the prompt: %v\n%s\nstderr:\n%s", err, s.seen.String(), s.stderr.String())
+		}
+		s.seen.WriteByte(b)
+	}
+}
+
+// childPID reads the child's PID from the verbose transcript.
+func (s *started) childPID() int {
+	s.t.Helper()
+	s.waitFor("Parent: PID of child is ")
+	var pid int
+	if _, err := fmt.Sscanf(lastLine(s.seen.String()), "Parent: PID of child is %d", &pid); err != nil {
+		s.t.Fatalf("no child PID in %q: %v", s.seen.String(), err)
+	}
+	return pid
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+// wait reads the rest of the transcript and waits for the run to end.
+func (s *started) wait() result {
+	s.t.Helper()
+	rest, _ := io.ReadAll(s.lines)
+	s.seen.Write(rest)
+	s.stdin.Close()
+	err := s.cmd.Wait()
+	r := result{stdout: s.seen.String(), stderr: s.stderr.String()}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		r.code = ee.ExitCode()
+		if ws := ee.Sys().(syscall.WaitStatus); ws.Signaled() {
+			r.code = 128 + int(ws.Signal())
+		}
+	} else if err != nil {
+		s.t.Fatal(err)
+	}
+	return r
+}
+
+// waitGone waits, through a pidfd, for a process that is not our child to
+// end, and fails if it has not within limit.
+func waitGone(t *testing.T, pid int, limit time.Duration) {
+	t.Helper()
+	fd, err := unix.PidfdOpen(pid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return
+	}
+	if err != nil {
+		t.Fatalf("pidfd_open %d: %v", pid, err)
+	}
+	defer unix.Close(fd)
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	n, err := unix.Poll(fds, int(limit.Milliseconds()))
+	for errors.Is(err, unix.EINTR) {
+		n, err = unix.Poll(fds, int(limit.Milliseconds()))
+	}
+	if err != nil || n == 0 {
+		t.Fatalf("process %d still runs after %v", pid, limit)
+	}
+}
