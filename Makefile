@@ -14,7 +14,7 @@ build:
 	$(GO) build -trimpath -ldflags='-s -w' -o invoke_ns .
 
 test: lint
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 $(TESTFLAGS) ./...
 
 demo: build
 	@if [ "$$(id -u)" != 0 ] && ! unshare --user --map-root-user true 2>/dev/null; then \

@@ -32,8 +32,10 @@ func runChild() error {
 	}
 	c := &childSide{cfg: m.Config, out: os.Stdout}
 	// Ctrl-C or a hang-up at the prompt reaches the parent too, which ends
-	// this child and removes the queue; the command gets them back.
-	signal.Ignore(unix.SIGINT, unix.SIGHUP)
+	// this child and removes the queue. Caught and dropped rather than
+	// ignored: execve(2) resets a caught signal to its default for the
+	// command, but keeps an ignored one ignored.
+	signal.Notify(make(chan os.Signal, 1), unix.SIGINT, unix.SIGHUP)
 	if _, err := l.next(stepGo); err != nil {
 		return parentGone(err)
 	}
@@ -142,7 +144,6 @@ func (c *childSide) exec() error {
 		return &statusError{code: code, err: hint(err, "check the command's name and PATH")}
 	}
 	fmt.Fprintf(c.out, " Child: Executing command %s ...\n", argv[0])
-	signal.Reset()
 	err = syscall.Exec(path, argv, os.Environ())
 	code := 1
 	if errors.Is(err, unix.EACCES) || errors.Is(err, unix.ENOEXEC) {

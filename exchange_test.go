@@ -136,7 +136,7 @@ func TestNamespaces(t *testing.T) {
 	}{
 		{"-p makes the child PID 1", []string{"-p", "sh", "-c", "echo $$"}, "1\n"},
 		{"without -p the child is not PID 1", []string{"sh", "-c", "test $$ != 1 && echo other"}, "other\n"},
-		{"-u sets the child's hostname", []string{"-u", "invoke-ns-test", "hostname"}, "invoke-ns-test\n"},
+		{"-u sets the child's hostname", []string{"-u", "invoke-ns-test", "uname", "-n"}, "invoke-ns-test\n"},
 		{"-n leaves only lo", []string{"-n", "sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '"}, "lo\n"},
 		{"-p -m gives the child its own /proc", []string{"-p", "-m", "sh", "-c", "echo /proc/[0-9]*"}, "/proc/1\n"},
 		{"arguments reach the command untouched", []string{"sh", "-c", `printf '%s|' "$@"`, "sh", "-v", "--", "a b", "", "-i", "yes"}, "-v|--|a b||-i|yes|"},

@@ -184,7 +184,13 @@ type started struct {
 // a pipe on stdout that it reads from.
 func start(t *testing.T, args ...string) *started {
 	t.Helper()
-	s := &started{t: t, cmd: exec.Command(binary, args...)}
+	return startCmd(t, exec.Command(binary, args...))
+}
+
+// startCmd is start for a command the test has prepared.
+func startCmd(t *testing.T, cmd *exec.Cmd) *started {
+	t.Helper()
+	s := &started{t: t, cmd: cmd}
 	var err error
 	if s.stdin, err = s.cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
