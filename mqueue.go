@@ -11,6 +11,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -31,8 +32,9 @@ const queueNameMax = 255
 
 // Queue is an open message queue descriptor.
 type Queue struct {
-	name string
-	f    *os.File
+	name        string
+	f           *os.File
+	interrupted atomic.Bool // set by Interrupt, for good
 }
 
 // checkQueueName applies the rules glibc applies before mq_open(3) reaches
@@ -131,10 +133,15 @@ func (q *Queue) Send(msg []byte) error {
 
 // Receive waits until a message arrives or the deadline passes, and copies
 // it into buf, which must hold the queue's mq_msgsize bytes. A deadline that
-// passes, including one moved to the past by Interrupt, is ETIMEDOUT.
+// passes, and a receive after Interrupt, is ETIMEDOUT.
 func (q *Queue) Receive(buf []byte, deadline time.Time) (int, error) {
 	if err := q.f.SetReadDeadline(deadline); err != nil {
 		return 0, mqErr("mq_timedreceive", q.name, err)
+	}
+	// Checked after the deadline is set: an Interrupt that came before it
+	// would otherwise be overwritten, and the receive would wait in full.
+	if q.interrupted.Load() {
+		return 0, mqErr("mq_timedreceive", q.name, unix.ETIMEDOUT)
 	}
 	rc, err := q.f.SyscallConn()
 	if err != nil {
@@ -158,8 +165,10 @@ func (q *Queue) Receive(buf []byte, deadline time.Time) (int, error) {
 	return int(n), nil
 }
 
-// Interrupt makes a Receive waiting in another goroutine return at once.
+// Interrupt makes a Receive waiting in another goroutine, and every later
+// one, return at once.
 func (q *Queue) Interrupt() {
+	q.interrupted.Store(true)
 	q.f.SetReadDeadline(time.Now())
 }
 

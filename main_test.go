@@ -1,0 +1,121 @@
+package main
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestParseOptions(t *testing.T) {
+	base := func(c config) *config {
+		c.Prog = "./invoke_ns"
+		if c.Timeout == 0 {
+			c.Timeout = 60 * time.Second
+		}
+		if c.Queue == "" {
+			c.Queue = "/ipc_namespace"
+		}
+		if c.Command == nil {
+			c.Command = []string{}
+		}
+		return &c
+	}
+	tests := []struct {
+		name string
+		args []string
+		want *config
+	}{
+		{"nothing", nil, base(config{})},
+		{"-vi no bundled", []string{"-vi", "no"}, base(config{Verbose: true, IPC: true})},
+		{"-vpmi yes bundled", []string{"-vpmi", "yes"}, base(config{Verbose: true, NewPID: true, NewMount: true, IPC: true, NewIPC: true})},
+		{"-iyes attached", []string{"-iyes"}, base(config{IPC: true, NewIPC: true})},
+		{"long options", []string{"--ipc=no", "--uts", "box", "--net", "--user", "--force", "--queue", "/q", "--timeout", "2m"},
+			base(config{IPC: true, Hostname: "box", NewNet: true, NewUser: true, Force: true, Queue: "/q", Timeout: 2 * time.Minute})},
+		{"plain seconds", []string{"-t", "30"}, base(config{Timeout: 30 * time.Second})},
+		{"fractional seconds", []string{"-t", "0.5"}, base(config{Timeout: 500 * time.Millisecond})},
+		{"Go duration", []string{"-t", "500ms"}, base(config{Timeout: 500 * time.Millisecond})},
+		{"stops at the command", []string{"-i", "yes", "sh", "-c", "ipcs -q"}, base(config{IPC: true, NewIPC: true, Command: []string{"sh", "-c", "ipcs -q"}})},
+		{"-- ends options", []string{"-p", "--", "-v"}, base(config{NewPID: true, Command: []string{"-v"}})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseOptions(append([]string{"./invoke_ns"}, tt.args...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseOptionsRefuses(t *testing.T) {
+	for _, args := range [][]string{
+		{"-x"}, {"-i"}, {"-i", "maybe"}, {"-u", ""}, {"-u", strings.Repeat("h", 65)},
+		{"-q", "nope"}, {"-q", "/a/b"}, {"-q", ""}, {"-t", "0"}, {"-t", "-1"}, {"-t", "soon"}, {"-t", "NaN"},
+	} {
+		_, err := parseOptions(append([]string{"invoke_ns"}, args...))
+		if !errors.As(err, new(*usageError)) {
+			t.Errorf("%q: %v, want a usage error", args, err)
+		}
+	}
+	if _, err := parseOptions([]string{"invoke_ns", "-v", "--help"}); !errors.Is(err, errHelp) {
+		t.Errorf("--help: %v", err)
+	}
+}
+
+// The statuses --help promises are the ones main returns.
+func TestExitStatusMapping(t *testing.T) {
+	tests := []struct {
+		err  error
+		want int
+	}{
+		{nil, exitOK},
+		{errors.New("anything"), exitFailure},
+		{usagef("bad"), exitUsage},
+		{&statusError{code: exitBlocked}, exitBlocked},
+		{interrupted(unix.SIGINT, "/q"), 130},
+		{&statusError{code: 127, err: errors.New("not found")}, 127},
+	}
+	for _, tt := range tests {
+		if got := exitStatus(tt.err, ""); got != tt.want {
+			t.Errorf("exitStatus(%v) = %d, want %d", tt.err, got, tt.want)
+		}
+	}
+	for _, code := range []int{exitOK, exitFailure, exitUsage, exitBlocked, exitTimeout, exitNoMessage} {
+		if !strings.Contains(usageText, "\n  "+string(rune('0'+code))+"  ") {
+			t.Errorf("--help does not explain exit status %d", code)
+		}
+	}
+}
+
+func FuzzParseOptions(f *testing.F) {
+	for _, s := range []string{"-vi no", "-vpmi yes sh -c x", "-t 30 -q /q", "--ipc=yes -u h", "-t 1e9", "-q /" + strings.Repeat("a", 255)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		if !utf8.ValidString(line) {
+			return
+		}
+		args := append([]string{"invoke_ns"}, strings.Fields(line)...)
+		cfg, err := parseOptions(args)
+		if err != nil {
+			if !errors.Is(err, errHelp) && !errors.As(err, new(*usageError)) {
+				t.Fatalf("%q: error %v is not a usage error", line, err)
+			}
+			return
+		}
+		if cfg.Timeout <= 0 || checkQueueName(cfg.Queue) != nil || len(cfg.Hostname) > hostnameMax {
+			t.Fatalf("%q: accepted a bad config %+v", line, cfg)
+		}
+		if cfg.NewIPC && !cfg.IPC {
+			t.Fatalf("%q: a new IPC namespace without the exchange", line)
+		}
+	})
+}

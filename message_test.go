@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestReadLine(t *testing.T) {
+	tests := []struct {
+		name, in, want, rest string
+		err                  error
+		size                 int
+	}{
+		{"a line", "hello\nnext\n", "hello", "next\n", nil, 0},
+		{"no newline at the end", "hello", "hello", "", nil, 0},
+		{"empty line", "\nrest", "", "rest", nil, 0},
+		{"nothing at all", "", "", "", errNoMessage, 0},
+		{"exactly 80 bytes", strings.Repeat("a", 80) + "\n", strings.Repeat("a", 80), "", nil, 0},
+		{"81 bytes, whole line taken", strings.Repeat("a", 81) + "\nnext", "", "next", &tooLongError{}, 81},
+		{"40 two-byte characters fit", strings.Repeat("é", 40) + "\n", strings.Repeat("é", 40), "", nil, 0},
+		{"41 two-byte characters do not", strings.Repeat("é", 41) + "\n", "", "", &tooLongError{}, 82},
+		{"carriage return kept", "dos\r\n", "dos\r", "", nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := strings.NewReader(tt.in)
+			got, err := readLine(r, messageMax)
+			var tl *tooLongError
+			switch {
+			case tt.err == nil && err != nil:
+				t.Fatalf("error %v", err)
+			case errors.Is(tt.err, errNoMessage) && !errors.Is(err, errNoMessage):
+				t.Fatalf("error %v, want errNoMessage", err)
+			case tt.size > 0 && (!errors.As(err, &tl) || tl.size != tt.size):
+				t.Fatalf("error %v, want a line of %d bytes refused", err, tt.size)
+			}
+			if string(got) != tt.want {
+				t.Errorf("line %q, want %q", got, tt.want)
+			}
+			if rest, _ := io.ReadAll(r); string(rest) != tt.rest {
+				t.Errorf("left %q for the command, want %q", rest, tt.rest)
+			}
+		})
+	}
+}
+
+func FuzzReadLine(f *testing.F) {
+	for _, s := range []string{"hello\n", "", "\n", strings.Repeat("é", 41) + "\n", "a\x00b\n", strings.Repeat("x", 200)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		r := strings.NewReader(in)
+		line, err := readLine(r, messageMax)
+		first, _, hadNewline := strings.Cut(in, "\n")
+		var tl *tooLongError
+		switch {
+		case errors.Is(err, errNoMessage):
+			if in != "" {
+				t.Fatalf("%q: no message, but the input had one", in)
+			}
+		case errors.As(err, &tl):
+			if tl.size != len(first) || len(first) <= messageMax {
+				t.Fatalf("%q: refused as %d bytes", in, tl.size)
+			}
+		case err != nil:
+			t.Fatal(err)
+		default:
+			// What is read is the first line, whole and unchanged.
+			if !bytes.Equal(line, []byte(first)) {
+				t.Fatalf("%q: read %q, want %q", in, line, first)
+			}
+		}
+		if hadNewline && r.Len() != len(in)-len(first)-1 {
+			t.Fatalf("%q: took more than the first line", in)
+		}
+	})
+}
