@@ -1,0 +1,142 @@
+// host_test.go: the host is never changed, kernel limits get a clear
+// error, and everything runs without root through -U.
+package main
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// interfaces lists the network interfaces this process sees.
+func interfaces(t *testing.T) string {
+	b, err := os.ReadFile("/proc/net/dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, l := range strings.Split(string(b), "\n")[2:] {
+		if name, _, ok := strings.Cut(l, ":"); ok {
+			names = append(names, strings.TrimSpace(name))
+		}
+	}
+	return strings.Join(names, " ")
+}
+
+func TestHostIsUnchanged(t *testing.T) {
+	flags := privFlags(t)
+	host, _ := os.Hostname()
+	ifaces := interfaces(t)
+	_, mqErr := os.Stat("/dev/mqueue")
+	r := run(t, "hi\n", append(flags, "-p", "-m", "-n", "-u", "elsewhere", "-i", "yes", "-q", testQueue(t), "true")...)
+	if r.code != exitBlocked {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if now, _ := os.Hostname(); now != host {
+		t.Errorf("hostname changed from %q to %q", host, now)
+	}
+	if now := interfaces(t); now != ifaces {
+		t.Errorf("interfaces changed from %q to %q", ifaces, now)
+	}
+	if _, err := os.Stat("/dev/mqueue"); (err == nil) != (mqErr == nil) {
+		t.Errorf("/dev/mqueue changed: before %v, after %v", mqErr, err)
+	}
+}
+
+// On a host whose root mount is shared, as systemd makes it, the child's
+// /proc must not propagate over the host's.
+func TestSharedRootKeepsHostProc(t *testing.T) {
+	needRoot(t, "making / shared inside a mount namespace of the test")
+	script := `mount --make-rshared / && "$0" -p -m true && test -d /proc/$$ && echo host /proc intact`
+	out, err := exec.Command("unshare", "--mount", "sh", "-c", script, binary).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "host /proc intact") {
+		t.Errorf("after -p -m on a shared root, /proc no longer shows the host: %v\n%s", err, out)
+	}
+}
+
+// asNobody runs the binary as uid and gid 65534, with the script's
+// shell around it when script is not empty.
+func asNobody(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	needRoot(t, "switching to uid 65534")
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = "/"
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	return finish(t, cmd)
+}
+
+func TestRootless(t *testing.T) {
+	needRoot(t, "switching to uid 65534")
+	if err := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "unshare", "-r", "true").Run(); err != nil {
+		t.Skipf("skipped %s: this host does not allow unprivileged user namespaces: %v", t.Name(), err)
+	}
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"no -U: the error says -U", []string{"-i", "yes"}, exitFailure, "", "add -U to run without root"},
+		{"-U -i yes", []string{"-U", "-i", "yes"}, exitBlocked, "the child is in a new IPC namespace", "mq_open: No such file or directory"},
+		{"-U -i no", []string{"-U", "-i", "no"}, exitOK, "child\n     >> rootless\n", ""},
+		{"-U -p -m", []string{"-U", "-p", "-m", "sh", "-c", "echo /proc/[0-9]*"}, exitOK, "/proc/1\n", ""},
+		{"-U -u", []string{"-U", "-u", "box", "uname", "-n"}, exitOK, "box\n", ""},
+		{"-U -n", []string{"-U", "-n", "sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '"}, exitOK, "\nlo\n", ""},
+		{"-U is root inside", []string{"-U", "id", "-u"}, exitOK, "\n0\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := asNobody(t, "rootless\n", append([]string{"-q", testQueue(t)}, tt.args...)...)
+			if r.code != tt.code || !strings.Contains(r.stdout, tt.stdout) || !strings.Contains(r.stderr, tt.stderr) {
+				t.Errorf("exit %d (want %d)\nstdout (want %q):\n%s\nstderr (want %q):\n%s", r.code, tt.code, tt.stdout, r.stdout, tt.stderr, r.stderr)
+			}
+		})
+	}
+}
+
+// The queue the parent creates under -U belongs to the caller.
+func TestRootlessQueueOwner(t *testing.T) {
+	needRoot(t, "switching to uid 65534")
+	q := testQueue(t)
+	cmd := exec.Command(binary, "-U", "-vi", "no", "-q", q)
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	s := startCmd(t, cmd)
+	s.waitForPrompt()
+	out, err := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c",
+		"mount -t mqueue none /mnt && stat -c %u:%g /mnt"+q).CombinedOutput()
+	s.stdin.Write([]byte("owned\n"))
+	if r := s.wait(); r.code != exitOK {
+		t.Errorf("exit %d\n%s", r.code, r.stderr)
+	}
+	if err != nil || strings.TrimSpace(string(out)) != "65534:65534" {
+		t.Errorf("queue owner %q (%v), want 65534:65534", out, err)
+	}
+}
+
+func TestKernelLimits(t *testing.T) {
+	needRoot(t, "setting mqueue limits in an IPC namespace of the test")
+	tests := []struct {
+		name, setup, want string
+	}{
+		{"queues_max reached", "echo 0 > /proc/sys/fs/mqueue/queues_max", "queues_max = 0"},
+		{"msg_max too low", "echo 5 > /proc/sys/fs/mqueue/msg_max", "msg_max = 5"},
+		{"RLIMIT_MSGQUEUE used up", "prlimit --pid $$ --msgqueue=100:", "RLIMIT_MSGQUEUE (ulimit -q) of 100 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// root is exempt from the sysctl limits: the run is uid 65534.
+			script := tt.setup + ` && exec setpriv --reuid=65534 --regid=65534 --clear-groups "$0" -i no`
+			cmd := exec.Command("unshare", "--ipc", "sh", "-c", script, binary)
+			cmd.Dir = "/"
+			r := finish(t, cmd)
+			if r.code != exitFailure || !strings.Contains(r.stderr, tt.want) || strings.Count(r.stderr, "\n") != 1 {
+				t.Errorf("exit %d, want 1 and one line naming %q:\n%s", r.code, tt.want, r.stderr)
+			}
+		})
+	}
+}
