@@ -252,9 +252,11 @@ Exit status:
   3  blocked: the child could not open the queue
   4  timed out: no message arrived in time
   5  the child had no message to send (end of input, or too long)
-  With a command and no -i: the command's status (127 not found,
-  126 not executable, 128+N killed by signal N).
-  Ended by signal N while waiting: 128+N.
+  With a command: once the exchange is over (or without -i), the
+  command's own status (127 not found, 126 not executable, 128+N
+  killed by signal N); statuses 3 to 5 come first.
+  The child killed by signal N before it sent, or invoke_ns ended by
+  signal N while it waited for the message: 128+N.
 `
 
 func usage(w io.Writer) { io.WriteString(w, usageText) }
