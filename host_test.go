@@ -140,3 +140,20 @@ func TestKernelLimits(t *testing.T) {
 		})
 	}
 }
+
+// Where user namespaces are forbidden, -U says what to look at.
+func TestUserNamespacesForbidden(t *testing.T) {
+	needRoot(t, "lowering user.max_user_namespaces inside a user namespace of the test")
+	// The limit is per user namespace: 0 inside one forbids any below it.
+	script := `echo 0 > /proc/sys/user/max_user_namespaces && exec "$0" -U true`
+	cmd := exec.Command("unshare", "--user", "--map-root-user", "sh", "-c", script, binary)
+	r := finish(t, cmd)
+	if r.code != exitFailure || strings.Count(r.stderr, "\n") != 1 {
+		t.Fatalf("exit %d, want 1 and one line:\n%s", r.code, r.stderr)
+	}
+	for _, knob := range []string{"user.max_user_namespaces", "kernel.unprivileged_userns_clone", "kernel.apparmor_restrict_unprivileged_userns"} {
+		if !strings.Contains(r.stderr, knob) {
+			t.Errorf("the error does not name %s:\n%s", knob, r.stderr)
+		}
+	}
+}
