@@ -16,14 +16,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// atPrompt starts a verbose -i no run and returns once its child, whose
+// PID it also returns, waits at the prompt.
+func atPrompt(t *testing.T, flags []string, q string) (*started, int) {
+	t.Helper()
+	s := start(t, append(flags, "-vi", "no", "-q", q)...)
+	pid := s.childPID()
+	s.waitForPrompt()
+	return s, pid
+}
+
 func TestSignalWhileWaitingEndsCleanly(t *testing.T) {
 	flags := privFlags(t)
 	for _, sig := range []unix.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP} {
 		t.Run(unix.SignalName(sig), func(t *testing.T) {
 			q := testQueue(t)
-			s := start(t, append(flags, "-vi", "no", "-q", q)...)
-			pid := s.childPID()
-			s.waitForPrompt()
+			s, pid := atPrompt(t, flags, q)
 			s.cmd.Process.Signal(sig)
 			r := s.wait()
 			if r.code != 128+int(sig) {
@@ -67,9 +75,7 @@ func TestCtrlCReachesTheCommandOnly(t *testing.T) {
 func TestChildKilledAtThePrompt(t *testing.T) {
 	flags := privFlags(t)
 	q := testQueue(t)
-	s := start(t, append(flags, "-vi", "no", "-q", q)...)
-	pid := s.childPID()
-	s.waitForPrompt()
+	s, pid := atPrompt(t, flags, q)
 	began := time.Now()
 	unix.Kill(pid, unix.SIGKILL)
 	r := s.wait()
@@ -90,9 +96,7 @@ func TestChildKilledAtThePrompt(t *testing.T) {
 func TestParentKilledOutright(t *testing.T) {
 	flags := privFlags(t)
 	q := testQueue(t)
-	s := start(t, append(flags, "-vi", "no", "-q", q)...)
-	pid := s.childPID()
-	s.waitForPrompt()
+	s, pid := atPrompt(t, flags, q)
 	s.cmd.Process.Kill()
 	s.wait()
 	waitGone(t, pid, 5*time.Second)
