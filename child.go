@@ -119,12 +119,36 @@ func (c *childSide) setUp() error {
 				return fmt.Errorf("mounting proc on /proc: %w", err)
 			}
 		}
+		if c.cfg.NewIPC {
+			if err := c.mountMqueue(); err != nil {
+				return err
+			}
+		}
 	}
 	if h := c.cfg.Hostname; h != "" {
 		if err := unix.Sethostname([]byte(h)); err != nil {
 			return fmt.Errorf("sethostname %q: %w", h, err)
 		}
 	}
+	return nil
+}
+
+// mountMqueue shows the new IPC namespace's queues at /dev/mqueue. An
+// mqueue filesystem shows the queues of the namespace of whoever mounts it
+// (mq_overview(7)), so without this /dev/mqueue would still list the
+// host's. Only where the directory exists: creating it would change the
+// host's /dev, which this mount namespace shares.
+func (c *childSide) mountMqueue() error {
+	const dir = "/dev/mqueue"
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		c.verbosef(" Child: no %s here: nothing mounted\n", dir)
+		return nil
+	}
+	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
+	if err := unix.Mount("mqueue", dir, "mqueue", flags, ""); err != nil {
+		return fmt.Errorf("mounting mqueue on %s: %w", dir, err)
+	}
+	c.verbosef(" Child: mounted this IPC namespace's queues on %s\n", dir)
 	return nil
 }
 

@@ -157,3 +157,34 @@ func TestUserNamespacesForbidden(t *testing.T) {
 		}
 	}
 }
+
+// With -m and -i yes, /dev/mqueue in the child lists the child's own
+// queues, where the directory exists; where it does not, nothing is made.
+func TestDevMqueueInTheChild(t *testing.T) {
+	needRoot(t, "providing /dev/mqueue in a mount namespace of the test")
+	q := testQueue(t)
+	// /dev here is a tmpfs of the test's own mount namespace, with a
+	// /dev/mqueue showing the test's IPC namespace, as on a systemd host.
+	script := `d=$(mktemp -d) && mount -t tmpfs none "$d" && mkdir "$d/mqueue" && touch "$d/null" &&
+		mount --bind /dev/null "$d/null" && mount --move "$d" /dev && mount -t mqueue none /dev/mqueue &&
+		for ipc in no yes; do
+			echo hi | "$0" -v -m -i $ipc -q "$1" sh -c 'echo "listing:$(ls -A /dev/mqueue)"'
+		done; echo end`
+	out, err := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script, binary, q).CombinedOutput()
+	text := string(out)
+	// -i no: no mount, and the parent's queue shows; -i yes: the child's own, empty.
+	if err != nil || strings.Count(text, " Child: mounted this IPC namespace's queues on /dev/mqueue\n") != 1 ||
+		!strings.Contains(text, "listing:"+q[1:]+"\n") || !strings.Contains(text, "listing:\n") {
+		t.Errorf("the child's /dev/mqueue is not its own (%v):\n%s", err, text)
+	}
+
+	// No /dev/mqueue: nothing is created, and -v says so.
+	_, before := os.Stat("/dev/mqueue")
+	r := run(t, "hi\n", "-v", "-m", "-i", "yes", "-q", q, "true")
+	if _, after := os.Stat("/dev/mqueue"); (before == nil) != (after == nil) {
+		t.Errorf("/dev/mqueue changed on the host: %v, then %v", before, after)
+	}
+	if before != nil && !strings.Contains(r.stdout, " Child: no /dev/mqueue here: nothing mounted") {
+		t.Errorf("-v does not say that nothing was mounted:\n%s", r.stdout)
+	}
+}
