@@ -40,6 +40,9 @@ func runChild() error {
 		return parentGone(err)
 	}
 	c.verbosef(" Child: PID of child is %d\n", os.Getpid())
+	if kinds := nsKinds(c.cfg); len(kinds) > 0 {
+		c.verbosef(" Child: namespaces %s\n", nsLine(nsIDs("self", kinds), kinds))
+	}
 	if c.cfg.IPC {
 		rep := c.tryQueue()
 		if err := l.send(message{Step: stepReport, Report: &rep}); err != nil {

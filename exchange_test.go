@@ -29,9 +29,11 @@ func TestIPCNoDeliversTheMessage(t *testing.T) {
 	}
 	want := transcriptRE(
 		"Parent: PID of parent is <n>",
+		"Parent: namespaces ipc:[<n>]",
 		"Parent: opening message queue "+q,
 		"Parent: PID of child is <n>",
 		" Child: PID of child is <n>",
+		" Child: namespaces ipc:[<n>]",
 		" Child: opening message queue "+q,
 		"",
 		"     Child: enter a message to send to the parent process (MAX 80 chars)",

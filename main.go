@@ -52,6 +52,7 @@ type config struct {
 	Timeout  time.Duration // -t
 	Queue    string        // -q
 	Force    bool          // -f
+	JSON     bool          // --json: the transcript to stderr, a verdict object to stdout
 	Command  []string      // what the child runs at the end, if anything
 }
 
@@ -71,23 +72,36 @@ func main() {
 }
 
 // exitStatus is the one place where an error becomes a message and a
-// status. A nil error or a *statusError with no message prints nothing.
+// status.
 func exitStatus(err error, side string) int {
-	if err == nil {
-		return exitOK
+	if msg := errText(err); msg != "" {
+		fmt.Fprintf(os.Stderr, "invoke_ns: %s%s\n", side, msg)
 	}
+	return statusOf(err)
+}
+
+// statusOf is the exit status for err.
+func statusOf(err error) int {
 	var st *statusError
-	if errors.As(err, &st) && st.err == nil {
-		return st.code
-	}
-	fmt.Fprintf(os.Stderr, "invoke_ns: %s%v\n", side, err)
 	switch {
+	case err == nil:
+		return exitOK
 	case errors.As(err, &st):
 		return st.code
 	case errors.As(err, new(*usageError)):
 		return exitUsage
 	}
 	return exitFailure
+}
+
+// errText is what to print for err: nothing for a bare status, such as a
+// verdict the transcript has already given.
+func errText(err error) string {
+	var st *statusError
+	if err == nil || errors.As(err, &st) && st.err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 // statusError carries an exit status other than 1, and an optional error
@@ -135,6 +149,7 @@ func parseOptions(args []string) (*config, error) {
 	net := set.BoolLong("net", 'n')
 	user := set.BoolLong("user", 'U')
 	force := set.BoolLong("force", 'f')
+	jsonOut := set.BoolLong("json", 0)
 	host := set.StringLong("uts", 'u', "")
 	ipc := set.StringLong("ipc", 'i', "")
 	timeout := set.StringLong("timeout", 't', "60s")
@@ -147,7 +162,7 @@ func parseOptions(args []string) (*config, error) {
 	}
 	cfg := &config{
 		Prog: args[0], Verbose: *verbose, NewPID: *pid, NewMount: *mount,
-		NewNet: *net, NewUser: *user, Force: *force, Queue: *queue,
+		NewNet: *net, NewUser: *user, Force: *force, JSON: *jsonOut, Queue: *queue,
 		Command: set.Args(),
 	}
 	if set.IsSet('u') {
@@ -244,6 +259,8 @@ Options:
                            (default 60s; 30 means seconds; 500ms, 2m)
   -q, --queue NAME         queue name (default /ipc_namespace)
   -f, --force              remove a queue of that name left by an earlier run
+      --json               print the verdict as one JSON object on stdout
+                           (docs/json.md); the transcript goes to stderr
 
 Exit status:
   0  the message was delivered, or there was nothing to deliver

@@ -11,41 +11,59 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
 type parent struct {
-	cfg  *config
-	out  io.Writer      // the transcript
-	sigs chan os.Signal // SIGINT, SIGTERM and SIGHUP to invoke_ns
+	cfg   *config
+	out   io.Writer      // the transcript: stdout, or stderr with --json
+	sigs  chan os.Signal // SIGINT, SIGTERM and SIGHUP to invoke_ns
+	kinds []string       // the namespaces to show
+	rec   *record        // the verdict, for --json
 }
 
 func runParent(cfg *config) error {
 	// Pdeathsig fires when the thread that started the child ends; the
 	// main thread, locked, ends only with the process (Go issue 27505).
 	runtime.LockOSThread()
-	p := &parent{cfg: cfg, out: os.Stdout, sigs: make(chan os.Signal, 4)}
+	p := &parent{cfg: cfg, out: os.Stdout, sigs: make(chan os.Signal, 4), kinds: nsKinds(cfg), rec: newRecord(cfg)}
+	if cfg.JSON {
+		p.out = os.Stderr
+	}
 	signal.Notify(p.sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
 	defer signal.Stop(p.sigs)
 
 	p.verbosef("Parent: PID of parent is %d\n", os.Getpid())
-	var q *Queue
-	if cfg.IPC {
-		var err error
-		if q, err = p.createQueue(); err != nil {
-			return err
-		}
-		p.verbosef("Parent: opening message queue %s\n", cfg.Queue)
+	p.rec.ParentNS = nsIDs("self", p.kinds)
+	if len(p.kinds) > 0 {
+		p.verbosef("Parent: namespaces %s\n", nsLine(p.rec.ParentNS, p.kinds))
 	}
-	err := p.run(q)
-	if q != nil {
-		if rerr := p.removeQueue(q); err == nil {
-			err = rerr
-		}
-	}
+	err := p.withQueue()
 	p.verbosef("Parent: %s - Finishing up\n", cfg.Prog)
+	if cfg.JSON {
+		p.rec.finish(os.Stdout, cfg.IPC, err)
+	}
+	return err
+}
+
+// withQueue creates the queue if the exchange is asked for, runs the
+// child, and removes the queue again.
+func (p *parent) withQueue() error {
+	if !p.cfg.IPC {
+		return p.run(nil)
+	}
+	q, err := p.createQueue()
+	if err != nil {
+		return err
+	}
+	p.verbosef("Parent: opening message queue %s\n", p.cfg.Queue)
+	err = p.run(q)
+	if rerr := p.removeQueue(q); err == nil {
+		err = rerr
+	}
 	return err
 }
 
@@ -57,6 +75,8 @@ func (p *parent) run(q *Queue) error {
 	}
 	defer c.link.close()
 	p.verbosef("Parent: PID of child is %d\n", c.cmd.Process.Pid)
+	// The child is in its namespaces already, held at the checkpoint.
+	p.rec.ChildNS = nsIDs(strconv.Itoa(c.cmd.Process.Pid), p.kinds)
 	if err := c.link.send(message{Step: stepGo}); err != nil {
 		c.kill()
 		return err
@@ -64,6 +84,7 @@ func (p *parent) run(q *Queue) error {
 	var verdict error
 	if q != nil {
 		verdict = p.exchange(q, c)
+		p.rec.verdictNow()
 	}
 	status := p.waitChild(c)
 	if verdict != nil {
@@ -162,6 +183,7 @@ func (p *parent) exchange(q *Queue, c *child) error {
 				continue
 			}
 			rep = &r
+			p.rec.childOpened(r)
 			if r.Outcome != outcomeSent {
 				err := p.undelivered(r)
 				c.link.send(message{Step: stepAck})
@@ -195,8 +217,9 @@ func (p *parent) delivery(m received, rep *report, c *child) error {
 		return &statusError{code: exitTimeout}
 	}
 	p.verbosef("Parent: received message from child\n")
-	fmt.Fprintf(p.out, "\n    Parent: the following message was received from the child\n     >> %s\n\n",
-		bytes.TrimSuffix(m.msg, []byte{0}))
+	msg := bytes.TrimSuffix(m.msg, []byte{0})
+	p.rec.delivered(string(msg))
+	fmt.Fprintf(p.out, "\n    Parent: the following message was received from the child\n     >> %s\n\n", msg)
 	c.link.send(message{Step: stepAck})
 	return nil
 }
