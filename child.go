@@ -35,7 +35,8 @@ func runChild() error {
 	// this child and removes the queue. Caught and dropped rather than
 	// ignored: execve(2) resets a caught signal to its default for the
 	// command, but keeps an ignored one ignored.
-	signal.Notify(make(chan os.Signal, 1), unix.SIGINT, unix.SIGHUP)
+	// SIGPIPE likewise, so that a closed stdout cannot end the handshake.
+	signal.Notify(make(chan os.Signal, 1), unix.SIGINT, unix.SIGHUP, unix.SIGPIPE)
 	if _, err := l.next(stepGo); err != nil {
 		return parentGone(err)
 	}

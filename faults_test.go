@@ -238,3 +238,19 @@ func TestBadMessages(t *testing.T) {
 		})
 	}
 }
+
+// invoke_ns | head: the reader goes after the first line; invoke_ns still
+// finishes the exchange and removes its queue.
+func TestReaderGoesAway(t *testing.T) {
+	flags := privFlags(t)
+	q := testQueue(t)
+	s := start(t, append(flags, "-vi", "no", "-q", q)...)
+	s.waitFor("Parent: PID of parent is")
+	s.closeReader()
+	s.stdin.Write([]byte("nobody reads this\n"))
+	s.stdin.Close()
+	err := s.cmd.Wait()
+	if ws := s.cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signaled() {
+		t.Errorf("invoke_ns was killed by %v: %v", ws.Signal(), err)
+	}
+}

@@ -183,6 +183,7 @@ type started struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	lines  *bufio.Reader
+	out    io.ReadCloser // stdout's read end, under lines
 	stderr bytes.Buffer
 	seen   strings.Builder
 }
@@ -206,7 +207,7 @@ func startCmd(t *testing.T, cmd *exec.Cmd) *started {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.lines = bufio.NewReader(out)
+	s.out, s.lines = out, bufio.NewReader(out)
 	s.cmd.Stderr = &s.stderr
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -247,6 +248,9 @@ func (s *started) waitForPrompt() {
 		s.seen.WriteByte(b)
 	}
 }
+
+// closeReader stops reading the transcript, as head(1) does.
+func (s *started) closeReader() { s.out.Close() }
 
 // childPID reads the child's PID from the verbose transcript.
 func (s *started) childPID() int {

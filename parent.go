@@ -35,6 +35,10 @@ func runParent(cfg *config) error {
 	}
 	signal.Notify(p.sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
 	defer signal.Stop(p.sigs)
+	// A reader that goes away (invoke_ns | head) must not kill invoke_ns
+	// before it removes the queue: caught, SIGPIPE turns into EPIPE on
+	// write, and execve(2) gives the child's command the default back.
+	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
 
 	p.verbosef("Parent: PID of parent is %d\n", os.Getpid())
 	p.rec.ParentNS = nsIDs("self", p.kinds)
