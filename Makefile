@@ -2,6 +2,7 @@
 PREFIX ?= /usr/local
 BINDIR  = $(PREFIX)/bin
 MANDIR  = $(PREFIX)/share/man/man1
+COMPDIR = $(PREFIX)/share/bash-completion/completions
 GO     ?= go
 export CGO_ENABLED = 0
 
@@ -26,9 +27,10 @@ demo: build
 	@printf 'I will return to haunt you with peculiar piano riffs\n' | ./invoke_ns $(DEMO_FLAGS) -vi yes 2>&1; echo "(exit status $$?)"
 
 install: build
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(COMPDIR)
 	install -m 0755 invoke_ns $(DESTDIR)$(BINDIR)/invoke_ns
 	install -m 0644 docs/invoke_ns.1 $(DESTDIR)$(MANDIR)/invoke_ns.1
+	install -m 0644 docs/invoke_ns.bash-completion $(DESTDIR)$(COMPDIR)/invoke_ns
 
 clean:
 	rm -f invoke_ns

@@ -52,3 +52,28 @@ func TestManPageRenders(t *testing.T) {
 		t.Errorf("man -l: %v\n%s", err, stderr)
 	}
 }
+
+// The bash completion offers every option --help lists, and no other.
+func TestCompletionMatchesHelp(t *testing.T) {
+	b, err := os.ReadFile("docs/invoke_ns.bash-completion")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, words, _ := strings.Cut(string(b), "compgen -W '-h")
+	words, _, _ = strings.Cut("-h"+words, "'")
+	var offered, listed []string
+	for _, w := range strings.Fields(words) {
+		offered = append(offered, w)
+	}
+	for _, m := range regexp.MustCompile(`(?m)^\s+(?:(-[a-zA-Z]), )?(--[a-z]+)`).FindAllStringSubmatch(usageText, -1) {
+		if m[1] != "" {
+			listed = append(listed, m[1])
+		}
+		listed = append(listed, m[2])
+	}
+	slices.Sort(offered)
+	slices.Sort(listed)
+	if !slices.Equal(offered, listed) {
+		t.Errorf("completion offers %v\n--help lists %v", offered, listed)
+	}
+}
