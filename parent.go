@@ -254,7 +254,7 @@ func (p *parent) undelivered(r report) error {
 // broke the handshake but lives is ended first.
 func (p *parent) childGone(c *child) error {
 	c.cmd.Process.Kill()
-	status := waitStatus(c.wait())
+	status, _ := waitStatus(c.wait())
 	if status.Signaled() {
 		sig := status.Signal()
 		fmt.Fprintf(p.out, "Parent: the child was killed by %s before it sent a message\n", unix.SignalName(sig))

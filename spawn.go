@@ -136,15 +136,14 @@ func (c *child) kill() {
 	c.wait()
 }
 
-// waitStatus digs the wait status out of cmd.Wait's result.
-func waitStatus(err error) syscall.WaitStatus {
+// waitStatus digs the wait status out of cmd.Wait's result; ok is false
+// when the error is not about how the child ended.
+func waitStatus(err error) (ws syscall.WaitStatus, ok bool) {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok {
-			return ws
-		}
+		ws, ok = ee.Sys().(syscall.WaitStatus)
 	}
-	return 0
+	return ws, ok
 }
 
 // childStatus turns the child's end into invoke_ns's exit status, as
@@ -153,11 +152,10 @@ func childStatus(err error) error {
 	if err == nil {
 		return nil
 	}
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) {
+	ws, ok := waitStatus(err)
+	if !ok {
 		return fmt.Errorf("waiting for the child: %w", err)
 	}
-	ws := waitStatus(err)
 	if ws.Signaled() {
 		return &statusError{code: 128 + int(ws.Signal())}
 	}
