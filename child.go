@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,10 @@ import (
 type childSide struct {
 	cfg *config
 	out io.Writer // the transcript: stdout, or stderr with --json
+
+	msg    []byte // the message, once read
+	msgErr error  // or why there is none
+	asked  bool   // whether it has been read (or tried)
 }
 
 func runChild() error {
@@ -31,6 +36,9 @@ func runChild() error {
 		return parentGone(err)
 	}
 	c := &childSide{cfg: m.Config, out: os.Stdout}
+	if c.cfg.Quiet {
+		c.out = io.Discard
+	}
 	// Ctrl-C or a hang-up at the prompt reaches the parent too, which ends
 	// this child and removes the queue. Caught and dropped rather than
 	// ignored: execve(2) resets a caught signal to its default for the
@@ -45,12 +53,17 @@ func runChild() error {
 		c.verbosef(" Child: namespaces %s\n", nsLine(nsIDs("self", kinds), kinds))
 	}
 	if c.cfg.IPC {
-		rep := c.tryQueue()
-		if err := l.send(message{Step: stepReport, Report: &rep}); err != nil {
-			return err
+		if c.cfg.Verbose && c.cfg.NewIPC && c.cfg.hasSysV() {
+			c.verbosef(" Child: /proc/sysvipc: %s\n", sysvCounts())
 		}
-		if _, err := l.next(stepAck); err != nil {
-			return parentGone(err)
+		for _, t := range targets(c.cfg) {
+			rep := c.try(t)
+			if err := l.send(message{Step: stepReport, Report: &rep}); err != nil {
+				return err
+			}
+			if _, err := l.next(stepAck); err != nil {
+				return parentGone(err)
+			}
 		}
 	}
 	if err := c.setUp(); err != nil {
@@ -69,41 +82,77 @@ func parentGone(err error) error {
 	return err
 }
 
-// tryQueue opens the queue by name and sends the message. It never uses a
-// descriptor from the parent: descriptors cross namespace boundaries, so
-// only a lookup by name shows what this IPC namespace can see.
-func (c *childSide) tryQueue() report {
-	name := c.cfg.Queue
-	c.verbosef(" Child: opening message queue %s\n", name)
-	q, err := OpenQueue(name, unix.O_WRONLY)
+// try looks the object up by name or key and sends the message through
+// it; with TryCreate it then tries to make one of its own.
+func (c *childSide) try(t target) report {
+	rep := c.reach(t)
+	rep.Kind = t.kind
+	if c.cfg.TryCreate {
+		err := t.createOwn()
+		rep.CreateTried, rep.CreateErrno = true, errnoOf(err)
+		if err == nil {
+			c.verbosef(" Child: created a %s of its own, and removed it\n", t)
+		} else {
+			c.verbosef(" Child: could not create a %s of its own: %s\n", t, strerror(err))
+		}
+	}
+	return rep
+}
+
+func (c *childSide) reach(t target) report {
+	c.verbosef(" Child: opening %s\n", t)
+	e, err := t.open()
 	if err != nil {
-		c.perror("mq_open", err)
+		c.perror(t.lookup(), err)
 		return report{Outcome: outcomeOpenFailed, Errno: errnoOf(err)}
 	}
 	defer func() {
-		c.verbosef(" Child: closing message queue %s\n", name)
-		q.Close()
+		c.verbosef(" Child: closing %s\n", t)
+		e.Close()
 	}()
-	msg, err := promptMessage(os.Stdin, c.out)
-	var tl *tooLongError
-	switch {
-	case errors.Is(err, errNoMessage):
-		fmt.Fprintf(c.out, " Child: %v: sending nothing\n", err)
-		return report{Outcome: outcomeNoMessage}
-	case errors.As(err, &tl):
-		fmt.Fprintf(c.out, " Child: %v: sending nothing\n", err)
-		return report{Outcome: outcomeTooLong, Size: tl.size}
-	case err != nil:
-		c.perror("read", err)
-		return report{Outcome: outcomeNoMessage}
+	var msg []byte
+	if t.carriesText() {
+		var rep *report
+		if msg, rep = c.message(); rep != nil {
+			return *rep
+		}
+		c.verbosef(" Child: sending message to parent\n")
+		// The text and one NUL, as C strings go, and not a byte more.
+		msg = append(msg, 0)
+	} else {
+		c.verbosef(" Child: posting the semaphore for the parent\n")
 	}
-	c.verbosef(" Child: sending message to parent\n")
-	// The text and one NUL, as C strings go, and not a byte more.
-	if err := q.Send(append(msg, 0)); err != nil {
-		c.perror("mq_send", err)
+	if err := e.Send(msg); err != nil {
+		c.perror(t.sendCall(), err)
 		return report{Outcome: outcomeSendFailed, Errno: errnoOf(err)}
 	}
 	return report{Outcome: outcomeSent}
+}
+
+// message reads the message the first time it is needed, or takes the one
+// the parent read (--compare); without one, the report says why.
+func (c *childSide) message() ([]byte, *report) {
+	if !c.asked {
+		c.asked = true
+		if c.cfg.Message != nil {
+			c.msg = []byte(*c.cfg.Message)
+		} else {
+			c.msg, c.msgErr = promptMessage(os.Stdin, c.out, promptText)
+		}
+	}
+	var tl *tooLongError
+	switch err := c.msgErr; {
+	case errors.Is(err, errNoMessage):
+		fmt.Fprintf(c.out, " Child: %v: sending nothing\n", err)
+		return nil, &report{Outcome: outcomeNoMessage}
+	case errors.As(err, &tl):
+		fmt.Fprintf(c.out, " Child: %v: sending nothing\n", err)
+		return nil, &report{Outcome: outcomeTooLong, Size: tl.size}
+	case err != nil:
+		c.perror("read", err)
+		return nil, &report{Outcome: outcomeNoMessage}
+	}
+	return bytes.Clone(c.msg), nil
 }
 
 // setUp does what the other namespaces are for, after the IPC step.
@@ -190,5 +239,8 @@ func (c *childSide) verbosef(format string, args ...any) {
 // such file or directory". The transcript shows it, so it stays in its
 // layout, on stderr.
 func (c *childSide) perror(op string, err error) {
+	if c.cfg.Quiet {
+		return
+	}
 	fmt.Fprintf(os.Stderr, " Child: %s: %s\n", op, strerror(err))
 }

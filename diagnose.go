@@ -66,3 +66,25 @@ func queueLimitError(err error, name string) error {
 	}
 	return err
 }
+
+// createError explains a failed create of t and says what to do.
+func createError(err error, t target) error {
+	if t.kind == kindMQ {
+		return queueLimitError(err, t.queue)
+	}
+	limit := map[string]string{kindMsg: "/proc/sys/kernel/msgmni", kindSem: "the 4th field of /proc/sys/kernel/sem",
+		kindShm: "/proc/sys/kernel/shmmni"}[t.kind]
+	switch errnoOf(err) {
+	case unix.EEXIST:
+		return hint(err, fmt.Sprintf("another program, or an interrupted run, holds key %d (see ipcs); "+
+			"choose another with --key, or remove it with -f", t.key))
+	case unix.ENOSPC:
+		return hint(err, "the limit on these objects is reached ("+limit+"): "+
+			"remove unused ones (ipcs, ipcrm) or raise the limit")
+	case unix.EINVAL, unix.ENOMEM:
+		return hint(err, "the kernel's size limits do not allow it (/proc/sys/kernel/shmmax, shmall, msgmnb): raise them")
+	case unix.EACCES:
+		return hint(err, fmt.Sprintf("key %d is taken by an object you may not use: choose another with --key", t.key))
+	}
+	return err
+}

@@ -17,10 +17,14 @@ import (
 )
 
 // atPrompt starts a verbose -i no run and returns once its child, whose
-// PID it also returns, waits at the prompt.
+// PID it also returns, waits at the prompt. q is the queue's name, if the
+// run has one.
 func atPrompt(t *testing.T, flags []string, q string) (*started, int) {
 	t.Helper()
-	s := start(t, append(flags, "-vi", "no", "-q", q)...)
+	if q != "" {
+		flags = append(flags, "-q", q)
+	}
+	s := start(t, append(flags, "-vi", "no")...)
 	pid := s.childPID()
 	s.waitForPrompt()
 	return s, pid

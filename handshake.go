@@ -14,7 +14,9 @@
 //	stepGo: the checkpoint            ----->  prints its lines, tries the queue
 //	                                  <-----  stepReport: what happened (-i only)
 //	prints the verdict
-//	stepAck                           ----->  mounts, hostname, then its command
+//	stepAck                           ----->  (report and ack again for each
+//	                                          further object, with -k)
+//	                                          mounts, hostname, then its command
 //	                                          fd 4 is close-on-exec: exec or
 //	                                          exit is EOF for the parent
 //
@@ -64,9 +66,14 @@ const (
 
 // report is what the child tells the parent about its try at the queue.
 type report struct {
+	Kind    string     `json:"kind"`
 	Outcome string     `json:"outcome"`
 	Errno   unix.Errno `json:"errno,omitempty"`
 	Size    int        `json:"size,omitempty"`
+	// With TryCreate: whether the child could make an object of the
+	// same name or key itself (CreateErrno 0), and if not, why.
+	CreateTried bool       `json:"create_tried,omitempty"`
+	CreateErrno unix.Errno `json:"create_errno,omitempty"`
 }
 
 // isChild says whether this process is the re-executed child.

@@ -49,12 +49,17 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	before, listed := allQueues()
+	sysvBefore := sysvObjects()
 	code := m.Run()
 	if after, ok := allQueues(); listed && ok {
 		if left := newNames(before, after); len(left) > 0 {
 			fmt.Fprintf(os.Stderr, "FAIL: queues left behind by the tests: %v\n", left)
 			code = 1
 		}
+	}
+	if left := newNames(sysvBefore, sysvObjects()); len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: System V objects left behind by the tests: %v\n", left)
+		code = 1
 	}
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -88,9 +89,25 @@ func TestRootless(t *testing.T) {
 		{"-U -n", []string{"-U", "-n", "sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '"}, exitOK, "\nlo\n", ""},
 		{"-U is root inside", []string{"-U", "id", "-u"}, exitOK, "\n0\n", ""},
 	}
+	for _, kind := range sysvKinds {
+		tests = append(tests, []struct {
+			name   string
+			args   []string
+			code   int
+			stdout string
+			stderr string
+		}{
+			{"-U -k " + kind + " -i no", []string{"-U", "-k", kind, "-i", "no"}, exitOK, "Parent: the ", ""},
+			{"-U -k " + kind + " -i yes", []string{"-U", "-k", kind, "-i", "yes"}, exitBlocked, "the child is in a new IPC namespace", kind + "get: No such file or directory"},
+		}...)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := asNobody(t, "rootless\n", append([]string{"-q", testQueue(t)}, tt.args...)...)
+			args := append([]string{"-q", testQueue(t)}, tt.args...)
+			if strings.Contains(tt.name, "-k") {
+				args = append([]string{"--key", fmt.Sprint(testKey(t))}, tt.args...)
+			}
+			r := asNobody(t, "rootless\n", args...)
 			if r.code != tt.code || !strings.Contains(r.stdout, tt.stdout) || !strings.Contains(r.stderr, tt.stderr) {
 				t.Errorf("exit %d (want %d)\nstdout (want %q):\n%s\nstderr (want %q):\n%s", r.code, tt.code, tt.stdout, r.stdout, tt.stderr, r.stderr)
 			}

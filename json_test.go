@@ -9,18 +9,69 @@ import (
 	"testing"
 )
 
-// jsonFields lists the field paths of a decoded object: "options.ipc".
-func jsonFields(prefix string, v any, into map[string]bool) {
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return
-	}
-	for k, sub := range obj {
-		path := prefix + k
-		into[path] = true
-		if !strings.HasSuffix(path, "namespaces") {
-			jsonFields(path+".", sub, into)
+// jsonFields lists the field paths of a decoded object: "options.ipc",
+// "objects[].kind". A compare run's fields are those of a single run, so
+// "runs[].objects[].kind" counts as "objects[].kind".
+func jsonFields(path string, v any, into map[string]bool) {
+	switch v := v.(type) {
+	case []any:
+		for _, e := range v {
+			jsonFields(path+"[]", e, into)
 		}
+	case map[string]any:
+		for k, sub := range v {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			if p != "runs[].run" {
+				into[strings.TrimPrefix(p, "runs[].")] = true
+			} else {
+				into[p] = true
+			}
+			if !strings.HasSuffix(p, "namespaces") {
+				jsonFields(p, sub, into)
+			}
+		}
+	}
+}
+
+// decode parses stdout as one JSON object, noting its fields in seen.
+func decode(t *testing.T, stdout string, v any, seen map[string]bool) {
+	t.Helper()
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(stdout), &raw); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, stdout)
+	}
+	jsonFields("", raw, seen)
+	if err := json.Unmarshal([]byte(stdout), v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkRun checks one run's record: its verdict, and each object's.
+func checkRun(t *testing.T, got *record, verdict, open string, sameIPC bool, kinds []string) {
+	t.Helper()
+	if got.Verdict != verdict || got.Delivered != (verdict == "delivered") || len(got.Objects) != len(kinds) {
+		t.Fatalf("verdict %q delivered %v, %d objects; want %s and %d", got.Verdict, got.Delivered, len(got.Objects), verdict, len(kinds))
+	}
+	for i, o := range got.Objects {
+		if o.Kind != kinds[i] || o.Verdict != verdict || (o.Kind == kindMQ) != (o.Key == nil) || (o.Kind == kindMQ) == (o.Name == "") {
+			t.Errorf("object %d: %+v", i, o)
+		}
+		wantMsg := verdict == "delivered" && o.Kind != kindSem
+		if wantMsg != (o.Message != nil && *o.Message == "json hello") {
+			t.Errorf("%s: message %v", o.Kind, o.Message)
+		}
+		if o.ChildOpen == nil || (o.ChildOpen.Result != open && o.ChildOpen.Errno != open) {
+			t.Errorf("%s: child_open %+v, want %s", o.Kind, o.ChildOpen, open)
+		}
+	}
+	if (got.ParentNS["ipc"] == got.ChildNS["ipc"]) != sameIPC || !strings.HasPrefix(got.ChildNS["ipc"], "ipc:[") {
+		t.Errorf("ipc namespaces %q and %q", got.ParentNS["ipc"], got.ChildNS["ipc"])
+	}
+	if got.ElapsedMS <= 0 {
+		t.Errorf("elapsed_ms %v", got.ElapsedMS)
 	}
 }
 
@@ -31,61 +82,66 @@ func TestJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	documented := map[string]bool{}
-	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z_.]+)` \\|").FindAllStringSubmatch(string(doc), -1) {
+	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z_.\\[\\]]+)` \\|").FindAllStringSubmatch(string(doc), -1) {
 		documented[m[1]] = true
 	}
 	tests := []struct {
-		name      string
-		args      []string
-		code      int
-		verdict   string
-		delivered bool
-		open      string
-		sameIPC   bool
+		name    string
+		args    []string
+		code    int
+		verdict string
+		open    string
+		sameIPC bool
+		kinds   []string
 	}{
-		{"-i no", []string{"-i", "no"}, exitOK, "delivered", true, "ok", true},
-		{"-i yes", []string{"-i", "yes", "-p", "-u", "box"}, exitBlocked, "blocked", false, "ENOENT", false},
+		{"-i no", []string{"-i", "no"}, exitOK, "delivered", "ok", true, []string{kindMQ}},
+		{"-i yes", []string{"-i", "yes", "-p", "-u", "box"}, exitBlocked, "blocked", "ENOENT", false, []string{kindMQ}},
+		{"-k all -i no", []string{"-k", "all", "-i", "no"}, exitOK, "delivered", "ok", true, allKinds},
+		{"-k all -i yes", []string{"-k", "all", "-i", "yes"}, exitBlocked, "blocked", "ENOENT", false, allKinds},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			q := testQueue(t)
 			r := run(t, "json hello\n", append(append(flags, "--json", "-q", q), tt.args...)...)
-			var raw map[string]any
-			if err := json.Unmarshal([]byte(r.stdout), &raw); err != nil {
-				t.Fatalf("stdout is not one JSON object: %v\n%s", err, r.stdout)
-			}
-			jsonFields("", raw, seen)
 			var got record
-			json.Unmarshal([]byte(r.stdout), &got)
+			decode(t, r.stdout, &got, seen)
 			if got.ExitStatus != r.code || r.code != tt.code {
 				t.Errorf("exit_status %d, process %d, want %d", got.ExitStatus, r.code, tt.code)
 			}
-			if got.Verdict != tt.verdict || got.Delivered != tt.delivered || got.Queue != q || got.Options.Queue != q {
-				t.Errorf("verdict %q delivered %v queue %q", got.Verdict, got.Delivered, got.Queue)
+			if got.Options == nil || got.Options.Queue != q || got.Objects[0].Name != q {
+				t.Errorf("options %+v", got.Options)
 			}
-			if tt.delivered != (got.Message != nil && *got.Message == "json hello") {
-				t.Errorf("message %v", got.Message)
-			}
-			if got.ChildOpen == nil || (got.ChildOpen.Result != tt.open && got.ChildOpen.Errno != tt.open) {
-				t.Errorf("child_open %+v, want %s", got.ChildOpen, tt.open)
-			}
-			if (got.ParentNS["ipc"] == got.ChildNS["ipc"]) != tt.sameIPC || !strings.HasPrefix(got.ChildNS["ipc"], "ipc:[") {
-				t.Errorf("ipc namespaces %q and %q", got.ParentNS["ipc"], got.ChildNS["ipc"])
-			}
+			checkRun(t, &got, tt.verdict, tt.open, tt.sameIPC, tt.kinds)
 			for _, k := range []string{"pid", "uts"} {
 				if slices.Contains(tt.args, "-p") && got.ParentNS[k] == got.ChildNS[k] {
 					t.Errorf("%s namespace not new: %q", k, got.ChildNS[k])
 				}
 			}
-			if got.ElapsedMS <= 0 {
-				t.Errorf("elapsed_ms %v", got.ElapsedMS)
-			}
-			if !strings.Contains(r.stderr, "enter a message") && tt.delivered {
+			if !strings.Contains(r.stderr, "enter a message") && tt.verdict == "delivered" {
 				t.Errorf("the transcript did not go to stderr:\n%s", r.stderr)
 			}
 		})
 	}
+	t.Run("--compare", func(t *testing.T) {
+		q := testQueue(t)
+		r := run(t, "json hello\n", append(flags, "--json", "-c", "-k", "all", "-q", q)...)
+		var got compareRecord
+		decode(t, r.stdout, &got, seen)
+		if r.code != exitOK || got.ExitStatus != exitOK || !got.Isolated || len(got.Runs) != 2 ||
+			got.Message == nil || *got.Message != "json hello" || got.ElapsedMS <= 0 {
+			t.Fatalf("exit %d, object %+v\nstderr: %s", r.code, got, r.stderr)
+		}
+		checkRun(t, got.Runs[0], "delivered", "ok", true, allKinds)
+		checkRun(t, got.Runs[1], "blocked", "ENOENT", false, allKinds)
+		for i, run := range got.Runs {
+			for _, o := range run.Objects {
+				if o.ChildCreate == nil || (i == 0) != (o.ChildCreate.Errno == "EEXIST") || (i == 1) != (o.ChildCreate.Result == "ok") {
+					t.Errorf("run %s, %s: child_create %+v", run.Run, o.Kind, o.ChildCreate)
+				}
+			}
+		}
+	})
 	seen["error"] = true // only on failures; checked below
 	for f := range seen {
 		if !documented[f] {
@@ -93,7 +149,7 @@ func TestJSON(t *testing.T) {
 		}
 	}
 	for f := range documented {
-		if !seen[f] && !strings.HasPrefix(f, "child_open.e") {
+		if !seen[f] && !strings.Contains(f, ".e") {
 			t.Errorf("docs/json.md lists %q, which no run printed", f)
 		}
 	}

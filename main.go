@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +30,7 @@ const (
 	exitBlocked   = 3 // the child could not open the queue
 	exitTimeout   = 4 // no message arrived in time
 	exitNoMessage = 5 // the child had no message to send
+	exitExposed   = 6 // --compare: the run did not show isolation
 )
 
 // Limits the original program has, kept so its transcripts still hold.
@@ -53,7 +56,31 @@ type config struct {
 	Queue    string        // -q
 	Force    bool          // -f
 	JSON     bool          // --json: the transcript to stderr, a verdict object to stdout
+	Kinds    []string      // -k: the objects to go through, in order
+	Key      int32         // --key, or one made from the parent's PID: the System V key
+	Compare  bool          // -c: a run with -i no, then one with -i yes
 	Command  []string      // what the child runs at the end, if anything
+
+	// Set by --compare for each of its runs.
+	Message   *string // the message, read once by the parent: no prompt
+	TryCreate bool    // the child also tries to create each object itself
+	Quiet     bool    // the table says it all: no transcript, no perror
+}
+
+// hasSysV says whether any System V kind is asked for.
+func (c *config) hasSysV() bool {
+	for _, k := range c.Kinds {
+		if k != kindMQ {
+			return true
+		}
+	}
+	return false
+}
+
+// defaultKey makes a System V key from a PID: no two live processes have
+// the same PID, so two runs at once do not collide. 0x49 is "I".
+func defaultKey(pid int) int32 {
+	return int32(0x49000000 | pid&0xffffff)
 }
 
 func main() {
@@ -150,6 +177,9 @@ func parseOptions(args []string) (*config, error) {
 	user := set.BoolLong("user", 'U')
 	force := set.BoolLong("force", 'f')
 	jsonOut := set.BoolLong("json", 0)
+	compare := set.BoolLong("compare", 'c')
+	kind := set.StringLong("kind", 'k', "mq")
+	key := set.StringLong("key", 0, "")
 	host := set.StringLong("uts", 'u', "")
 	ipc := set.StringLong("ipc", 'i', "")
 	timeout := set.StringLong("timeout", 't', "60s")
@@ -163,7 +193,7 @@ func parseOptions(args []string) (*config, error) {
 	cfg := &config{
 		Prog: args[0], Verbose: *verbose, NewPID: *pid, NewMount: *mount,
 		NewNet: *net, NewUser: *user, Force: *force, JSON: *jsonOut, Queue: *queue,
-		Command: set.Args(),
+		Compare: *compare, Command: set.Args(),
 	}
 	if set.IsSet('u') {
 		if err := checkHostname(*host); err != nil {
@@ -181,6 +211,9 @@ func parseOptions(args []string) (*config, error) {
 			return nil, usagef("-i %q: the argument must be yes or no", *ipc)
 		}
 	}
+	if err := parseObjects(set, cfg, *kind, *key); err != nil {
+		return nil, err
+	}
 	d, err := parseTimeout(*timeout)
 	if err != nil {
 		return nil, usagef("-t %q: %v", *timeout, err)
@@ -190,6 +223,67 @@ func parseOptions(args []string) (*config, error) {
 		return nil, usagef("-q %q: %v", *queue, err)
 	}
 	return cfg, nil
+}
+
+// parseObjects reads -k, --key and -c, and refuses what would be ignored.
+func parseObjects(set *getopt.Set, cfg *config, kind, key string) error {
+	kinds, err := parseKinds(kind)
+	if err != nil {
+		return usagef("-k %q: %v", kind, err)
+	}
+	cfg.Kinds = kinds
+	switch {
+	case cfg.Compare && set.IsSet('i'):
+		return usagef("-c runs the exchange both with -i no and with -i yes: leave out -i")
+	case cfg.Compare && len(cfg.Command) > 0:
+		return usagef("-c runs two children, so it cannot run a command (%s) in one", cfg.Command[0])
+	case !cfg.IPC && !cfg.Compare && (set.IsSet('k') || set.IsSet("key")):
+		return usagef("-k and --key choose the object of the exchange: add -i yes, -i no or -c")
+	case set.IsSet("key") && !cfg.hasSysV():
+		return usagef("--key is for the System V kinds: add -k msg, sem, shm or all")
+	case set.IsSet('q') && !slices.Contains(kinds, kindMQ):
+		return usagef("-q names the POSIX queue, and -k %s leaves it out: add mq to -k, or leave out -q", kind)
+	}
+	if set.IsSet("key") {
+		k, err := parseKey(key)
+		if err != nil {
+			return usagef("--key %q: %v", key, err)
+		}
+		cfg.Key = k
+	}
+	return nil
+}
+
+// parseKinds reads "mq", "all", or a list such as "msg,shm".
+func parseKinds(s string) ([]string, error) {
+	if s == "all" {
+		return allKinds, nil
+	}
+	var kinds []string
+	for _, k := range strings.Split(s, ",") {
+		if !slices.Contains(allKinds, k) {
+			return nil, errors.New("the kind must be mq, msg, sem, shm, all, or a list such as msg,shm")
+		}
+		if !slices.Contains(kinds, k) {
+			kinds = append(kinds, k)
+		}
+	}
+	return kinds, nil
+}
+
+// parseKey reads a System V key as ipcs shows it (0x0105a4b8) or as
+// /proc/sysvipc does (17118584, or below zero).
+func parseKey(s string) (int32, error) {
+	v, err := strconv.ParseInt(s, 0, 64)
+	switch {
+	case err != nil:
+		return 0, errors.New("not a number: give it in decimal or as 0x followed by hex digits")
+	case v == 0:
+		return 0, errors.New("0 is IPC_PRIVATE, which no other process can look up: choose another")
+	case v < math.MinInt32 || v > math.MaxUint32:
+		return 0, errors.New("a key has 32 bits: from -2147483648 to 0xffffffff")
+	}
+	return int32(uint32(v)), nil
 }
 
 // getoptError rewords getopt's errors in this program's style.
@@ -241,6 +335,7 @@ const usageText = `Usage: invoke_ns [options] [command [argument...]]
 Create the POSIX message queue /ipc_namespace, start a child in the
 namespaces asked for, and let the child send a message through the queue:
 with -i no it arrives, with -i yes the child cannot even see the queue.
+With -k the same goes for System V objects.
 Option parsing stops at the first argument that is not an option; that
 argument and those after it are the command the child runs at the end.
 
@@ -257,8 +352,17 @@ Options:
                            root, so that no privilege is needed
   -t, --timeout DURATION   how long the parent waits for the message
                            (default 60s; 30 means seconds; 500ms, 2m)
+  -k, --kind KIND          the object the message goes through: mq, the POSIX
+                           queue (default); msg, sem or shm, the System V
+                           message queue, semaphore set or shared memory;
+                           all of them in turn; or a list such as msg,shm
   -q, --queue NAME         queue name (default /ipc_namespace)
-  -f, --force              remove a queue of that name left by an earlier run
+      --key KEY            System V key, as 17118584 or 0x01053578 (default:
+                           made from invoke_ns's PID, so runs do not collide)
+  -f, --force              remove an object of that name or key left by an
+                           earlier run
+  -c, --compare            read the message once, run the exchange with -i no
+                           and then with -i yes, and show both side by side
       --json               print the verdict as one JSON object on stdout
                            (docs/json.md); the transcript goes to stderr
 
@@ -266,9 +370,11 @@ Exit status:
   0  the message was delivered, or there was nothing to deliver
   1  some other failure
   2  a mistake on the command line
-  3  blocked: the child could not open the queue
+  3  blocked: the child could not open the queue (or object)
   4  timed out: no message arrived in time
   5  the child had no message to send (end of input, or too long)
+  6  --compare: the runs did not show isolation (delivered with -i no,
+     blocked with -i yes)
   With a command: once the exchange is over (or without -i), the
   command's own status (127 not found, 126 not executable, 128+N
   killed by signal N); statuses 3 to 5 come first.

@@ -23,6 +23,9 @@ func TestParseOptions(t *testing.T) {
 		if c.Command == nil {
 			c.Command = []string{}
 		}
+		if c.Kinds == nil {
+			c.Kinds = []string{kindMQ}
+		}
 		return &c
 	}
 	tests := []struct {
@@ -41,6 +44,13 @@ func TestParseOptions(t *testing.T) {
 		{"Go duration", []string{"-t", "500ms"}, base(config{Timeout: 500 * time.Millisecond})},
 		{"stops at the command", []string{"-i", "yes", "sh", "-c", "ipcs -q"}, base(config{IPC: true, NewIPC: true, Command: []string{"sh", "-c", "ipcs -q"}})},
 		{"-- ends options", []string{"-p", "--", "-v"}, base(config{NewPID: true, Command: []string{"-v"}})},
+		{"-k all", []string{"-k", "all", "-i", "no"}, base(config{IPC: true, Kinds: allKinds})},
+		{"-k list, repeats dropped", []string{"--kind=shm,msg,shm", "-i", "no"}, base(config{IPC: true, Kinds: []string{kindShm, kindMsg}})},
+		{"--key decimal", []string{"-k", "msg", "--key", "17118584", "-i", "yes"}, base(config{IPC: true, NewIPC: true, Kinds: []string{kindMsg}, Key: 17118584})},
+		{"--key hex", []string{"-k", "sem", "--key", "0x01053578", "-i", "no"}, base(config{IPC: true, Kinds: []string{kindSem}, Key: 0x01053578})},
+		{"--key above int32", []string{"-k", "shm", "--key", "0xffffffff", "-i", "no"}, base(config{IPC: true, Kinds: []string{kindShm}, Key: -1})},
+		{"-c", []string{"-c", "-p"}, base(config{Compare: true, NewPID: true})},
+		{"-c -k all", []string{"-ck", "all"}, base(config{Compare: true, Kinds: allKinds})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,6 +69,10 @@ func TestParseOptionsRefuses(t *testing.T) {
 	for _, args := range [][]string{
 		{"-x"}, {"-i"}, {"-i", "maybe"}, {"-u", ""}, {"-u", strings.Repeat("h", 65)},
 		{"-q", "nope"}, {"-q", "/a/b"}, {"-q", ""}, {"-t", "0"}, {"-t", "-1"}, {"-t", "soon"}, {"-t", "NaN"},
+		{"-k", "pipe", "-i", "no"}, {"-k", "", "-i", "no"}, {"-k", "msg,", "-i", "no"}, {"-k", "msg"},
+		{"--key", "1", "-i", "no"}, {"-k", "msg", "--key", "0", "-i", "no"}, {"-k", "msg", "--key", "0x100000000", "-i", "no"},
+		{"-k", "msg", "--key", "key", "-i", "no"}, {"-k", "msg", "-q", "/q", "-i", "no"},
+		{"-c", "-i", "no"}, {"-c", "sh"},
 	} {
 		_, err := parseOptions(append([]string{"invoke_ns"}, args...))
 		if !errors.As(err, new(*usageError)) {
@@ -80,7 +94,7 @@ func TestExitStatusMapping(t *testing.T) {
 		{errors.New("anything"), exitFailure},
 		{usagef("bad"), exitUsage},
 		{&statusError{code: exitBlocked}, exitBlocked},
-		{interrupted(unix.SIGINT, "/q"), 130},
+		{interrupted(unix.SIGINT), 130},
 		{&statusError{code: 127, err: errors.New("not found")}, 127},
 	}
 	for _, tt := range tests {
@@ -88,7 +102,7 @@ func TestExitStatusMapping(t *testing.T) {
 			t.Errorf("exitStatus(%v) = %d, want %d", tt.err, got, tt.want)
 		}
 	}
-	for _, code := range []int{exitOK, exitFailure, exitUsage, exitBlocked, exitTimeout, exitNoMessage} {
+	for _, code := range []int{exitOK, exitFailure, exitUsage, exitBlocked, exitTimeout, exitNoMessage, exitExposed} {
 		if !strings.Contains(usageText, "\n  "+string(rune('0'+code))+"  ") {
 			t.Errorf("--help does not explain exit status %d", code)
 		}
@@ -96,7 +110,8 @@ func TestExitStatusMapping(t *testing.T) {
 }
 
 func FuzzParseOptions(f *testing.F) {
-	for _, s := range []string{"-vi no", "-vpmi yes sh -c x", "-t 30 -q /q", "--ipc=yes -u h", "-t 1e9", "-q /" + strings.Repeat("a", 255)} {
+	for _, s := range []string{"-vi no", "-vpmi yes sh -c x", "-t 30 -q /q", "--ipc=yes -u h", "-t 1e9", "-q /" + strings.Repeat("a", 255),
+		"-c -k all", "-k msg,sem --key 0x10 -i no"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
@@ -116,6 +131,9 @@ func FuzzParseOptions(f *testing.F) {
 		}
 		if cfg.NewIPC && !cfg.IPC {
 			t.Fatalf("%q: a new IPC namespace without the exchange", line)
+		}
+		if len(cfg.Kinds) == 0 || cfg.Compare && (cfg.IPC || len(cfg.Command) > 0) {
+			t.Fatalf("%q: accepted a bad config %+v", line, cfg)
 		}
 	})
 }

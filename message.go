@@ -16,6 +16,10 @@ import (
 // The article's prompt, to the byte.
 const promptText = "\n     Child: enter a message to send to the parent process (MAX 80 chars)\n     >> "
 
+// comparePrompt is --compare's: the parent reads the message for both
+// children.
+const comparePrompt = "\n     Parent: enter a message for both children to send (MAX 80 chars)\n     >> "
+
 var errNoMessage = errors.New("no message was given (end of input)")
 
 // tooLongError is a line longer than the queue's messages can hold.
@@ -74,9 +78,9 @@ func isTerminal(f *os.File) bool {
 // a terminal a line that is too long is explained and asked for again;
 // elsewhere it is refused. When in is not a terminal, the line read is
 // echoed after the prompt, so that the transcript reads as on a terminal.
-func promptMessage(in *os.File, out io.Writer) ([]byte, error) {
+func promptMessage(in *os.File, out io.Writer, prompt string) ([]byte, error) {
 	tty := isTerminal(in)
-	io.WriteString(out, promptText)
+	io.WriteString(out, prompt)
 	for {
 		line, err := readLine(in, messageMax)
 		var tl *tooLongError

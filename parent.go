@@ -29,50 +29,89 @@ func runParent(cfg *config) error {
 	// Pdeathsig fires when the thread that started the child ends; the
 	// main thread, locked, ends only with the process (Go issue 27505).
 	runtime.LockOSThread()
-	p := &parent{cfg: cfg, out: os.Stdout, sigs: make(chan os.Signal, 4), kinds: nsKinds(cfg), rec: newRecord(cfg)}
-	if cfg.JSON {
-		p.out = os.Stderr
+	if cfg.Key == 0 {
+		cfg.Key = defaultKey(os.Getpid())
 	}
-	signal.Notify(p.sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
-	defer signal.Stop(p.sigs)
+	out := io.Writer(os.Stdout)
+	if cfg.JSON {
+		out = os.Stderr
+	}
+	if cfg.Compare {
+		return runCompare(cfg, out)
+	}
+	sigs, stop := catchSignals()
+	defer stop()
+	p := newParent(cfg, out, sigs)
+	p.verbosef("Parent: PID of parent is %d\n", os.Getpid())
+	p.showNamespaces()
+	err := p.withObjects()
+	p.verbosef("Parent: %s - Finishing up\n", cfg.Prog)
+	if cfg.JSON {
+		p.rec.finish(os.Stdout, cfg, err)
+	}
+	return err
+}
+
+// catchSignals turns SIGINT, SIGTERM and SIGHUP into values on a channel,
+// so that the parent can end the child and remove what it made.
+func catchSignals() (chan os.Signal, func()) {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
 	// A reader that goes away (invoke_ns | head) must not kill invoke_ns
 	// before it removes the queue: caught, SIGPIPE turns into EPIPE on
 	// write, and execve(2) gives the child's command the default back.
 	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
+	return sigs, func() { signal.Stop(sigs) }
+}
 
-	p.verbosef("Parent: PID of parent is %d\n", os.Getpid())
+func newParent(cfg *config, out io.Writer, sigs chan os.Signal) *parent {
+	return &parent{cfg: cfg, out: out, sigs: sigs, kinds: nsKinds(cfg), rec: newRecord(cfg)}
+}
+
+// showNamespaces notes the parent's namespaces, and shows them with -v.
+func (p *parent) showNamespaces() {
 	p.rec.ParentNS = nsIDs("self", p.kinds)
 	if len(p.kinds) > 0 {
 		p.verbosef("Parent: namespaces %s\n", nsLine(p.rec.ParentNS, p.kinds))
 	}
-	err := p.withQueue()
-	p.verbosef("Parent: %s - Finishing up\n", cfg.Prog)
-	if cfg.JSON {
-		p.rec.finish(os.Stdout, cfg.IPC, err)
-	}
-	return err
 }
 
-// withQueue creates the queue if the exchange is asked for, runs the
-// child, and removes the queue again.
-func (p *parent) withQueue() error {
+// withObjects creates the objects if the exchange is asked for, runs the
+// child, and removes them again, on every path.
+func (p *parent) withObjects() error {
 	if !p.cfg.IPC {
-		return p.run(nil)
+		return p.run(nil, nil)
 	}
-	q, err := p.createQueue()
-	if err != nil {
-		return err
+	ts := targets(p.cfg)
+	if p.cfg.hasSysV() {
+		p.printf("Parent: System V key: %d (0x%08x in ipcs)\n", p.cfg.Key, uint32(p.cfg.Key))
 	}
-	p.verbosef("Parent: opening message queue %s\n", p.cfg.Queue)
-	err = p.run(q)
-	if rerr := p.removeQueue(q); err == nil {
-		err = rerr
+	var objs []object
+	var err error
+	for _, t := range ts {
+		var o object
+		if o, err = p.create(t); err != nil {
+			break
+		}
+		objs = append(objs, o)
+	}
+	if err == nil {
+		if p.cfg.Verbose && p.cfg.NewIPC && p.cfg.hasSysV() {
+			p.verbosef("Parent: /proc/sysvipc: %s\n", sysvCounts())
+		}
+		err = p.run(ts, objs)
+	}
+	for i, o := range objs {
+		if rerr := p.remove(ts[i], o); err == nil {
+			err = rerr
+		}
 	}
 	return err
 }
 
-// run starts the child, does the exchange if asked, and waits for the child.
-func (p *parent) run(q *Queue) error {
+// run starts the child, does the exchanges if asked, and waits for the
+// child.
+func (p *parent) run(ts []target, objs []object) error {
 	c, err := startChild(p.cfg, p.out)
 	if err != nil {
 		return err
@@ -86,8 +125,8 @@ func (p *parent) run(q *Queue) error {
 		return err
 	}
 	var verdict error
-	if q != nil {
-		verdict = p.exchange(q, c)
+	if len(objs) > 0 {
+		verdict = p.exchanges(c, ts, objs)
 		p.rec.verdictNow()
 	}
 	status := p.waitChild(c)
@@ -97,31 +136,58 @@ func (p *parent) run(q *Queue) error {
 	return status
 }
 
-// createQueue makes the queue, refusing one that exists unless -f.
-func (p *parent) createQueue() (*Queue, error) {
-	name := p.cfg.Queue
-	if p.cfg.Force {
-		err := UnlinkQueue(name)
-		switch {
-		case err == nil:
-			p.verbosef("Parent: removed message queue %s left by an earlier run\n", name)
-		case !errors.Is(err, unix.ENOENT):
-			return nil, err
+// exchanges goes through the objects in turn, one verdict each. The first
+// verdict other than delivery decides the exit status; a failure that is
+// not a verdict, or a child that is gone, ends the round.
+func (p *parent) exchanges(c *child, ts []target, objs []object) error {
+	reports := c.reports()
+	var first error
+	for i, t := range ts {
+		rec := p.rec.object(t)
+		err := p.exchange(t, objs[i], c, reports, rec)
+		rec.settle(err)
+		if first == nil {
+			first = err
+		}
+		var st *statusError
+		if err != nil && (!errors.As(err, &st) || st.err != nil || c.gone()) {
+			break
 		}
 	}
-	q, err := CreateQueue(name, 0o644, queueMsgMax, messageMax+1)
-	if err != nil {
-		return nil, queueLimitError(err, name)
-	}
-	return q, nil
+	return first
 }
 
-// removeQueue closes and unlinks the queue, saying so with -v.
-func (p *parent) removeQueue(q *Queue) error {
-	p.verbosef("Parent: closing message queue %s\n", q.Name())
-	cerr := q.Close()
-	p.verbosef("Parent: Removing message queue %s\n", q.Name())
-	if err := UnlinkQueue(q.Name()); err != nil {
+// create makes one object, first removing a leftover with -f.
+func (p *parent) create(t target) (object, error) {
+	if p.cfg.Force {
+		removed, err := t.removeStale()
+		if err != nil {
+			return nil, err
+		}
+		if removed {
+			p.verbosef("Parent: removed %s left by an earlier run\n", t)
+		}
+	}
+	o, err := t.create()
+	if err != nil {
+		return nil, createError(err, t)
+	}
+	if t.kind == kindMQ {
+		p.verbosef("Parent: opening %s\n", t)
+	} else {
+		p.verbosef("Parent: created %s\n", t)
+	}
+	return o, nil
+}
+
+// remove closes and removes one object, saying so with -v.
+func (p *parent) remove(t target, o object) error {
+	if t.kind == kindMQ {
+		p.verbosef("Parent: closing %s\n", t)
+	}
+	cerr := o.Close()
+	p.verbosef("Parent: Removing %s\n", t)
+	if err := o.Remove(); err != nil {
 		return hint(err, "another process removed it (invoke_ns -f?)")
 	}
 	return cerr
@@ -133,32 +199,20 @@ type received struct {
 }
 
 // exchange waits for the message, for the child's report, or for a signal,
-// whichever comes first: a child that cannot reach the queue says so at
+// whichever comes first: a child that cannot reach the object says so at
 // once, so that the parent never sits out the timeout for nothing.
-func (p *parent) exchange(q *Queue, c *child) error {
-	reports := make(chan report, 1)
-	go func() {
-		// Closed at EOF: the child has ended, or its end of the pipe has.
-		defer close(reports)
-		for {
-			m, err := c.link.next(stepReport)
-			if err != nil || m.Report == nil {
-				return
-			}
-			reports <- *m.Report
-		}
-	}()
+func (p *parent) exchange(t target, o object, c *child, reports <-chan report, rec *objectRecord) error {
 	msgs := make(chan received, 1)
 	go func() {
 		buf := make([]byte, messageMax+1)
-		n, err := q.Receive(buf, time.Now().Add(p.cfg.Timeout))
+		n, err := o.Receive(buf, time.Now().Add(p.cfg.Timeout))
 		msgs <- received{buf[:n], err}
 	}()
-	// The receiving goroutine ends before the queue is closed.
+	// The receiving goroutine ends before the object is closed.
 	receiving := true
 	defer func() {
 		if receiving {
-			q.Interrupt()
+			o.Interrupt()
 			<-msgs
 		}
 	}()
@@ -169,13 +223,13 @@ func (p *parent) exchange(q *Queue, c *child) error {
 	for {
 		// The message is printed once the child has said its own lines.
 		if got != nil && (rep != nil || childDone) {
-			return p.delivery(*got, rep, c)
+			return p.delivery(t, *got, rep, c, rec)
 		}
 		select {
 		case m := <-msgs:
 			receiving, msgs = false, nil
 			if m.err != nil {
-				return p.delivery(m, rep, c)
+				return p.delivery(t, m, rep, c, rec)
 			}
 			got = &m
 		case r, ok := <-reports:
@@ -187,22 +241,22 @@ func (p *parent) exchange(q *Queue, c *child) error {
 				continue
 			}
 			rep = &r
-			p.rec.childOpened(r)
+			rec.childReport(r)
 			if r.Outcome != outcomeSent {
-				err := p.undelivered(r)
+				err := p.undelivered(t, r)
 				c.link.send(message{Step: stepAck})
 				return err
 			}
 		case sig := <-p.sigs:
 			c.kill()
-			return interrupted(sig, p.cfg.Queue)
+			return interrupted(sig)
 		}
 	}
 }
 
-// delivery handles the end of the wait on the queue: a message, or the
+// delivery handles the end of the wait on the object: a message, or the
 // timeout.
-func (p *parent) delivery(m received, rep *report, c *child) error {
+func (p *parent) delivery(t target, m received, rep *report, c *child, rec *objectRecord) error {
 	if m.err != nil {
 		if !errors.Is(m.err, unix.ETIMEDOUT) {
 			c.kill()
@@ -214,29 +268,43 @@ func (p *parent) delivery(m received, rep *report, c *child) error {
 			io.WriteString(p.out, "\n")
 			c.kill()
 		}
-		fmt.Fprintf(os.Stderr, "Parent: mq_timedreceive: %s\n", strerror(m.err))
+		p.perror(map[string]string{kindMQ: "mq_timedreceive", kindMsg: "msgrcv", kindSem: "semtimedop", kindShm: "futex"}[t.kind], m.err)
 		if rep != nil {
 			c.link.send(message{Step: stepAck})
 		}
 		return &statusError{code: exitTimeout}
 	}
-	p.verbosef("Parent: received message from child\n")
 	msg := bytes.TrimSuffix(m.msg, []byte{0})
-	p.rec.delivered(string(msg))
-	fmt.Fprintf(p.out, "\n    Parent: the following message was received from the child\n     >> %s\n\n", msg)
+	switch {
+	case !t.carriesText():
+		p.verbosef("Parent: received the child's signal\n")
+		rec.delivered(nil)
+		fmt.Fprintf(p.out, "\n    Parent: the child's signal arrived through the %s\n     (a semaphore carries no text)\n\n", t)
+	case t.kind == kindMQ:
+		p.verbosef("Parent: received message from child\n")
+		rec.delivered(msg)
+		fmt.Fprintf(p.out, "\n    Parent: the following message was received from the child\n     >> %s\n\n", msg)
+	default:
+		p.verbosef("Parent: received message from child\n")
+		rec.delivered(msg)
+		fmt.Fprintf(p.out, "\n    Parent: the following message was received from the child through the %s\n     >> %s\n\n", t, msg)
+	}
 	c.link.send(message{Step: stepAck})
 	return nil
 }
 
 // undelivered says, in one sentence, why no message can arrive.
-func (p *parent) undelivered(r report) error {
-	name := p.cfg.Queue
+func (p *parent) undelivered(t target, r report) error {
+	what := "message"
+	if !t.carriesText() {
+		what = "signal"
+	}
 	switch r.Outcome {
 	case outcomeOpenFailed:
 		if r.Errno == unix.ENOENT && p.cfg.NewIPC {
-			fmt.Fprintf(p.out, "Parent: no message can arrive: the child is in a new IPC namespace, where %s does not exist\n", name)
+			fmt.Fprintf(p.out, "Parent: no %s can arrive: the child is in a new IPC namespace, where %s does not exist\n", what, t.shortName())
 		} else {
-			fmt.Fprintf(p.out, "Parent: no message can arrive: the child could not open %s (%s)\n", name, strerror(r.Errno))
+			fmt.Fprintf(p.out, "Parent: no %s can arrive: the child could not open %s (%s)\n", what, t.shortName(), strerror(r.Errno))
 		}
 		return &statusError{code: exitBlocked}
 	case outcomeNoMessage:
@@ -246,7 +314,7 @@ func (p *parent) undelivered(r report) error {
 		fmt.Fprintf(p.out, "Parent: no message will arrive: the child's was %d bytes, more than the %d that fit\n", r.Size, messageMax)
 		return &statusError{code: exitNoMessage}
 	}
-	fmt.Fprintf(p.out, "Parent: no message will arrive: the child could not send it (%s)\n", strerror(r.Errno))
+	fmt.Fprintf(p.out, "Parent: no %s will arrive: the child could not send it (%s)\n", what, strerror(r.Errno))
 	return &statusError{code: exitFailure}
 }
 
@@ -286,8 +354,21 @@ func (p *parent) verbosef(format string, args ...any) {
 	}
 }
 
+// printf prints a line of the transcript.
+func (p *parent) printf(format string, args ...any) {
+	fmt.Fprintf(p.out, format, args...)
+}
+
+// perror prints as perror(3) does in the original, on stderr; not in a
+// quiet run (--compare without -v), whose table says it instead.
+func (p *parent) perror(op string, err error) {
+	if !p.cfg.Quiet {
+		fmt.Fprintf(os.Stderr, "Parent: %s: %s\n", op, strerror(err))
+	}
+}
+
 // interrupted is the error for a signal that ended the wait: exit 128+N.
-func interrupted(sig os.Signal, queue string) error {
+func interrupted(sig os.Signal) error {
 	s := sig.(unix.Signal)
-	return &statusError{code: 128 + int(s), err: fmt.Errorf("interrupted by %s: the child was ended and %s removed", unix.SignalName(s), queue)}
+	return &statusError{code: 128 + int(s), err: fmt.Errorf("interrupted by %s: the child was ended, and what invoke_ns created removed", unix.SignalName(s))}
 }

@@ -12,13 +12,12 @@ import (
 
 // record is what --json prints.
 type record struct {
-	Options    jsonOptions       `json:"options"`
-	Queue      string            `json:"queue,omitempty"`
+	Options    *jsonOptions      `json:"options,omitempty"`
+	Run        string            `json:"run,omitempty"` // in --compare: "shared" or "new"
 	ParentNS   map[string]string `json:"parent_namespaces"`
 	ChildNS    map[string]string `json:"child_namespaces"`
-	ChildOpen  *openResult       `json:"child_open"`
+	Objects    []*objectRecord   `json:"objects"`
 	Delivered  bool              `json:"delivered"`
-	Message    *string           `json:"message"`
 	Verdict    string            `json:"verdict"`
 	ElapsedMS  float64           `json:"elapsed_ms"`
 	ExitStatus int               `json:"exit_status"`
@@ -27,8 +26,23 @@ type record struct {
 	start time.Time
 }
 
+// objectRecord is one object's exchange.
+type objectRecord struct {
+	Kind        string      `json:"kind"`
+	Name        string      `json:"name,omitempty"` // mq
+	Key         *int32      `json:"key,omitempty"`  // System V
+	ChildOpen   *openResult `json:"child_open"`
+	ChildCreate *openResult `json:"child_create,omitempty"` // --compare
+	Delivered   bool        `json:"delivered"`
+	Message     *string     `json:"message"`
+	Verdict     string      `json:"verdict"`
+}
+
 type jsonOptions struct {
 	IPC     string   `json:"ipc"` // "yes", "no", or "" without -i
+	Compare bool     `json:"compare"`
+	Kinds   []string `json:"kinds"`
+	Key     *int32   `json:"key"`
 	PID     bool     `json:"pid"`
 	Mount   bool     `json:"mount"`
 	UTS     string   `json:"uts"`
@@ -53,32 +67,69 @@ func newRecord(cfg *config) *record {
 	if cfg.IPC {
 		ipc = map[bool]string{true: "yes", false: "no"}[cfg.NewIPC]
 	}
-	r := &record{
-		Options: jsonOptions{
-			IPC: ipc, PID: cfg.NewPID, Mount: cfg.NewMount, UTS: cfg.Hostname, Net: cfg.NewNet,
-			User: cfg.NewUser, Timeout: cfg.Timeout.String(), Queue: cfg.Queue, Force: cfg.Force,
-			Command: cfg.Command, Verbose: cfg.Verbose,
-		},
-		start: time.Now(),
+	opts := &jsonOptions{
+		IPC: ipc, Compare: cfg.Compare, Kinds: cfg.Kinds, PID: cfg.NewPID, Mount: cfg.NewMount,
+		UTS: cfg.Hostname, Net: cfg.NewNet, User: cfg.NewUser, Timeout: cfg.Timeout.String(),
+		Queue: cfg.Queue, Force: cfg.Force, Command: cfg.Command, Verbose: cfg.Verbose,
 	}
-	if cfg.IPC {
-		r.Queue = cfg.Queue
+	if cfg.hasSysV() {
+		opts.Key = &cfg.Key
 	}
-	return r
+	return &record{Options: opts, Objects: []*objectRecord{}, start: time.Now()}
 }
 
-// childOpened notes the child's mq_open result from its report.
-func (r *record) childOpened(rep report) {
+// object starts the record of one object's exchange.
+func (r *record) object(t target) *objectRecord {
+	o := &objectRecord{Kind: t.kind, Verdict: "none"}
+	if t.kind == kindMQ {
+		o.Name = t.queue
+	} else {
+		key := t.key
+		o.Key = &key
+	}
+	r.Objects = append(r.Objects, o)
+	return o
+}
+
+// errnoResult is "ok", or "error" with the errno's text and name.
+func errnoResult(errno unix.Errno) *openResult {
+	if errno == 0 {
+		return &openResult{Result: "ok"}
+	}
+	return &openResult{Result: "error", Error: strerror(errno), Errno: unix.ErrnoName(errno)}
+}
+
+// childReport notes what the child's report says.
+func (o *objectRecord) childReport(rep report) {
+	o.ChildOpen = errnoResult(0)
 	if rep.Outcome == outcomeOpenFailed {
-		r.ChildOpen = &openResult{Result: "error", Error: strerror(rep.Errno), Errno: unix.ErrnoName(rep.Errno)}
-		return
+		o.ChildOpen = errnoResult(rep.Errno)
 	}
-	r.ChildOpen = &openResult{Result: "ok"}
+	if rep.CreateTried {
+		o.ChildCreate = errnoResult(rep.CreateErrno)
+	}
 }
 
-// delivered notes the message that arrived.
-func (r *record) delivered(msg string) {
-	r.Delivered, r.Message = true, &msg
+// delivered notes what arrived: a message, or with nil a semaphore's
+// signal.
+func (o *objectRecord) delivered(msg []byte) {
+	o.Delivered = true
+	if msg != nil {
+		s := string(msg)
+		o.Message = &s
+	}
+}
+
+// settle gives the object its verdict from the exchange's result.
+func (o *objectRecord) settle(err error) {
+	switch {
+	case o.Delivered:
+		o.Verdict = "delivered"
+	case verdicts[statusOf(err)] != "":
+		o.Verdict = verdicts[statusOf(err)]
+	default:
+		o.Verdict = "failed"
+	}
 }
 
 // verdictNow notes the time from start to verdict.
@@ -89,24 +140,35 @@ func (r *record) verdictNow() {
 // verdicts name the statuses of an exchange that delivered nothing.
 var verdicts = map[int]string{exitBlocked: "blocked", exitTimeout: "timeout", exitNoMessage: "no-message"}
 
-// finish stamps the end of the run and writes the object.
-func (r *record) finish(w io.Writer, ipc bool, err error) {
+// finish stamps the end of the run and, when w is not nil, writes the
+// object. The verdict is the first object's that was not delivered.
+func (r *record) finish(w io.Writer, cfg *config, err error) {
 	if r.ElapsedMS == 0 { // no exchange: the verdict is the child's end
 		r.verdictNow()
 	}
 	r.ExitStatus = statusOf(err)
 	r.Error = errText(err)
-	switch {
-	case !ipc:
-		r.Verdict = "none"
-	case r.Delivered:
-		r.Verdict = "delivered"
-	case verdicts[r.ExitStatus] != "":
-		r.Verdict = verdicts[r.ExitStatus]
-	default:
+	r.Verdict = "none"
+	if cfg.IPC {
 		r.Verdict = "failed"
+		if len(r.Objects) == len(cfg.Kinds) {
+			r.Verdict = "delivered"
+		}
+		for _, o := range r.Objects {
+			if o.Verdict != "delivered" {
+				r.Verdict = o.Verdict
+				break
+			}
+		}
 	}
+	r.Delivered = r.Verdict == "delivered"
+	if w != nil {
+		writeJSON(w, r)
+	}
+}
+
+func writeJSON(w io.Writer, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	enc.Encode(r)
+	enc.Encode(v)
 }

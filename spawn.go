@@ -130,6 +130,34 @@ func (c *child) wait() error {
 	return c.waitErr
 }
 
+// gone says whether the child has been reaped.
+func (c *child) gone() bool {
+	select {
+	case <-c.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// reports delivers the child's reports, one per object, and is closed at
+// EOF: the child has ended, or its end of the pipe has. Started once per
+// child, so that no report is read by a reader nobody listens to.
+func (c *child) reports() <-chan report {
+	ch := make(chan report, 1)
+	go func() {
+		defer close(ch)
+		for {
+			m, err := c.link.next(stepReport)
+			if err != nil || m.Report == nil {
+				return
+			}
+			ch <- *m.Report
+		}
+	}()
+	return ch
+}
+
 // kill ends the child and reaps it.
 func (c *child) kill() {
 	c.cmd.Process.Kill()

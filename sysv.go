@@ -1,0 +1,344 @@
+// sysv.go: System V message queues, semaphore sets and shared memory
+// segments (sysvipc(7)), the other objects an IPC namespace isolates. They
+// are found by a numeric key, not a name, and live until IPC_RMID.
+//
+// Each has the shape of Queue in mqueue.go: the parent creates it and
+// waits on it with a deadline that another goroutine can cut short (a
+// sticky Interrupt); the child looks it up by key and sends through it.
+// x/sys/unix wraps only shared memory, so the rest are raw system calls.
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// sysvErr names the call and the key, in the style of ipcs(1) (hex),
+// keeping the errno for errors.Is.
+func sysvErr(op string, key int32, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s key 0x%08x: %w", op, uint32(key), err)
+}
+
+// retry repeats a system call that a signal interrupted: the Go runtime
+// signals its own threads (SIGURG) to preempt goroutines.
+func retry(fn func() (uintptr, unix.Errno)) (uintptr, error) {
+	for {
+		r, errno := fn()
+		if errno == unix.EINTR {
+			continue
+		}
+		if errno != 0 {
+			return r, errno
+		}
+		return r, nil
+	}
+}
+
+// sysvGet is msgget(key, a1) or semget(key, a1, a2).
+func sysvGet(nr uintptr, key int32, a1, a2 int) (int, error) {
+	r, err := retry(func() (uintptr, unix.Errno) {
+		r, _, e := unix.Syscall(nr, uintptr(key), uintptr(a1), uintptr(a2))
+		return r, e
+	})
+	return int(r), err
+}
+
+// createFlags make a new object and refuse one that exists: a leftover
+// from another run may hold its messages. 0600: only the caller's uid.
+const createFlags = unix.IPC_CREAT | unix.IPC_EXCL | 0o600
+
+// ---- message queues (msgget(2), msgop(2)) ----
+
+// Message types: the child's message goes first when both are queued,
+// since msgrcv with -wakeType takes the lowest type.
+const (
+	msgType  = 1 // the child's message
+	wakeType = 2 // the parent's own, to end its wait
+)
+
+// MsgQueue is a System V message queue.
+type MsgQueue struct {
+	key int32
+	id  int
+}
+
+// MsgGet is msgget(key, flag): flag 0 looks the queue up in the caller's
+// IPC namespace, createFlags makes a new one.
+func MsgGet(key int32, flag int) (*MsgQueue, error) {
+	id, err := sysvGet(unix.SYS_MSGGET, key, flag, 0)
+	if err != nil {
+		return nil, sysvErr("msgget", key, err)
+	}
+	return &MsgQueue{key, id}, nil
+}
+
+func (m *MsgQueue) send(typ int, text []byte) error {
+	// struct msgbuf: a C long, then the text.
+	buf := make([]byte, 8+len(text))
+	*(*int)(unsafe.Pointer(&buf[0])) = typ
+	copy(buf[8:], text)
+	_, err := retry(func() (uintptr, unix.Errno) {
+		_, _, e := unix.Syscall6(unix.SYS_MSGSND, uintptr(m.id), uintptr(unsafe.Pointer(&buf[0])),
+			uintptr(len(text)), unix.IPC_NOWAIT, 0, 0)
+		return 0, e
+	})
+	return sysvErr("msgsnd", m.key, err)
+}
+
+// Send queues msg. It never blocks: a full queue is EAGAIN.
+func (m *MsgQueue) Send(msg []byte) error { return m.send(msgType, msg) }
+
+// Receive waits for the child's message until the deadline. msgrcv has no
+// timeout of its own: a timer, or Interrupt, queues a wake-up message of a
+// higher type, which the receive takes only when no message of the child's
+// is there. Both come back as ETIMEDOUT.
+func (m *MsgQueue) Receive(buf []byte, deadline time.Time) (int, error) {
+	t := time.AfterFunc(time.Until(deadline), m.Interrupt)
+	defer t.Stop()
+	raw := make([]byte, 8+len(buf))
+	typ := -wakeType // the lowest type up to wakeType
+	n, err := retry(func() (uintptr, unix.Errno) {
+		n, _, e := unix.Syscall6(unix.SYS_MSGRCV, uintptr(m.id), uintptr(unsafe.Pointer(&raw[0])),
+			uintptr(len(buf)), uintptr(typ), 0, 0)
+		return n, e
+	})
+	if err != nil {
+		return 0, sysvErr("msgrcv", m.key, err)
+	}
+	if *(*int)(unsafe.Pointer(&raw[0])) == wakeType {
+		return 0, sysvErr("msgrcv", m.key, unix.ETIMEDOUT)
+	}
+	return copy(buf, raw[8:8+n]), nil
+}
+
+// Interrupt ends a Receive, now or to come. If the queue is full the
+// child's messages are there to be taken, so a failure does not matter.
+func (m *MsgQueue) Interrupt() { m.send(wakeType, nil) }
+
+func (m *MsgQueue) Close() error { return nil }
+
+// Remove is IPC_RMID: the queue and its messages go at once.
+func (m *MsgQueue) Remove() error {
+	_, _, e := unix.Syscall(unix.SYS_MSGCTL, uintptr(m.id), unix.IPC_RMID, 0)
+	return sysvErr("msgctl IPC_RMID", m.key, errnoErr(e))
+}
+
+// ---- semaphore sets (semget(2), semop(2)) ----
+
+// sembuf is struct sembuf.
+type sembuf struct {
+	num uint16
+	op  int16
+	flg int16
+}
+
+// SemSet is a System V semaphore set of one semaphore, starting at 0.
+type SemSet struct {
+	key         int32
+	id          int
+	interrupted atomic.Bool
+}
+
+// SemGet is semget(key, 1, flag), as MsgGet.
+func SemGet(key int32, flag int) (*SemSet, error) {
+	id, err := sysvGet(unix.SYS_SEMGET, key, 1, flag)
+	if err != nil {
+		return nil, sysvErr("semget", key, err)
+	}
+	return &SemSet{key: key, id: id}, nil
+}
+
+// semop does one operation, waiting at most timeout (nil: no limit).
+func (s *SemSet) semop(op int16, flg int16, timeout *unix.Timespec) unix.Errno {
+	sb := sembuf{op: op, flg: flg}
+	_, _, e := unix.Syscall6(unix.SYS_SEMTIMEDOP, uintptr(s.id), uintptr(unsafe.Pointer(&sb)), 1,
+		uintptr(unsafe.Pointer(timeout)), 0, 0)
+	return e
+}
+
+// Send posts the semaphore: a signal, with no text (msg is ignored).
+func (s *SemSet) Send([]byte) error {
+	_, err := retry(func() (uintptr, unix.Errno) { return 0, s.semop(1, unix.IPC_NOWAIT, nil) })
+	return sysvErr("semop", s.key, err)
+}
+
+// Receive waits until the semaphore is posted, or the deadline passes
+// (ETIMEDOUT). It copies nothing: a semaphore carries no text.
+func (s *SemSet) Receive(_ []byte, deadline time.Time) (int, error) {
+	for {
+		left := max(time.Until(deadline), 0)
+		ts := unix.NsecToTimespec(left.Nanoseconds())
+		switch e := s.semop(-1, 0, &ts); {
+		case e == unix.EINTR:
+			continue
+		case e == unix.EAGAIN:
+			return 0, sysvErr("semtimedop", s.key, unix.ETIMEDOUT)
+		case e != 0:
+			return 0, sysvErr("semtimedop", s.key, e)
+		}
+		if s.interrupted.Load() {
+			return 0, sysvErr("semtimedop", s.key, unix.ETIMEDOUT)
+		}
+		return 0, nil
+	}
+}
+
+// Interrupt posts the semaphore itself, marked as not the child's.
+func (s *SemSet) Interrupt() {
+	s.interrupted.Store(true)
+	s.semop(1, unix.IPC_NOWAIT, nil)
+}
+
+func (s *SemSet) Close() error { return nil }
+
+func (s *SemSet) Remove() error {
+	_, _, e := unix.Syscall6(unix.SYS_SEMCTL, uintptr(s.id), 0, unix.IPC_RMID, 0, 0, 0)
+	return sysvErr("semctl IPC_RMID", s.key, errnoErr(e))
+}
+
+// ---- shared memory (shmget(2), shmop(2)) ----
+
+// futex(2) operations on a word in memory that processes share.
+const (
+	futexWait = 0
+	futexWake = 1
+)
+
+// The segment's layout: a state word the parent waits on with futex(2),
+// the text's length, then the text.
+const (
+	shmEmpty   = 0 // nothing written yet
+	shmWritten = 1 // the child has written the message
+	shmWoken   = 2 // the parent's own wake-up
+	shmText    = 8
+	shmSize    = shmText + messageMax + 1
+)
+
+// ShmSegment is a System V shared memory segment, attached.
+type ShmSegment struct {
+	key int32
+	id  int
+	mem []byte
+}
+
+// ShmGet is shmget(key, shmSize, flag), as MsgGet, and attaches the
+// segment.
+func ShmGet(key int32, flag int) (*ShmSegment, error) {
+	id, err := unix.SysvShmGet(int(key), shmSize, flag)
+	if err != nil {
+		return nil, sysvErr("shmget", key, err)
+	}
+	mem, err := unix.SysvShmAttach(id, 0, 0)
+	if err != nil {
+		if flag&unix.IPC_CREAT != 0 {
+			unix.SysvShmCtl(id, unix.IPC_RMID, nil)
+		}
+		return nil, sysvErr("shmat", key, err)
+	}
+	return &ShmSegment{key: key, id: id, mem: mem}, nil
+}
+
+func (s *ShmSegment) state() *uint32 { return (*uint32)(unsafe.Pointer(&s.mem[0])) }
+
+// futex wakes, or waits while the state is still val, for at most
+// timeout. Not FUTEX_PRIVATE: the word is shared between processes.
+func (s *ShmSegment) futex(op int, val uint32, timeout *unix.Timespec) unix.Errno {
+	_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(s.state())), uintptr(op),
+		uintptr(val), uintptr(unsafe.Pointer(timeout)), 0, 0)
+	return e
+}
+
+// Send writes msg into the segment, then marks it written and wakes the
+// parent.
+func (s *ShmSegment) Send(msg []byte) error {
+	if len(msg) > shmSize-shmText {
+		return sysvErr("shm write", s.key, unix.EMSGSIZE)
+	}
+	copy(s.mem[shmText:], msg)
+	*(*uint32)(unsafe.Pointer(&s.mem[4])) = uint32(len(msg))
+	if !atomic.CompareAndSwapUint32(s.state(), shmEmpty, shmWritten) {
+		return sysvErr("shm write", s.key, unix.EAGAIN)
+	}
+	s.futex(futexWake, 1, nil)
+	return nil
+}
+
+// Receive waits until the child has written, or the deadline passes
+// (ETIMEDOUT), and copies the message out.
+func (s *ShmSegment) Receive(buf []byte, deadline time.Time) (int, error) {
+	for {
+		switch atomic.LoadUint32(s.state()) {
+		case shmWritten:
+			n := min(int(*(*uint32)(unsafe.Pointer(&s.mem[4]))), shmSize-shmText)
+			return copy(buf, s.mem[shmText:shmText+n]), nil
+		case shmWoken:
+			return 0, sysvErr("futex", s.key, unix.ETIMEDOUT)
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return 0, sysvErr("futex", s.key, unix.ETIMEDOUT)
+		}
+		ts := unix.NsecToTimespec(left.Nanoseconds())
+		// EAGAIN (the state changed first) and EINTR go round again.
+		s.futex(futexWait, shmEmpty, &ts)
+	}
+}
+
+// Interrupt ends a Receive, now or to come, unless the message is there.
+func (s *ShmSegment) Interrupt() {
+	if atomic.CompareAndSwapUint32(s.state(), shmEmpty, shmWoken) {
+		s.futex(futexWake, 1, nil)
+	}
+}
+
+// Close detaches the segment.
+func (s *ShmSegment) Close() error {
+	return sysvErr("shmdt", s.key, unix.SysvShmDetach(s.mem))
+}
+
+// Remove is IPC_RMID: the segment goes once the last process detaches.
+func (s *ShmSegment) Remove() error {
+	_, err := unix.SysvShmCtl(s.id, unix.IPC_RMID, nil)
+	return sysvErr("shmctl IPC_RMID", s.key, err)
+}
+
+func errnoErr(e unix.Errno) error {
+	if e == 0 {
+		return nil
+	}
+	return e
+}
+
+// sysvCounts is the number of each kind of System V object in the
+// caller's IPC namespace: the entries in /proc/sysvipc/*, which show the
+// reader's namespace.
+func sysvCounts() string {
+	s := ""
+	for i, k := range []string{"msg", "sem", "shm"} {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("%s %s", k, countLines("/proc/sysvipc/"+k))
+	}
+	return s
+}
+
+// countLines is the number of entries in a /proc/sysvipc file: its lines
+// after the header, or "?" when it cannot be read.
+func countLines(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "?"
+	}
+	return strconv.Itoa(max(bytes.Count(b, []byte("\n"))-1, 0))
+}

@@ -1,0 +1,245 @@
+// sysv_test.go: the System V kinds (-k msg|sem|shm|all), through the Go
+// API and end to end, with real objects in real namespaces.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+var sysvKinds = []string{kindMsg, kindSem, kindShm}
+
+// sysvObjects lists the System V objects of this IPC namespace as
+// "kind id", from /proc/sysvipc.
+func sysvObjects() []string {
+	var objs []string
+	for _, k := range sysvKinds {
+		b, err := os.ReadFile("/proc/sysvipc/" + k)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		for _, l := range lines[1:] {
+			if f := strings.Fields(l); len(f) > 1 {
+				objs = append(objs, k+" "+f[1])
+			}
+		}
+	}
+	return objs
+}
+
+// hasKey says whether an object of kind with key exists here.
+func hasKey(kind string, key int32) bool {
+	b, _ := os.ReadFile("/proc/sysvipc/" + kind)
+	return regexp.MustCompile(fmt.Sprintf(`(?m)^\s*%d\s`, key)).Match(b)
+}
+
+var keySeq atomic.Int32
+
+// testKey is a System V key of this test alone; at the end, no object of
+// any kind may have it.
+func testKey(t *testing.T) int32 {
+	t.Helper()
+	key := 0x7e000000 | int32(os.Getpid()&0xffff)<<8 | keySeq.Add(1)&0xff
+	t.Cleanup(func() {
+		for _, k := range sysvKinds {
+			if hasKey(k, key) {
+				target{kind: k, key: key}.removeStale()
+				t.Errorf("a %s object with key %d was left behind", k, key)
+			}
+		}
+	})
+	return key
+}
+
+func TestSysVRoundTrip(t *testing.T) {
+	for _, kind := range sysvKinds {
+		t.Run(kind, func(t *testing.T) {
+			tg := target{kind: kind, key: testKey(t)}
+			if _, err := tg.open(); !errors.Is(err, unix.ENOENT) {
+				t.Fatalf("lookup before create: %v, want ENOENT", err)
+			}
+			o, err := tg.create()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				if err := errors.Join(o.Close(), o.Remove()); err != nil {
+					t.Error(err)
+				}
+				if _, err := tg.open(); !errors.Is(err, unix.ENOENT) {
+					t.Errorf("lookup after remove: %v, want ENOENT", err)
+				}
+			}()
+			if _, err := tg.create(); !errors.Is(err, unix.EEXIST) {
+				t.Errorf("second create: %v, want EEXIST", err)
+			}
+			e, err := tg.open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Send([]byte("round trip\x00")); err != nil {
+				t.Fatal(err)
+			}
+			e.Close()
+			buf := make([]byte, messageMax+1)
+			n, err := o.Receive(buf, time.Now().Add(30*time.Second))
+			want := "round trip\x00"
+			if kind == kindSem {
+				want = "" // a semaphore carries no text
+			}
+			if err != nil || string(buf[:n]) != want {
+				t.Errorf("received %q, %v; want %q", buf[:n], err, want)
+			}
+		})
+	}
+}
+
+// A receive gives up at its deadline, and Interrupt ends one at once,
+// before or while it waits; 30 s deadlines only bound the test.
+func TestSysVReceiveTimesOut(t *testing.T) {
+	for _, kind := range sysvKinds {
+		t.Run(kind, func(t *testing.T) {
+			o, err := target{kind: kind, key: testKey(t)}.create()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { o.Close(); o.Remove() }()
+			buf := make([]byte, messageMax+1)
+			began := time.Now()
+			if _, err := o.Receive(buf, began.Add(100*time.Millisecond)); !errors.Is(err, unix.ETIMEDOUT) {
+				t.Fatalf("receive with nothing sent: %v, want ETIMEDOUT", err)
+			}
+			if waited := time.Since(began); waited < 100*time.Millisecond {
+				t.Errorf("gave up after %v, before its deadline", waited)
+			}
+			done := make(chan error)
+			go func() {
+				_, err := o.Receive(buf, time.Now().Add(30*time.Second))
+				done <- err
+			}()
+			began = time.Now()
+			o.Interrupt()
+			if err := <-done; !errors.Is(err, unix.ETIMEDOUT) {
+				t.Errorf("interrupted receive: %v", err)
+			}
+			if waited := time.Since(began); waited > 5*time.Second {
+				t.Errorf("the interrupted receive went on for %v", waited)
+			}
+		})
+	}
+}
+
+func TestKinds(t *testing.T) {
+	flags := privFlags(t)
+	for _, kind := range sysvKinds {
+		t.Run(kind, func(t *testing.T) {
+			key := testKey(t)
+			args := append(flags, "-k", kind, "--key", fmt.Sprint(key))
+			r := run(t, "by key\n", append(args, "-i", "no")...)
+			want := "     >> by key\n"
+			if kind == kindSem {
+				want = "the child's signal arrived through the System V semaphore set with key " + fmt.Sprint(key)
+			}
+			if r.code != exitOK || !strings.Contains(r.stdout, want) || !strings.Contains(r.stdout, fmt.Sprintf("Parent: System V key: %d (0x%08x in ipcs)\n", key, key)) {
+				t.Errorf("-i no: exit %d, stdout lacks %q:\n%s\nstderr:\n%s", r.code, want, r.stdout, r.stderr)
+			}
+			r = run(t, "by key\n", append(args, "-i", "yes")...)
+			if r.code != exitBlocked || !strings.Contains(r.stderr, " Child: "+kind+"get: No such file or directory") {
+				t.Errorf("-i yes: exit %d, want %d\n%s\nstderr:\n%s", r.code, exitBlocked, r.stdout, r.stderr)
+			}
+			if r.elapsed > 2*time.Second {
+				t.Errorf("-i yes took %v to give its verdict", r.elapsed)
+			}
+		})
+	}
+}
+
+// Ctrl-C while the parent waits removes every object. A semaphore's child
+// does not prompt, so sem goes first and the prompt of msg holds the run.
+func TestKindsCtrlC(t *testing.T) {
+	flags := privFlags(t)
+	for _, kinds := range []string{"msg", "shm", "sem,msg", "all"} {
+		t.Run(kinds, func(t *testing.T) {
+			key := testKey(t)
+			q := ""
+			if kinds == "all" {
+				q = testQueue(t)
+			}
+			s, pid := atPrompt(t, append(flags, "-k", kinds, "--key", fmt.Sprint(key)), q)
+			for _, k := range sysvKinds {
+				if strings.Contains(kinds, k) || kinds == "all" {
+					if !hasKey(k, key) {
+						t.Errorf("no %s object with key %d while the run waits", k, key)
+					}
+				}
+			}
+			s.cmd.Process.Signal(unix.SIGINT)
+			if r := s.wait(); r.code != 130 {
+				t.Errorf("exit %d, want 130\n%s", r.code, r.stderr)
+			}
+			waitGone(t, pid, 5*time.Second)
+			// testKey's cleanup checks that nothing is left.
+		})
+	}
+}
+
+// Two runs at once, each with a key made from its own PID, each get their
+// own message through every kind.
+func TestKindsTwoAtOnce(t *testing.T) {
+	flags := privFlags(t)
+	var wg sync.WaitGroup
+	results := make([]result, 2)
+	for i := range results {
+		q := testQueue(t)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = run(t, fmt.Sprintf("run %d\n", i), append(flags, "-k", "all", "-i", "no", "-q", q)...)
+		}()
+	}
+	wg.Wait()
+	for i, r := range results {
+		if got := strings.Count(r.stdout, fmt.Sprintf("     >> run %d\n", i)); r.code != exitOK || got != 4 {
+			t.Errorf("run %d: exit %d, its own message %d times (want 4: prompt, mq, msg, shm):\n%s\nstderr:\n%s", i, r.code, got, r.stdout, r.stderr)
+		}
+	}
+}
+
+// -v -i yes shows how empty the child's namespace is.
+func TestSysvipcCounts(t *testing.T) {
+	flags := privFlags(t)
+	r := run(t, "", append(flags, "-v", "-k", "msg,shm", "--key", fmt.Sprint(testKey(t)), "-i", "yes")...)
+	parent := regexp.MustCompile(`(?m)^Parent: /proc/sysvipc: msg ([1-9][0-9]*), sem [0-9]+, shm ([1-9][0-9]*)$`)
+	if r.code != exitBlocked || !parent.MatchString(r.stdout) || !strings.Contains(r.stdout, "\n Child: /proc/sysvipc: msg 0, sem 0, shm 0\n") {
+		t.Errorf("exit %d, counts missing:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestCompareAllKinds(t *testing.T) {
+	flags := privFlags(t)
+	key := testKey(t)
+	q := testQueue(t)
+	r := run(t, "compared\n", append(flags, "-c", "-k", "all", "--key", fmt.Sprint(key), "-q", q)...)
+	if r.code != exitOK || !strings.Contains(r.stdout, "\nIsolation shown:") {
+		t.Fatalf("exit %d\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, label := range []string{"mq " + q, fmt.Sprintf("msg key %d", key), fmt.Sprintf("sem key %d", key), fmt.Sprintf("shm key %d", key)} {
+		row := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(label) + ` +delivered +blocked$`)
+		if n := len(row.FindAllString(r.stdout, -1)); n != 1 {
+			t.Errorf("%d rows for %q with delivered and blocked, want 1:\n%s", n, label, r.stdout)
+		}
+	}
+	if r.stderr != "" {
+		t.Errorf("stderr: %s", r.stderr)
+	}
+}
