@@ -243,3 +243,31 @@ func TestCompareAllKinds(t *testing.T) {
 		t.Errorf("stderr: %s", r.stderr)
 	}
 }
+
+// An object left with the key is refused, with what to do, and -f
+// removes it first.
+func TestSysVLeftover(t *testing.T) {
+	flags := privFlags(t)
+	for _, kind := range sysvKinds {
+		t.Run(kind, func(t *testing.T) {
+			tg := target{kind: kind, key: testKey(t)}
+			o, err := tg.create()
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Close()
+			args := append(flags, "-k", kind, "--key", fmt.Sprint(tg.key), "-i", "no")
+			r := run(t, "again\n", args...)
+			if r.code != exitFailure || !strings.Contains(r.stderr, "file exists — another program, or an interrupted run, holds key") {
+				t.Errorf("exit %d\nstderr:\n%s", r.code, r.stderr)
+			}
+			if !hasKey(kind, tg.key) {
+				t.Fatalf("the refused run removed the object it did not make")
+			}
+			r = run(t, "again\n", append(args, "-vf")...)
+			if r.code != exitOK || !strings.Contains(r.stdout, "Parent: removed "+tg.String()+" left by an earlier run\n") {
+				t.Errorf("-f: exit %d\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+			}
+		})
+	}
+}
