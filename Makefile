@@ -32,8 +32,17 @@ install: build
 	install -m 0644 docs/invoke_ns.1 $(DESTDIR)$(MANDIR)/invoke_ns.1
 	install -m 0644 docs/invoke_ns.bash-completion $(DESTDIR)$(COMPDIR)/invoke_ns
 
+# Timings need root (unshare --ipc and invoke_ns without -U), hyperfine and
+# GNU time; what is missing comes from the distribution's packages.
+bench: build
+	@if [ "$$(id -u)" != 0 ]; then echo "make bench needs root: sudo make bench" >&2; exit 1; fi
+	@if ! command -v hyperfine >/dev/null || [ ! -x /usr/bin/time ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine time >/dev/null; fi
+	$(GO) build -trimpath -ldflags='-s -w' -o bench/floor/floor ./bench/floor
+	$(GO) run ./bench -bin ./invoke_ns -floor ./bench/floor/floor
+
 clean:
-	rm -f invoke_ns
+	rm -f invoke_ns bench/floor/floor
 	$(GO) clean -testcache
 
 lint:

@@ -22,7 +22,14 @@ func TestBuildCmd(t *testing.T) {
 		{"-u -n", config{Hostname: "h", NewNet: true}, unix.CLONE_NEWUTS | unix.CLONE_NEWNET},
 		{"-U", config{NewUser: true}, unix.CLONE_NEWUSER},
 	}
-	in, out := os.NewFile(10, "in"), os.NewFile(11, "out")
+	// Real descriptors: an os.File made up around a number would close
+	// that number when collected, whatever it has come to mean by then.
+	in, out, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	defer out.Close()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cmd := buildCmd(&tt.cfg, in, out, os.Stderr, 1000, 1001)

@@ -1,0 +1,195 @@
+// Command bench is what make bench runs: it times invoke_ns with
+// hyperfine beside `unshare --ipc true` and the floor program, measures
+// peak resident memory with GNU time and the binary's size, prints one
+// table with every figure as a ratio, and checks the targets of
+// BENCHMARKS.md. It exits 1 if a target fails. Timing belongs here, not in
+// go test.
+package main
+
+import (
+	"debug/elf"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+var (
+	binary = flag.String("bin", "./invoke_ns", "the invoke_ns binary")
+	floor  = flag.String("floor", "./bench/floor/floor", "the floor program")
+	runs   = flag.Int("runs", 40, "timed runs of each command")
+	warmup = flag.Int("warmup", 5, "untimed runs first")
+)
+
+// timing is one command's result from hyperfine's JSON export, in seconds.
+type timing struct {
+	Command string    `json:"command"`
+	Median  float64   `json:"median"`
+	Min     float64   `json:"min"`
+	Max     float64   `json:"max"`
+	Times   []float64 `json:"times"`
+}
+
+func main() {
+	flag.Parse()
+	if err := bench(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func bench() error {
+	bin, err := filepath.Abs(*binary)
+	if err != nil {
+		return err
+	}
+	fl, err := filepath.Abs(*floor)
+	if err != nil {
+		return err
+	}
+	q := fmt.Sprintf("/invoke_ns_bench_%d", os.Getpid())
+	commands := []struct{ name, cmd string }{
+		{"unshare --ipc true", "unshare --ipc true"},
+		{"floor", fl},
+		{"invoke_ns -i no", fmt.Sprintf("printf 'hello\\n' | %s -i no -q %s", bin, q)},
+		{"invoke_ns -i yes", fmt.Sprintf("printf 'hello\\n' | %s -i yes -q %s", bin, q)},
+		{"invoke_ns --compare", fmt.Sprintf("printf 'hello\\n' | %s --compare -q %s", bin, q)},
+	}
+	out, err := os.CreateTemp("", "invoke_ns-bench-*.json")
+	if err != nil {
+		return err
+	}
+	out.Close()
+	defer os.Remove(out.Name())
+	args := []string{"--warmup", strconv.Itoa(*warmup), "--runs", strconv.Itoa(*runs), "--style", "basic", "--export-json", out.Name()}
+	for _, c := range commands {
+		args = append(args, "-n", c.name, c.cmd)
+	}
+	hf := exec.Command("hyperfine", args...)
+	hf.Stdout, hf.Stderr = os.Stderr, os.Stderr
+	if err := hf.Run(); err != nil {
+		return fmt.Errorf("hyperfine: %w", err)
+	}
+	b, err := os.ReadFile(out.Name())
+	if err != nil {
+		return err
+	}
+	var res struct{ Results []timing }
+	if err := json.Unmarshal(b, &res); err != nil {
+		return fmt.Errorf("reading hyperfine's results: %w", err)
+	}
+	t := map[string]timing{}
+	for _, r := range res.Results {
+		t[r.Command] = r
+	}
+	rssNo, err := peakRSS(bin, "-i", "no", "-q", q)
+	if err != nil {
+		return err
+	}
+	rssYes, err := peakRSS(bin, "-i", "yes", "-q", q)
+	if err != nil {
+		return err
+	}
+	return report(t, rssNo, rssYes, bin)
+}
+
+// peakRSS is the largest maximum resident set size, in KiB, that GNU time
+// reports for five runs: the larger of invoke_ns and its child, since the
+// kernel counts a waited-for child in its parent's children's figure.
+func peakRSS(bin string, args ...string) (int, error) {
+	most := 0
+	for range 5 {
+		cmd := exec.Command("/usr/bin/time", append([]string{"-f", "%M", bin}, args...)...)
+		cmd.Stdin = strings.NewReader("hello\n")
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+		kib, perr := strconv.Atoi(lines[len(lines)-1])
+		if perr != nil {
+			return 0, fmt.Errorf("GNU time on %v: %v %v: %s", args, err, perr, stderr.String())
+		}
+		most = max(most, kib)
+	}
+	return most, nil
+}
+
+// report prints the table and the targets, and fails if one is missed.
+func report(t map[string]timing, rssNo, rssYes int, bin string) error {
+	ref, fl := t["unshare --ipc true"].Median, t["floor"].Median
+	fmt.Printf("\nMachine: %d cores, Linux %s, %s\n\n", runtime.NumCPU(), kernel(), goVersion(bin))
+	fmt.Println("| command | median | min – max | × unshare --ipc true | × floor |")
+	fmt.Println("| --- | ---: | ---: | ---: | ---: |")
+	for _, name := range []string{"unshare --ipc true", "floor", "invoke_ns -i no", "invoke_ns -i yes", "invoke_ns --compare"} {
+		r := t[name]
+		fmt.Printf("| `%s` | %.2f ms | %.2f – %.2f ms | %.2f | %.2f |\n", name, r.Median*1e3, r.Min*1e3, r.Max*1e3, r.Median/ref, r.Median/fl)
+	}
+	fi, err := os.Stat(bin)
+	if err != nil {
+		return err
+	}
+	static, stripped := elfKind(bin)
+	fmt.Printf("\nPeak resident memory: -i no %.1f MiB, -i yes %.1f MiB. Binary: %.2f MiB, static %v, stripped %v.\n\n",
+		float64(rssNo)/1024, float64(rssYes)/1024, float64(fi.Size())/(1<<20), static, stripped)
+
+	no, yes := t["invoke_ns -i no"].Median, t["invoke_ns -i yes"].Median
+	targets := []struct {
+		what   string
+		figure string
+		ok     bool
+	}{
+		{"-i no at most 1.25 × the floor", fmt.Sprintf("%.2f ×", no/fl), no <= 1.25*fl},
+		{"-i yes at most 1.5 × -i no", fmt.Sprintf("%.2f ×", yes/no), yes <= 1.5*no},
+		{"peak RSS under 12 MiB, -i no", fmt.Sprintf("%.1f MiB", float64(rssNo)/1024), rssNo < 12*1024},
+		{"peak RSS under 12 MiB, -i yes", fmt.Sprintf("%.1f MiB", float64(rssYes)/1024), rssYes < 12*1024},
+		{"binary static and stripped", fmt.Sprintf("static %v, stripped %v", static, stripped), static && stripped},
+		{"binary under 3 MiB", fmt.Sprintf("%.2f MiB", float64(fi.Size())/(1<<20)), fi.Size() < 3<<20},
+	}
+	failed := 0
+	fmt.Println("| target | measured | |")
+	fmt.Println("| --- | ---: | --- |")
+	for _, tg := range targets {
+		verdict := "PASS"
+		if !tg.ok {
+			verdict, failed = "FAIL", failed+1
+		}
+		fmt.Printf("| %s | %s | %s |\n", tg.what, tg.figure, verdict)
+	}
+	fmt.Printf("\nFor the record: -i no is %.2f × unshare --ipc true; the floor is %.2f ×.\n", no/ref, fl/ref)
+	if failed > 0 {
+		return fmt.Errorf("%d of %d targets failed", failed, len(targets))
+	}
+	return nil
+}
+
+// elfKind says whether the binary has no program interpreter (static) and
+// no symbol table (stripped).
+func elfKind(path string) (static, stripped bool) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false, false
+	}
+	defer f.Close()
+	static = !slices.ContainsFunc(f.Progs, func(p *elf.Prog) bool { return p.Type == elf.PT_INTERP })
+	return static, f.Section(".symtab") == nil
+}
+
+func kernel() string {
+	b, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return strings.TrimSpace(string(b))
+}
+
+func goVersion(bin string) string {
+	out, err := exec.Command("go", "version", bin).Output()
+	if err != nil {
+		return runtime.Version()
+	}
+	_, v, _ := strings.Cut(strings.TrimSpace(string(out)), ": ")
+	return v
+}
