@@ -1,4 +1,4 @@
-# invoke_ns: see README.md. Targets: build test demo install clean lint bench.
+# invoke_ns: see README.md. Targets: build test demo install clean lint bench (BENCHMARKS.md).
 PREFIX ?= /usr/local
 BINDIR  = $(PREFIX)/bin
 MANDIR  = $(PREFIX)/share/man/man1

@@ -49,7 +49,7 @@ func runChild() error {
 		return parentGone(err)
 	}
 	c.verbosef(" Child: PID of child is %d\n", os.Getpid())
-	if kinds := nsKinds(c.cfg); len(kinds) > 0 {
+	if kinds := nsKinds(c.cfg); len(kinds) > 0 && c.cfg.Verbose {
 		c.verbosef(" Child: namespaces %s\n", nsLine(nsIDs("self", kinds), kinds))
 	}
 	if c.cfg.IPC {

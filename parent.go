@@ -117,9 +117,9 @@ func (p *parent) run(ts []target, objs []object) error {
 		return err
 	}
 	defer c.link.close()
-	p.verbosef("Parent: PID of child is %d\n", c.cmd.Process.Pid)
+	p.verbosef("Parent: PID of child is %d\n", c.pid)
 	// The child is in its namespaces already, held at the checkpoint.
-	p.rec.ChildNS = nsIDs(strconv.Itoa(c.cmd.Process.Pid), p.kinds)
+	p.rec.ChildNS = nsIDs(strconv.Itoa(c.pid), p.kinds)
 	if err := c.link.send(message{Step: stepGo}); err != nil {
 		c.kill()
 		return err
@@ -321,8 +321,8 @@ func (p *parent) undelivered(t target, r report) error {
 // childGone reports a child that ended before it said anything. One that
 // broke the handshake but lives is ended first.
 func (p *parent) childGone(c *child) error {
-	c.cmd.Process.Kill()
-	status, _ := waitStatus(c.wait())
+	c.signal(unix.SIGKILL)
+	status, _ := c.wait()
 	if status.Signaled() {
 		sig := status.Signal()
 		fmt.Fprintf(p.out, "Parent: the child was killed by %s before it sent a message\n", unix.SignalName(sig))
@@ -342,7 +342,7 @@ func (p *parent) waitChild(c *child) error {
 			return childStatus(c.wait())
 		case sig := <-p.sigs:
 			if sig != unix.SIGINT {
-				c.cmd.Process.Signal(sig)
+				c.signal(sig.(unix.Signal))
 			}
 		}
 	}

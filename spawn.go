@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -39,42 +38,47 @@ func cloneFlags(cfg *config) uintptr {
 	return flags
 }
 
-// buildCmd describes the child without starting it. in and out are the
-// child's ends of the handshake pipes; stdout is where its lines go.
-func buildCmd(cfg *config, in, out *os.File, stdout io.Writer, uid, gid int) *exec.Cmd {
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
-		Args:       []string{childName},
-		Env:        append(os.Environ(), childEnv+"=3 4"),
-		Stdin:      os.Stdin,
-		Stdout:     stdout,
-		Stderr:     os.Stderr,
-		ExtraFiles: []*os.File{in, out},
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: cloneFlags(cfg),
-			// Ends the child if the parent is killed outright. It is tied
-			// to the thread that starts the child: runParent locks it.
-			Pdeathsig: syscall.SIGKILL,
-		},
+// buildCmd describes the child without starting it: the program, its
+// argv, and how to start it. stdio are the child's descriptors 0, 1 and 2;
+// in and out, its ends of the handshake pipes, become 3 and 4. pidfd
+// receives a pidfd of the child (CLONE_PIDFD), through which it is
+// signalled without the risk of a reused PID.
+//
+// syscall.ForkExec rather than os/exec: os/exec forks a throwaway process
+// on its first start, to find out whether pidfds work (BENCHMARKS.md).
+func buildCmd(cfg *config, stdio [3]uintptr, in, out uintptr, pidfd *int, uid, gid int) (string, []string, *syscall.ProcAttr) {
+	sys := &syscall.SysProcAttr{
+		Cloneflags: cloneFlags(cfg),
+		// Ends the child if the parent is killed outright. It is tied to
+		// the thread that starts the child: runParent locks it.
+		Pdeathsig: syscall.SIGKILL,
+		PidFD:     pidfd,
 	}
 	if cfg.NewUser {
 		// As unshare --map-root-user: root inside is the caller outside.
-		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: uid, Size: 1}}
-		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: gid, Size: 1}}
-		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
+		sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: uid, Size: 1}}
+		sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: gid, Size: 1}}
+		sys.GidMappingsEnableSetgroups = false
 	}
-	return cmd
+	return "/proc/self/exe", []string{childName}, &syscall.ProcAttr{
+		Env:   append(os.Environ(), childEnv+"=3 4"),
+		Files: []uintptr{stdio[0], stdio[1], stdio[2], in, out},
+		Sys:   sys,
+	}
 }
 
 // child is a started child and the parent's end of the handshake.
 type child struct {
-	cmd     *exec.Cmd
+	pid     int
+	pidfd   int
 	link    *link
-	exited  chan struct{} // closed once the child is reaped
-	waitErr error         // cmd.Wait's result, once exited is closed
+	exited  chan struct{}      // closed once the child is reaped
+	status  syscall.WaitStatus // how it ended, once exited is closed
+	waitErr error              // or why it could not be waited for
 }
 
-// startChild starts the child and hands it the config.
+// startChild starts the child and hands it the config. Its standard
+// output is stdout when that is a file, /dev/null otherwise.
 func startChild(cfg *config, stdout io.Writer) (*child, error) {
 	toChildR, toChildW, err := os.Pipe()
 	if err != nil {
@@ -86,8 +90,17 @@ func startChild(cfg *config, stdout io.Writer) (*child, error) {
 		toChildW.Close()
 		return nil, fmt.Errorf("pipe: %w", err)
 	}
-	cmd := buildCmd(cfg, toChildR, fromChildW, stdout, os.Getuid(), os.Getgid())
-	err = cmd.Start()
+	out, ok := stdout.(*os.File)
+	if !ok {
+		if out, err = os.Open(os.DevNull); err != nil {
+			return nil, err
+		}
+		defer out.Close()
+	}
+	pidfd := -1
+	path, argv, attr := buildCmd(cfg, [3]uintptr{os.Stdin.Fd(), out.Fd(), os.Stderr.Fd()},
+		toChildR.Fd(), fromChildW.Fd(), &pidfd, os.Getuid(), os.Getgid())
+	pid, err := syscall.ForkExec(path, argv, attr)
 	// The child has its copies now; holding ours would hide its EOF.
 	toChildR.Close()
 	fromChildW.Close()
@@ -96,10 +109,17 @@ func startChild(cfg *config, stdout io.Writer) (*child, error) {
 		fromChildR.Close()
 		return nil, cloneError(cfg, err)
 	}
-	c := &child{cmd: cmd, link: newLink(fromChildR, toChildW), exited: make(chan struct{})}
-	// One waiter only: a second would steal the status (rootlesskit #129).
+	c := &child{pid: pid, pidfd: pidfd, link: newLink(fromChildR, toChildW), exited: make(chan struct{})}
+	// One waiter only, for this PID only: a second would steal the status
+	// (rootlesskit #129).
 	go func() {
-		c.waitErr = cmd.Wait()
+		for {
+			_, err := syscall.Wait4(pid, &c.status, 0, nil)
+			if err != syscall.EINTR {
+				c.waitErr = err
+				break
+			}
+		}
 		close(c.exited)
 	}()
 	if err := c.link.send(message{Step: stepConfig, Config: cfg}); err != nil {
@@ -124,10 +144,18 @@ func cloneError(cfg *config, err error) error {
 	return err
 }
 
-// wait blocks until the child is reaped and returns cmd.Wait's result.
-func (c *child) wait() error {
+// signal sends sig to the child through its pidfd: once it is reaped, the
+// signal goes nowhere rather than to a process that took over its PID.
+func (c *child) signal(sig syscall.Signal) {
+	unix.PidfdSendSignal(c.pidfd, sig, nil, 0)
+}
+
+// wait blocks until the child is reaped, and says how it ended.
+func (c *child) wait() (syscall.WaitStatus, error) {
 	<-c.exited
-	return c.waitErr
+	unix.Close(c.pidfd)
+	c.pidfd = -1
+	return c.status, c.waitErr
 }
 
 // gone says whether the child has been reaped.
@@ -160,32 +188,20 @@ func (c *child) reports() <-chan report {
 
 // kill ends the child and reaps it.
 func (c *child) kill() {
-	c.cmd.Process.Kill()
+	c.signal(syscall.SIGKILL)
 	c.wait()
-}
-
-// waitStatus digs the wait status out of cmd.Wait's result; ok is false
-// when the error is not about how the child ended.
-func waitStatus(err error) (ws syscall.WaitStatus, ok bool) {
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		ws, ok = ee.Sys().(syscall.WaitStatus)
-	}
-	return ws, ok
 }
 
 // childStatus turns the child's end into invoke_ns's exit status, as
 // unshare(1) does: its own status, or 128+N for signal N.
-func childStatus(err error) error {
-	if err == nil {
-		return nil
-	}
-	ws, ok := waitStatus(err)
-	if !ok {
+func childStatus(ws syscall.WaitStatus, err error) error {
+	switch {
+	case err != nil:
 		return fmt.Errorf("waiting for the child: %w", err)
-	}
-	if ws.Signaled() {
+	case ws.Signaled():
 		return &statusError{code: 128 + int(ws.Signal())}
+	case ws.ExitStatus() != 0:
+		return &statusError{code: ws.ExitStatus()}
 	}
-	return &statusError{code: ws.ExitStatus()}
+	return nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"slices"
 	"syscall"
 	"testing"
@@ -22,37 +21,32 @@ func TestBuildCmd(t *testing.T) {
 		{"-u -n", config{Hostname: "h", NewNet: true}, unix.CLONE_NEWUTS | unix.CLONE_NEWNET},
 		{"-U", config{NewUser: true}, unix.CLONE_NEWUSER},
 	}
-	// Real descriptors: an os.File made up around a number would close
-	// that number when collected, whatever it has come to mean by then.
-	in, out, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	defer out.Close()
+	var pidfd int
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd := buildCmd(&tt.cfg, in, out, os.Stderr, 1000, 1001)
-			if got := cmd.SysProcAttr.Cloneflags; got != tt.flags {
+			path, argv, attr := buildCmd(&tt.cfg, [3]uintptr{0, 7, 2}, 10, 11, &pidfd, 1000, 1001)
+			sys := attr.Sys
+			if got := sys.Cloneflags; got != tt.flags {
 				t.Errorf("Cloneflags %#x, want %#x", got, tt.flags)
 			}
-			if cmd.Path != "/proc/self/exe" || !slices.Equal(cmd.Args, []string{childName}) {
-				t.Errorf("runs %s %q, want /proc/self/exe with argv[0] %q", cmd.Path, cmd.Args, childName)
+			if path != "/proc/self/exe" || !slices.Equal(argv, []string{childName}) {
+				t.Errorf("runs %s %q, want /proc/self/exe with argv[0] %q", path, argv, childName)
 			}
-			if cmd.Stdin != os.Stdin || cmd.Stdout != os.Stderr || cmd.Stderr != os.Stderr {
-				t.Errorf("stdio not wired as asked")
+			// Descriptors 0 to 2 as given, then the handshake pipes as 3 and 4.
+			if !slices.Equal(attr.Files, []uintptr{0, 7, 2, 10, 11}) || !slices.Contains(attr.Env, childEnv+"=3 4") {
+				t.Errorf("files %v, env %v: stdio and the handshake pipes not wired and announced as 3 and 4", attr.Files, attr.Env)
 			}
-			if !slices.Equal(cmd.ExtraFiles, []*os.File{in, out}) || !slices.Contains(cmd.Env, childEnv+"=3 4") {
-				t.Errorf("handshake pipes not announced as fds 3 and 4: %v", cmd.Env)
-			}
-			if cmd.SysProcAttr.Pdeathsig != syscall.SIGKILL {
+			if sys.Pdeathsig != syscall.SIGKILL {
 				t.Errorf("no Pdeathsig: a killed parent would leave the child at its prompt")
 			}
+			if sys.PidFD != &pidfd {
+				t.Errorf("no pidfd asked for: signals could reach a process that reused the PID")
+			}
 			wantMaps := tt.cfg.NewUser
-			uid := cmd.SysProcAttr.UidMappings
+			uid := sys.UidMappings
 			if (len(uid) == 1) != wantMaps || wantMaps && (uid[0] != syscall.SysProcIDMap{ContainerID: 0, HostID: 1000, Size: 1} ||
-				cmd.SysProcAttr.GidMappings[0] != syscall.SysProcIDMap{ContainerID: 0, HostID: 1001, Size: 1}) {
-				t.Errorf("uid/gid maps %v %v", uid, cmd.SysProcAttr.GidMappings)
+				sys.GidMappings[0] != syscall.SysProcIDMap{ContainerID: 0, HostID: 1001, Size: 1}) {
+				t.Errorf("uid/gid maps %v %v", uid, sys.GidMappings)
 			}
 		})
 	}
