@@ -150,8 +150,10 @@ func (t target) removeStale() (bool, error) {
 	case kindMQ:
 		err = UnlinkQueue(t.queue)
 	default:
-		var o object
-		if o, err = t.openForRemoval(); err == nil {
+		// Each System V type is both the parent's and the child's side.
+		var e endpoint
+		if e, err = t.open(); err == nil {
+			o := e.(object)
 			err = errors.Join(o.Close(), o.Remove())
 		}
 	}
@@ -159,16 +161,6 @@ func (t target) removeStale() (bool, error) {
 		return false, nil
 	}
 	return err == nil, err
-}
-
-func (t target) openForRemoval() (object, error) {
-	switch t.kind {
-	case kindMsg:
-		return MsgGet(t.key, 0)
-	case kindSem:
-		return SemGet(t.key, 0)
-	}
-	return ShmGet(t.key, 0)
 }
 
 // posixQueue is a Queue as the parent holds it: removing it unlinks it.
