@@ -40,11 +40,10 @@ func runChild() error {
 		c.out = io.Discard
 	}
 	// Ctrl-C or a hang-up at the prompt reaches the parent too, which ends
-	// this child and removes the queue. Caught and dropped rather than
-	// ignored: execve(2) resets a caught signal to its default for the
-	// command, but keeps an ignored one ignored.
-	// SIGPIPE likewise, so that a closed stdout cannot end the handshake.
-	signal.Notify(make(chan os.Signal, 1), unix.SIGINT, unix.SIGHUP, unix.SIGPIPE)
+	// this child and removes the queue; a closed stdout must not end the
+	// handshake either. Ignored here, and caught again just before the
+	// command is executed (see exec).
+	signal.Ignore(childSignals...)
 	if _, err := l.next(stepGo); err != nil {
 		return parentGone(err)
 	}
@@ -56,10 +55,17 @@ func runChild() error {
 		if c.cfg.Verbose && c.cfg.NewIPC && c.cfg.hasSysV() {
 			c.verbosef(" Child: /proc/sysvipc: %s\n", sysvCounts())
 		}
-		for _, t := range targets(c.cfg) {
+		ts := targets(c.cfg)
+		for i, t := range ts {
 			rep := c.try(t)
 			if err := l.send(message{Step: stepReport, Report: &rep}); err != nil {
 				return err
+			}
+			if i == len(ts)-1 && !c.goesOn() {
+				// Nothing more to say or do: the parent's verdict
+				// cannot be interleaved with anything, so there is no
+				// need to wait for it.
+				break
 			}
 			if _, err := l.next(stepAck); err != nil {
 				return parentGone(err)
@@ -73,6 +79,15 @@ func runChild() error {
 		return nil
 	}
 	return c.exec()
+}
+
+// childSignals are the signals the child ignores until its command.
+var childSignals = []os.Signal{unix.SIGINT, unix.SIGHUP, unix.SIGPIPE}
+
+// goesOn says whether the child has anything to do after its last report:
+// mounts, a hostname, a command, each of which may print.
+func (c *childSide) goesOn() bool {
+	return c.cfg.NewMount || c.cfg.Hostname != "" || len(c.cfg.Command) > 0
 }
 
 func parentGone(err error) error {
@@ -221,6 +236,10 @@ func (c *childSide) exec() error {
 		return &statusError{code: code, err: hint(err, "check the command's name and PATH")}
 	}
 	fmt.Fprintf(c.out, " Child: Executing command %s ...\n", argv[0])
+	// execve(2) keeps an ignored signal ignored, but resets a caught one
+	// to its default: caught, the command gets the defaults back. Only
+	// here, because catching costs a thread and a few context switches.
+	signal.Notify(make(chan os.Signal, 1), childSignals...)
 	err = syscall.Exec(path, argv, os.Environ())
 	code := 1
 	if errors.Is(err, unix.EACCES) || errors.Is(err, unix.ENOEXEC) {

@@ -76,8 +76,11 @@ func compare(cfg *config, out io.Writer, cr *compareRecord) error {
 		fmt.Fprintf(runOut, "--- the child in a %s IPC namespace ---\n", strings.Fields(r.title)[0])
 		p := newParent(&run, runOut, sigs)
 		p.rec.Options, p.rec.Run = nil, r.name
+		c, err := startChild(&run, runOut)
 		p.showNamespaces()
-		err := p.withObjects()
+		if err == nil {
+			err = p.withObjects(c)
+		}
 		p.rec.finish(nil, &run, err)
 		cr.Runs = append(cr.Runs, p.rec)
 		// A verdict is a result to show; anything else ends it here.

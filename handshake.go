@@ -5,7 +5,7 @@
 // hidden variable _INVOKE_NS_CHILD naming two pipes it inherits. It unsets
 // the variable at once, so neither its lines nor its command see it.
 //
-// The steps, one JSON line each, in this order:
+// The steps, one line each (wire.go), in this order:
 //
 //	parent                                    child
 //	creates the queue, starts the child       blocks reading fd 3
@@ -27,7 +27,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -50,9 +49,9 @@ const (
 
 // message is one line of the handshake.
 type message struct {
-	Step   string  `json:"step"`
-	Config *config `json:"config,omitempty"`
-	Report *report `json:"report,omitempty"`
+	Step   string
+	Config *config
+	Report *report
 }
 
 // Outcomes the child reports after its try at the queue.
@@ -66,14 +65,14 @@ const (
 
 // report is what the child tells the parent about its try at the queue.
 type report struct {
-	Kind    string     `json:"kind"`
-	Outcome string     `json:"outcome"`
-	Errno   unix.Errno `json:"errno,omitempty"`
-	Size    int        `json:"size,omitempty"`
+	Kind    string
+	Outcome string
+	Errno   unix.Errno
+	Size    int
 	// With TryCreate: whether the child could make an object of the
 	// same name or key itself (CreateErrno 0), and if not, why.
-	CreateTried bool       `json:"create_tried,omitempty"`
-	CreateErrno unix.Errno `json:"create_errno,omitempty"`
+	CreateTried bool
+	CreateErrno unix.Errno
 }
 
 // isChild says whether this process is the re-executed child.
@@ -86,11 +85,11 @@ func isChild() bool {
 type link struct {
 	r   *os.File
 	w   *os.File
-	dec *json.Decoder
+	buf *bufio.Reader
 }
 
 func newLink(r, w *os.File) *link {
-	return &link{r: r, w: w, dec: json.NewDecoder(bufio.NewReader(r))}
+	return &link{r: r, w: w, buf: bufio.NewReader(r)}
 }
 
 // childLink picks up the pipes the parent announced, and makes them
@@ -120,11 +119,7 @@ func childLink() (*link, error) {
 
 // send writes one step.
 func (l *link) send(m message) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	if _, err := l.w.Write(append(b, '\n')); err != nil {
+	if _, err := l.w.Write(encodeMessage(m)); err != nil {
 		return fmt.Errorf("handshake: sending %q: %w", m.Step, err)
 	}
 	return nil
@@ -133,11 +128,16 @@ func (l *link) send(m message) error {
 // next reads the next step and checks that it is the one expected.
 // io.EOF means the other side has gone.
 func (l *link) next(want string) (message, error) {
-	var m message
-	if err := l.dec.Decode(&m); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return m, io.EOF
-		}
+	line, err := l.buf.ReadString('\n')
+	if errors.Is(err, io.EOF) {
+		// A line cut short is the other side gone too.
+		return message{}, io.EOF
+	}
+	if err != nil {
+		return message{}, fmt.Errorf("handshake: reading %q: %w", want, err)
+	}
+	m, err := decodeMessage(strings.TrimSuffix(line, "\n"))
+	if err != nil {
 		return m, fmt.Errorf("handshake: reading %q: %w", want, err)
 	}
 	if m.Step != want {

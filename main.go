@@ -41,7 +41,7 @@ const (
 )
 
 // config is everything the options say. The child receives it whole over
-// the handshake pipe, hence the exported fields.
+// the handshake pipe (wire.go).
 type config struct {
 	Prog     string        // argv[0] as typed, for "Finishing up"
 	Verbose  bool          // -v

@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
 	"strconv"
 	"time"
 
@@ -26,9 +25,6 @@ type parent struct {
 }
 
 func runParent(cfg *config) error {
-	// Pdeathsig fires when the thread that started the child ends; the
-	// main thread, locked, ends only with the process (Go issue 27505).
-	runtime.LockOSThread()
 	if cfg.Key == 0 {
 		cfg.Key = defaultKey(os.Getpid())
 	}
@@ -39,12 +35,21 @@ func runParent(cfg *config) error {
 	if cfg.Compare {
 		return runCompare(cfg, out)
 	}
-	sigs, stop := catchSignals()
+	// The child starts first: its runtime starts while the parent gets
+	// ready, and it waits at the checkpoint until the objects exist.
+	var sigs chan os.Signal
+	var stop func()
+	caught := make(chan struct{})
+	go func() { sigs, stop = catchSignals(); close(caught) }()
+	c, err := startChild(cfg, out)
+	<-caught
 	defer stop()
 	p := newParent(cfg, out, sigs)
 	p.verbosef("Parent: PID of parent is %d\n", os.Getpid())
 	p.showNamespaces()
-	err := p.withObjects()
+	if err == nil {
+		err = p.withObjects(c)
+	}
 	p.verbosef("Parent: %s - Finishing up\n", cfg.Prog)
 	if cfg.JSON {
 		p.rec.finish(os.Stdout, cfg, err)
@@ -70,17 +75,28 @@ func newParent(cfg *config, out io.Writer, sigs chan os.Signal) *parent {
 
 // showNamespaces notes the parent's namespaces, and shows them with -v.
 func (p *parent) showNamespaces() {
+	if !p.wantNS() {
+		return
+	}
 	p.rec.ParentNS = nsIDs("self", p.kinds)
 	if len(p.kinds) > 0 {
 		p.verbosef("Parent: namespaces %s\n", nsLine(p.rec.ParentNS, p.kinds))
 	}
 }
 
+// wantNS says whether the namespace identities are shown or recorded:
+// reading them costs a few system calls per process for nothing otherwise.
+func (p *parent) wantNS() bool {
+	return p.cfg.Verbose || p.cfg.JSON || p.cfg.Compare
+}
+
 // withObjects creates the objects if the exchange is asked for, runs the
-// child, and removes them again, on every path.
-func (p *parent) withObjects() error {
+// started child, and removes them again, on every path. The child is
+// ended if they cannot all be made.
+func (p *parent) withObjects(c *child) error {
+	defer c.link.close()
 	if !p.cfg.IPC {
-		return p.run(nil, nil)
+		return p.run(c, nil, nil)
 	}
 	ts := targets(p.cfg)
 	if p.cfg.hasSysV() {
@@ -99,7 +115,9 @@ func (p *parent) withObjects() error {
 		if p.cfg.Verbose && p.cfg.NewIPC && p.cfg.hasSysV() {
 			p.verbosef("Parent: /proc/sysvipc: %s\n", sysvCounts())
 		}
-		err = p.run(ts, objs)
+		err = p.run(c, ts, objs)
+	} else {
+		c.kill()
 	}
 	for i, o := range objs {
 		if rerr := p.remove(ts[i], o); err == nil {
@@ -109,17 +127,18 @@ func (p *parent) withObjects() error {
 	return err
 }
 
-// run starts the child, does the exchanges if asked, and waits for the
-// child.
-func (p *parent) run(ts []target, objs []object) error {
-	c, err := startChild(p.cfg, p.out)
-	if err != nil {
+// run hands the child its config and lets it go, does the exchanges if
+// asked, and waits for the child.
+func (p *parent) run(c *child, ts []target, objs []object) error {
+	p.verbosef("Parent: PID of child is %d\n", c.pid)
+	if p.wantNS() {
+		// The child is in its namespaces already, held at the checkpoint.
+		p.rec.ChildNS = nsIDs(strconv.Itoa(c.pid), p.kinds)
+	}
+	if err := c.link.send(message{Step: stepConfig, Config: p.cfg}); err != nil {
+		c.kill()
 		return err
 	}
-	defer c.link.close()
-	p.verbosef("Parent: PID of child is %d\n", c.pid)
-	// The child is in its namespaces already, held at the checkpoint.
-	p.rec.ChildNS = nsIDs(strconv.Itoa(c.pid), p.kinds)
 	if err := c.link.send(message{Step: stepGo}); err != nil {
 		c.kill()
 		return err
@@ -234,7 +253,10 @@ func (p *parent) exchange(t target, o object, c *child, reports <-chan report, r
 			got = &m
 		case r, ok := <-reports:
 			if !ok {
-				if got == nil {
+				// Gone before its report, or gone after it with the
+				// message on its way (the child does not wait for the
+				// last ack when it has nothing more to do).
+				if got == nil && rep == nil {
 					return p.childGone(c)
 				}
 				reports, childDone = nil, true

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -77,7 +78,7 @@ type child struct {
 	waitErr error              // or why it could not be waited for
 }
 
-// startChild starts the child and hands it the config. Its standard
+// startChild starts the child, which waits for its config. Its standard
 // output is stdout when that is a file, /dev/null otherwise.
 func startChild(cfg *config, stdout io.Writer) (*child, error) {
 	toChildR, toChildW, err := os.Pipe()
@@ -100,7 +101,10 @@ func startChild(cfg *config, stdout io.Writer) (*child, error) {
 	pidfd := -1
 	path, argv, attr := buildCmd(cfg, [3]uintptr{os.Stdin.Fd(), out.Fd(), os.Stderr.Fd()},
 		toChildR.Fd(), fromChildW.Fd(), &pidfd, os.Getuid(), os.Getgid())
-	pid, err := syscall.ForkExec(path, argv, attr)
+	c := &child{pidfd: -1, exited: make(chan struct{})}
+	started := make(chan error)
+	go c.startAndWait(path, argv, attr, started)
+	err = <-started
 	// The child has its copies now; holding ours would hide its EOF.
 	toChildR.Close()
 	fromChildW.Close()
@@ -109,24 +113,34 @@ func startChild(cfg *config, stdout io.Writer) (*child, error) {
 		fromChildR.Close()
 		return nil, cloneError(cfg, err)
 	}
-	c := &child{pid: pid, pidfd: pidfd, link: newLink(fromChildR, toChildW), exited: make(chan struct{})}
-	// One waiter only, for this PID only: a second would steal the status
-	// (rootlesskit #129).
-	go func() {
-		for {
-			_, err := syscall.Wait4(pid, &c.status, 0, nil)
-			if err != syscall.EINTR {
-				c.waitErr = err
-				break
-			}
-		}
-		close(c.exited)
-	}()
-	if err := c.link.send(message{Step: stepConfig, Config: cfg}); err != nil {
-		c.kill()
-		return nil, err
-	}
+	c.pidfd = pidfd
+	c.link = newLink(fromChildR, toChildW)
 	return c, nil
+}
+
+// startAndWait starts the child, says on started whether it could, and
+// reaps it. Pdeathsig is tied to the thread that starts the child (Go
+// issue 27505): this goroutine holds that thread, locked, until the child
+// is reaped. The rest of the parent runs unlocked, free of hand-offs
+// between threads. One waiter only, for this PID only: a second would
+// steal the status (rootlesskit #129).
+func (c *child) startAndWait(path string, argv []string, attr *syscall.ProcAttr, started chan<- error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	pid, err := syscall.ForkExec(path, argv, attr)
+	c.pid = pid
+	started <- err
+	if err != nil {
+		return
+	}
+	for {
+		_, err := syscall.Wait4(pid, &c.status, 0, nil)
+		if err != syscall.EINTR {
+			c.waitErr = err
+			break
+		}
+	}
+	close(c.exited)
 }
 
 // cloneError says why the kernel refused the child, and what to do.
