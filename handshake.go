@@ -8,9 +8,10 @@
 // The steps, one line each (wire.go), in this order:
 //
 //	parent                                    child
-//	creates the queue, starts the child       blocks reading fd 3
+//	starts the child first, so that its       starts the Go runtime,
+//	runtime starts meanwhile                  blocks reading fd 3
+//	creates the queue, prints its own lines
 //	stepConfig: the config            ----->  reads it
-//	prints its own lines
 //	stepGo: the checkpoint            ----->  prints its lines, tries the queue
 //	                                  <-----  stepReport: what happened (-i only)
 //	prints the verdict
@@ -19,6 +20,10 @@
 //	                                          mounts, hostname, then its command
 //	                                          fd 4 is close-on-exec: exec or
 //	                                          exit is EOF for the parent
+//
+// After its last report, a child with nothing more to do (no mounts, no
+// hostname, no command) exits without waiting for the ack: nothing of its
+// own can come between the parent's lines any more.
 //
 // The checkpoint is the one of the reference articles: the child reads until
 // the parent has said its own lines, so the two never interleave. EOF in
