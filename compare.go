@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,8 +63,9 @@ func compare(cfg *config, out io.Writer, cr *compareRecord) error {
 		return &statusError{code: exitNoMessage, err: hint(fmt.Errorf("reading the message: %w", err),
 			fmt.Sprintf("give one line of at most %d bytes", messageMax))}
 	}
-	sigs, stop := catchSignals()
-	defer stop()
+	sigs := make(chan os.Signal, 4)
+	catchSignals(sigs)
+	defer signal.Stop(sigs)
 	text := string(msg)
 	cr.Message = &text
 	for _, r := range compareRuns {

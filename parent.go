@@ -37,13 +37,15 @@ func runParent(cfg *config) error {
 	}
 	// The child starts first: its runtime starts while the parent gets
 	// ready, and it waits at the checkpoint until the objects exist.
-	var sigs chan os.Signal
-	var stop func()
+	// Catching signals takes the runtime a thread and a round trip to it
+	// per signal, so that goes on beside the fork; it is done before
+	// anything is created.
+	sigs := make(chan os.Signal, 4)
 	caught := make(chan struct{})
-	go func() { sigs, stop = catchSignals(); close(caught) }()
+	go func() { catchSignals(sigs); close(caught) }()
 	c, err := startChild(cfg, out)
 	<-caught
-	defer stop()
+	defer signal.Stop(sigs)
 	p := newParent(cfg, out, sigs)
 	p.verbosef("Parent: PID of parent is %d\n", os.Getpid())
 	p.showNamespaces()
@@ -57,16 +59,14 @@ func runParent(cfg *config) error {
 	return err
 }
 
-// catchSignals turns SIGINT, SIGTERM and SIGHUP into values on a channel,
-// so that the parent can end the child and remove what it made.
-func catchSignals() (chan os.Signal, func()) {
-	sigs := make(chan os.Signal, 4)
+// catchSignals turns SIGINT, SIGTERM and SIGHUP into values on sigs, so
+// that the parent can end the child and remove what it made.
+func catchSignals(sigs chan os.Signal) {
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
 	// A reader that goes away (invoke_ns | head) must not kill invoke_ns
 	// before it removes the queue: caught, SIGPIPE turns into EPIPE on
 	// write, and execve(2) gives the child's command the default back.
 	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
-	return sigs, func() { signal.Stop(sigs) }
 }
 
 func newParent(cfg *config, out io.Writer, sigs chan os.Signal) *parent {
