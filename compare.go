@@ -47,7 +47,7 @@ func runCompare(cfg *config, out io.Writer) error {
 	if cfg.JSON {
 		cr.ElapsedMS = float64(time.Since(start).Microseconds()) / 1000
 		cr.ExitStatus, cr.Error = statusOf(err), errText(err)
-		writeJSON(os.Stdout, cr)
+		err = writeVerdict(cr, err)
 	}
 	return err
 }
@@ -83,7 +83,7 @@ func compare(cfg *config, out io.Writer, cr *compareRecord) error {
 		if err == nil {
 			err = p.withObjects(c)
 		}
-		p.rec.finish(nil, &run, err)
+		p.rec.finish(&run, err)
 		cr.Runs = append(cr.Runs, p.rec)
 		// A verdict is a result to show; anything else ends it here.
 		var st *statusError

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -165,5 +166,26 @@ func TestJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || got.ExitStatus != exitFailure ||
 		got.Verdict != "failed" || !strings.Contains(got.Error, "file exists") || !strings.Contains(r.stderr, got.Error) {
 		t.Errorf("exit %d, object %+v (%v)\nstderr: %s", r.code, got, err, r.stderr)
+	}
+}
+
+// With --json the object is the run's product: a run that cannot write it
+// fails, says so, and still removes its queue.
+func TestJSONUnwritable(t *testing.T) {
+	flags := privFlags(t)
+	for _, args := range [][]string{{"-i", "no"}, {"-i", "yes"}, {"-c"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+			if err != nil {
+				t.Skipf("skipped %s: no /dev/full to write to: %v", t.Name(), err)
+			}
+			defer full.Close()
+			cmd := exec.Command(binary, append(append(flags, "--json", "-q", testQueue(t)), args...)...)
+			cmd.Stdin, cmd.Stdout = strings.NewReader("hello\n"), full
+			r := finish(t, cmd)
+			if r.code != exitFailure || lastLine(r.stderr) != "invoke_ns: writing the --json object: write /dev/stdout: no space left on device — check where standard output goes" {
+				t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
+			}
+		})
 	}
 }

@@ -54,7 +54,8 @@ func runParent(cfg *config) error {
 	}
 	p.verbosef("Parent: %s - Finishing up\n", cfg.Prog)
 	if cfg.JSON {
-		p.rec.finish(os.Stdout, cfg, err)
+		p.rec.finish(cfg, err)
+		err = writeVerdict(p.rec, err)
 	}
 	return err
 }

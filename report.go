@@ -3,8 +3,8 @@
 package main
 
 import (
-	"encoding/json"
-	"io"
+	"fmt"
+	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -140,9 +140,9 @@ func (r *record) verdictNow() {
 // verdicts name the statuses of an exchange that delivered nothing.
 var verdicts = map[int]string{exitBlocked: "blocked", exitTimeout: "timeout", exitNoMessage: "no-message"}
 
-// finish stamps the end of the run and, when w is not nil, writes the
-// object. The verdict is the first object's that was not delivered.
-func (r *record) finish(w io.Writer, cfg *config, err error) {
+// finish stamps the end of the run and gives it its verdict: the first
+// object's that was not delivered.
+func (r *record) finish(cfg *config, err error) {
 	if r.ElapsedMS == 0 { // no exchange: the verdict is the child's end
 		r.verdictNow()
 	}
@@ -162,13 +162,14 @@ func (r *record) finish(w io.Writer, cfg *config, err error) {
 		}
 	}
 	r.Delivered = r.Verdict == "delivered"
-	if w != nil {
-		writeJSON(w, r)
-	}
 }
 
-func writeJSON(w io.Writer, v any) {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
+// writeVerdict writes the --json object on standard output. With --json
+// the object is what the run produces: if it cannot be written, the run
+// failed, whatever its verdict; only an error of its own goes before that.
+func writeVerdict(v any, err error) error {
+	if werr := writeJSON(os.Stdout, v); werr != nil && errText(err) == "" {
+		return hint(fmt.Errorf("writing the --json object: %w", werr), "check where standard output goes")
+	}
+	return err
 }
