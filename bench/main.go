@@ -23,21 +23,26 @@ import (
 var (
 	binary = flag.String("bin", "./invoke_ns", "the invoke_ns binary")
 	floor  = flag.String("floor", "./bench/floor/floor", "the floor program")
-	runs   = flag.Int("runs", 40, "timed runs of each command")
+	runs   = flag.Int("runs", 20, "timed runs of each command in each round")
+	rounds = flag.Int("rounds", 6, "times hyperfine is run, its times pooled")
 	warmup = flag.Int("warmup", 5, "untimed runs first")
 )
 
-// pipedFloor is the name of the floor fed by printf, as invoke_ns is.
-const pipedFloor = "printf 'hello\\n' | floor"
+// The floor fed by printf, as invoke_ns is; and invoke_ns given its
+// message without a pipeline, as the floor runs.
+const (
+	pipedFloor = "printf 'hello\\n' | floor"
+	fileFed    = "invoke_ns -i no < file"
+)
 
-// timing is one command's result from hyperfine's JSON export, in seconds.
+// timing is one command's times over all rounds, in seconds.
 type timing struct {
-	Command string    `json:"command"`
-	Median  float64   `json:"median"`
-	Min     float64   `json:"min"`
-	Max     float64   `json:"max"`
-	Times   []float64 `json:"times"`
+	Median, Min, Max float64
+	Runs             int
 }
+
+// command is one command line that hyperfine times, and its name.
+type command struct{ name, cmd string }
 
 func main() {
 	flag.Parse()
@@ -48,6 +53,9 @@ func main() {
 }
 
 func bench() error {
+	if *rounds < 1 || *runs < 2 {
+		return fmt.Errorf("-rounds %d -runs %d: at least 1 round of 2 runs (hyperfine's least)", *rounds, *runs)
+	}
 	bin, err := filepath.Abs(*binary)
 	if err != nil {
 		return err
@@ -57,7 +65,16 @@ func bench() error {
 		return err
 	}
 	q := fmt.Sprintf("/invoke_ns_bench_%d", os.Getpid())
-	commands := []struct{ name, cmd string }{
+	hello, err := os.CreateTemp("", "invoke_ns-bench-*.txt")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(hello.Name())
+	if _, err := hello.WriteString("hello\n"); err != nil {
+		return err
+	}
+	hello.Close()
+	commands := []command{
 		{"unshare --ipc true", "unshare --ipc true"},
 		{"floor", fl},
 		// The same shell pipeline as invoke_ns's commands: its fork for
@@ -65,10 +82,43 @@ func bench() error {
 		// invoke_ns's, so the -i no target compares like with like.
 		{pipedFloor, fmt.Sprintf("printf 'hello\\n' | %s", fl)},
 		{"invoke_ns -i no", fmt.Sprintf("printf 'hello\\n' | %s -i no -q %s", bin, q)},
+		// The other way to compare like with like: no pipeline on either
+		// side. The redirection is done by sh itself, before it executes.
+		{fileFed, fmt.Sprintf("%s -i no -q %s < %s", bin, q, hello.Name())},
 		// Blocked is exit status 3: anything else is a failed run.
 		{"invoke_ns -i yes", fmt.Sprintf("printf 'hello\\n' | %s -i yes -q %s; [ $? = 3 ]", bin, q)},
 		{"invoke_ns --compare", fmt.Sprintf("printf 'hello\\n' | %s --compare -q %s", bin, q)},
 	}
+	// hyperfine runs all of one command's runs, then the next command's:
+	// a machine that slows down for a while skews the ratios. So the
+	// runs are split into rounds, in reverse order every other round,
+	// and their times pooled.
+	pooled := map[string][]float64{}
+	for round := range *rounds {
+		if err := hyperfine(commands, pooled); err != nil {
+			return err
+		}
+		if round%2 == 0 {
+			slices.Reverse(commands)
+		}
+	}
+	t := map[string]timing{}
+	for name, times := range pooled {
+		t[name] = summarize(times)
+	}
+	rssNo, err := peakRSS(bin, "-i", "no", "-q", q)
+	if err != nil {
+		return err
+	}
+	rssYes, err := peakRSS(bin, "-i", "yes", "-q", q)
+	if err != nil {
+		return err
+	}
+	return report(t, rssNo, rssYes, bin)
+}
+
+// hyperfine times each command once more, adding the times to pooled.
+func hyperfine(commands []command, pooled map[string][]float64) error {
 	out, err := os.CreateTemp("", "invoke_ns-bench-*.json")
 	if err != nil {
 		return err
@@ -88,23 +138,29 @@ func bench() error {
 	if err != nil {
 		return err
 	}
-	var res struct{ Results []timing }
+	var res struct {
+		Results []struct {
+			Command string    `json:"command"`
+			Times   []float64 `json:"times"`
+		}
+	}
 	if err := json.Unmarshal(b, &res); err != nil {
 		return fmt.Errorf("reading hyperfine's results: %w", err)
 	}
-	t := map[string]timing{}
 	for _, r := range res.Results {
-		t[r.Command] = r
+		pooled[r.Command] = append(pooled[r.Command], r.Times...)
 	}
-	rssNo, err := peakRSS(bin, "-i", "no", "-q", q)
-	if err != nil {
-		return err
+	return nil
+}
+
+// summarize is the median, least and most of a command's times.
+func summarize(times []float64) timing {
+	s := slices.Sorted(slices.Values(times))
+	median := s[len(s)/2]
+	if len(s)%2 == 0 {
+		median = (s[len(s)/2-1] + s[len(s)/2]) / 2
 	}
-	rssYes, err := peakRSS(bin, "-i", "yes", "-q", q)
-	if err != nil {
-		return err
-	}
-	return report(t, rssNo, rssYes, bin)
+	return timing{Median: median, Min: s[0], Max: s[len(s)-1], Runs: len(s)}
 }
 
 // peakRSS is the largest maximum resident set size, in KiB, that GNU time
@@ -131,10 +187,11 @@ func peakRSS(bin string, args ...string) (int, error) {
 // report prints the table and the targets, and fails if one is missed.
 func report(t map[string]timing, rssNo, rssYes int, bin string) error {
 	ref, fl, flp := t["unshare --ipc true"].Median, t["floor"].Median, t[pipedFloor].Median
-	fmt.Printf("\nMachine: %d cores, Linux %s, %s\n\n", runtime.NumCPU(), kernel(), goVersion(bin))
+	fmt.Printf("\nMachine: %d cores, Linux %s, %s. Each command timed %d times, in %d rounds of hyperfine.\n\n",
+		runtime.NumCPU(), kernel(), goVersion(bin), t["floor"].Runs, *rounds)
 	fmt.Println("| command | median | min – max | × unshare --ipc true | × floor | × floor in the pipeline |")
 	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: |")
-	for _, name := range []string{"unshare --ipc true", "floor", pipedFloor, "invoke_ns -i no", "invoke_ns -i yes", "invoke_ns --compare"} {
+	for _, name := range []string{"unshare --ipc true", "floor", pipedFloor, "invoke_ns -i no", fileFed, "invoke_ns -i yes", "invoke_ns --compare"} {
 		r := t[name]
 		fmt.Printf("| `%s` | %.2f ms | %.2f – %.2f ms | %.2f | %.2f | %.2f |\n",
 			strings.ReplaceAll(name, "|", `\|`), r.Median*1e3, r.Min*1e3, r.Max*1e3, r.Median/ref, r.Median/fl, r.Median/flp)
@@ -147,13 +204,14 @@ func report(t map[string]timing, rssNo, rssYes int, bin string) error {
 	fmt.Printf("\nPeak resident memory: -i no %.1f MiB, -i yes %.1f MiB. Binary: %.2f MiB, static %v, stripped %v.\n\n",
 		float64(rssNo)/1024, float64(rssYes)/1024, float64(fi.Size())/(1<<20), static, stripped)
 
-	no, yes := t["invoke_ns -i no"].Median, t["invoke_ns -i yes"].Median
+	no, yes, noFile := t["invoke_ns -i no"].Median, t["invoke_ns -i yes"].Median, t[fileFed].Median
 	targets := []struct {
 		what   string
 		figure string
 		ok     bool
 	}{
 		{"-i no at most 1.25 × the floor, both fed by printf", fmt.Sprintf("%.2f ×", no/flp), no <= 1.25*flp},
+		{"-i no at most 1.25 × the floor, no pipeline: the message from a file", fmt.Sprintf("%.2f ×", noFile/fl), noFile <= 1.25*fl},
 		{"-i yes at most 1.5 × -i no", fmt.Sprintf("%.2f ×", yes/no), yes <= 1.5*no},
 		{"peak RSS under 12 MiB, -i no", fmt.Sprintf("%.1f MiB", float64(rssNo)/1024), rssNo < 12*1024},
 		{"peak RSS under 12 MiB, -i yes", fmt.Sprintf("%.1f MiB", float64(rssYes)/1024), rssYes < 12*1024},
@@ -170,7 +228,7 @@ func report(t map[string]timing, rssNo, rssYes int, bin string) error {
 		}
 		fmt.Printf("| %s | %s | %s |\n", tg.what, tg.figure, verdict)
 	}
-	fmt.Printf("\nFor the record: -i no is %.2f × unshare --ipc true and %.2f × the floor run bare; the floor is %.2f × unshare --ipc true.\n",
+	fmt.Printf("\nFor the record: -i no is %.2f × unshare --ipc true, and fed by printf %.2f × the floor run bare; the floor is %.2f × unshare --ipc true.\n",
 		no/ref, no/fl, fl/ref)
 	if failed > 0 {
 		return fmt.Errorf("%d of %d targets failed", failed, len(targets))
