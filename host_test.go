@@ -3,9 +3,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -182,7 +185,9 @@ func TestDevMqueueInTheChild(t *testing.T) {
 	q := testQueue(t)
 	// /dev here is a tmpfs of the test's own mount namespace, with a
 	// /dev/mqueue showing the test's IPC namespace, as on a systemd host.
-	script := `d=$(mktemp -d) && mount -t tmpfs none "$d" && mkdir "$d/mqueue" && touch "$d/null" &&
+	// The tmpfs is built on a directory of the host's /tmp, removed again.
+	script := `d=$(mktemp -d) && echo "tmpdir:$d" && trap 'umount "$d" 2>/dev/null; rmdir "$d"' EXIT &&
+		mount -t tmpfs none "$d" && mkdir "$d/mqueue" && touch "$d/null" &&
 		mount --bind /dev/null "$d/null" && mount --move "$d" /dev && mount -t mqueue none /dev/mqueue &&
 		for ipc in no yes; do
 			echo hi | "$0" -v -m -i $ipc -q "$1" sh -c 'echo "listing:$(ls -A /dev/mqueue)"'
@@ -193,6 +198,11 @@ func TestDevMqueueInTheChild(t *testing.T) {
 	if err != nil || strings.Count(text, " Child: mounted this IPC namespace's queues on /dev/mqueue\n") != 1 ||
 		!strings.Contains(text, "listing:"+q[1:]+"\n") || !strings.Contains(text, "listing:\n") {
 		t.Errorf("the child's /dev/mqueue is not its own (%v):\n%s", err, text)
+	}
+	if _, d, ok := strings.Cut(strings.SplitN(text, "\n", 2)[0], "tmpdir:"); !ok || !filepath.IsAbs(d) {
+		t.Errorf("the script did not say which directory it made:\n%s", text)
+	} else if _, err := os.Stat(d); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the test left %s on the host: %v", d, err)
 	}
 
 	// No /dev/mqueue: nothing is created, and -v says so.
