@@ -4,8 +4,11 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -155,6 +158,55 @@ func TestNamespaces(t *testing.T) {
 	}
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", os.Getpid())); err != nil {
 		t.Errorf("the test's /proc no longer shows the test: %v", err)
+	}
+}
+
+// The child's runtime gets GOMAXPROCS=1 unless the user set GOMAXPROCS,
+// and the command the child runs gets the user's environment either way.
+func TestChildEnvironment(t *testing.T) {
+	flags := privFlags(t)
+	tests := []struct {
+		name      string
+		user      string // the user's GOMAXPROCS, "" for none
+		child     string // what the child's runtime is given
+		inCommand string // what its command sees
+	}{
+		{"GOMAXPROCS unset", "", "GOMAXPROCS=1", "unset"},
+		{"GOMAXPROCS set", "3", "GOMAXPROCS=3", "3"},
+	}
+	script := `echo "GOMAXPROCS=${GOMAXPROCS-unset} handshake=$(env | grep -c ^_INVOKE_NS)"`
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(binary, append(flags, "-vi", "no", "-q", testQueue(t), "sh", "-c", script)...)
+			cmd.Env = slices.DeleteFunc(os.Environ(), func(e string) bool { return strings.HasPrefix(e, "GOMAXPROCS=") })
+			if tt.user != "" {
+				cmd.Env = append(cmd.Env, "GOMAXPROCS="+tt.user)
+			}
+			s := startCmd(t, cmd)
+			pid := s.childPID()
+			s.waitForPrompt()
+			// The child's environment as execve(2) gave it, read while it
+			// waits at its prompt.
+			environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, e := range strings.Split(string(environ), "\x00") {
+				if strings.HasPrefix(e, "GOMAXPROCS=") {
+					got = append(got, e)
+				}
+			}
+			if !slices.Equal(got, []string{tt.child}) {
+				t.Errorf("the child started with %q, want %s alone", got, tt.child)
+			}
+			io.WriteString(s.stdin, "hello\n")
+			r := s.wait()
+			want := "\nGOMAXPROCS=" + tt.inCommand + " handshake=0\n"
+			if r.code != 0 || !strings.Contains(r.stdout, want) {
+				t.Errorf("exit status %d, want the command to print %q:\n%s\nstderr:\n%s", r.code, want[1:], r.stdout, r.stderr)
+			}
+		})
 	}
 }
 

@@ -44,6 +44,10 @@ import (
 
 const childEnv = "_INVOKE_NS_CHILD"
 
+// addedMaxProcs, after the descriptors in childEnv, says that the parent
+// set GOMAXPROCS for the child's runtime alone (childEnviron).
+const addedMaxProcs = "GOMAXPROCS"
+
 // Steps of the handshake.
 const (
 	stepConfig = "config"
@@ -98,12 +102,18 @@ func newLink(r, w *os.File) *link {
 }
 
 // childLink picks up the pipes the parent announced, and makes them
-// close-on-exec so that the child's command inherits neither.
+// close-on-exec so that the child's command inherits neither. The
+// command's environment is the user's: childEnv goes, and GOMAXPROCS too if
+// the parent added it (the runtime has read it already).
 func childLink() (*link, error) {
 	val := os.Getenv(childEnv)
 	os.Unsetenv(childEnv)
 	var fds [2]int
 	f := strings.Fields(val)
+	if len(f) == 3 && f[2] == addedMaxProcs {
+		os.Unsetenv("GOMAXPROCS")
+		f = f[:2]
+	}
 	if len(f) != 2 {
 		return nil, fmt.Errorf("unable to parse %s=%q: this variable is for invoke_ns's own use", childEnv, val)
 	}

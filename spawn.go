@@ -62,10 +62,24 @@ func buildCmd(cfg *config, stdio [3]uintptr, in, out uintptr, pidfd *int, uid, g
 		sys.GidMappingsEnableSetgroups = false
 	}
 	return "/proc/self/exe", []string{childName}, &syscall.ProcAttr{
-		Env:   append(os.Environ(), childEnv+"=3 4"),
+		Env:   childEnviron(),
 		Files: []uintptr{stdio[0], stdio[1], stdio[2], in, out},
 		Sys:   sys,
 	}
+}
+
+// childEnviron is the child's environment: the parent's, the handshake's
+// descriptors, and GOMAXPROCS=1 unless the user set GOMAXPROCS. The child
+// does one thing after another, and a runtime with one P per CPU starts
+// threads and takes fresh memory for the idle ones, each page of it a page
+// fault: one P saves the child a sixth of its page faults and every run
+// about 0.6 ms (BENCHMARKS.md). A GOMAXPROCS the parent adds is marked in
+// childEnv, and the child removes it again before its command can see it.
+func childEnviron() []string {
+	if _, set := os.LookupEnv("GOMAXPROCS"); set {
+		return append(os.Environ(), childEnv+"=3 4")
+	}
+	return append(os.Environ(), childEnv+"=3 4 "+addedMaxProcs, "GOMAXPROCS=1")
 }
 
 // child is a started child and the parent's end of the handshake.

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"os"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -33,7 +35,8 @@ func TestBuildCmd(t *testing.T) {
 				t.Errorf("runs %s %q, want /proc/self/exe with argv[0] %q", path, argv, childName)
 			}
 			// Descriptors 0 to 2 as given, then the handshake pipes as 3 and 4.
-			if !slices.Equal(attr.Files, []uintptr{0, 7, 2, 10, 11}) || !slices.Contains(attr.Env, childEnv+"=3 4") {
+			announced := slices.ContainsFunc(attr.Env, func(e string) bool { return strings.HasPrefix(e, childEnv+"=3 4") })
+			if !slices.Equal(attr.Files, []uintptr{0, 7, 2, 10, 11}) || !announced {
 				t.Errorf("files %v, env %v: stdio and the handshake pipes not wired and announced as 3 and 4", attr.Files, attr.Env)
 			}
 			if sys.Pdeathsig != syscall.SIGKILL {
@@ -47,6 +50,38 @@ func TestBuildCmd(t *testing.T) {
 			if (len(uid) == 1) != wantMaps || wantMaps && (uid[0] != syscall.SysProcIDMap{ContainerID: 0, HostID: 1000, Size: 1} ||
 				sys.GidMappings[0] != syscall.SysProcIDMap{ContainerID: 0, HostID: 1001, Size: 1}) {
 				t.Errorf("uid/gid maps %v %v", uid, sys.GidMappings)
+			}
+		})
+	}
+}
+
+func TestChildEnviron(t *testing.T) {
+	tests := []struct {
+		name      string
+		user      string // the user's GOMAXPROCS, "" for none
+		maxprocs  string
+		handshake string
+	}{
+		{"GOMAXPROCS unset: one P, marked for removal", "", "GOMAXPROCS=1", childEnv + "=3 4 " + addedMaxProcs},
+		{"GOMAXPROCS set: the user's, unmarked", "4", "GOMAXPROCS=4", childEnv + "=3 4"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("GOMAXPROCS", tt.user)
+			if tt.user == "" {
+				os.Unsetenv("GOMAXPROCS")
+			}
+			var maxprocs, handshake []string
+			for _, e := range childEnviron() {
+				if strings.HasPrefix(e, "GOMAXPROCS=") {
+					maxprocs = append(maxprocs, e)
+				}
+				if strings.HasPrefix(e, childEnv+"=") {
+					handshake = append(handshake, e)
+				}
+			}
+			if !slices.Equal(maxprocs, []string{tt.maxprocs}) || !slices.Equal(handshake, []string{tt.handshake}) {
+				t.Errorf("GOMAXPROCS %q and %q, want %s and %s", maxprocs, handshake, tt.maxprocs, tt.handshake)
 			}
 		})
 	}

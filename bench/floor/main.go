@@ -4,7 +4,9 @@
 // measures it as the floor that invoke_ns's timings are compared with.
 //
 // It calls syscall.ForkExec and Wait4 directly, as invoke_ns does: os/exec
-// would add a probe process of its own (see BENCHMARKS.md).
+// would add a probe process of its own (see BENCHMARKS.md). Its child's
+// runtime runs on one P, as invoke_ns's child does, so that the floor is
+// what a Go program at its leanest pays.
 package main
 
 import (
@@ -19,8 +21,12 @@ func main() {
 	if os.Getenv(childEnv) != "" {
 		return
 	}
+	env := append(os.Environ(), childEnv+"=1")
+	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
+		env = append(env, "GOMAXPROCS=1")
+	}
 	pid, err := syscall.ForkExec("/proc/self/exe", []string{"floor: child"}, &syscall.ProcAttr{
-		Env:   append(os.Environ(), childEnv+"=1"),
+		Env:   env,
 		Files: []uintptr{0, 1, 2},
 		Sys:   &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWIPC},
 	})
