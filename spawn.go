@@ -71,10 +71,10 @@ func buildCmd(cfg *config, stdio [3]uintptr, in, out uintptr, pidfd *int, uid, g
 // childEnviron is the child's environment: the parent's, the handshake's
 // descriptors, and GOMAXPROCS=1 unless the user set GOMAXPROCS. The child
 // does one thing after another, and a runtime with one P per CPU starts
-// threads and takes fresh memory for the idle ones, each page of it a page
-// fault: one P saves the child a sixth of its page faults and every run
-// about 0.6 ms (BENCHMARKS.md). A GOMAXPROCS the parent adds is marked in
-// childEnv, and the child removes it again before its command can see it.
+// threads and takes fresh memory for the idle one, each page of it a page
+// fault: one P saves a run about 1 ms here (BENCHMARKS.md). A GOMAXPROCS
+// the parent adds is marked in childEnv, and the child removes it again
+// before its command can see it.
 func childEnviron() []string {
 	if _, set := os.LookupEnv("GOMAXPROCS"); set {
 		return append(os.Environ(), childEnv+"=3 4")
