@@ -44,9 +44,10 @@ import (
 
 const childEnv = "_INVOKE_NS_CHILD"
 
-// addedMaxProcs, after the descriptors in childEnv, says that the parent
-// set GOMAXPROCS for the child's runtime alone (childEnviron).
-const addedMaxProcs = "GOMAXPROCS"
+// maxProcsEnv is the variable by which the child's runtime runs on one P.
+// Its name after the descriptors in childEnv says that the parent set it,
+// for the child's runtime alone (childEnviron).
+const maxProcsEnv = "GOMAXPROCS"
 
 // Steps of the handshake.
 const (
@@ -110,8 +111,8 @@ func childLink() (*link, error) {
 	os.Unsetenv(childEnv)
 	var fds [2]int
 	f := strings.Fields(val)
-	if len(f) == 3 && f[2] == addedMaxProcs {
-		os.Unsetenv("GOMAXPROCS")
+	if len(f) == 3 && f[2] == maxProcsEnv {
+		os.Unsetenv(maxProcsEnv)
 		f = f[:2]
 	}
 	if len(f) != 2 {

@@ -76,10 +76,10 @@ func buildCmd(cfg *config, stdio [3]uintptr, in, out uintptr, pidfd *int, uid, g
 // the parent adds is marked in childEnv, and the child removes it again
 // before its command can see it.
 func childEnviron() []string {
-	if _, set := os.LookupEnv("GOMAXPROCS"); set {
+	if _, set := os.LookupEnv(maxProcsEnv); set {
 		return append(os.Environ(), childEnv+"=3 4")
 	}
-	return append(os.Environ(), childEnv+"=3 4 "+addedMaxProcs, "GOMAXPROCS=1")
+	return append(os.Environ(), childEnv+"=3 4 "+maxProcsEnv, maxProcsEnv+"=1")
 }
 
 // child is a started child and the parent's end of the handshake.
