@@ -56,16 +56,14 @@ func runChild() error {
 			c.verbosef(" Child: /proc/sysvipc: %s\n", sysvCounts())
 		}
 		ts := targets(c.cfg)
+		acks := acksWanted(c.cfg, len(ts))
 		for i, t := range ts {
 			rep := c.try(t)
 			if err := l.send(message{Step: stepReport, Report: &rep}); err != nil {
 				return err
 			}
-			if i == len(ts)-1 && !c.goesOn() {
-				// Nothing more to say or do: the parent's verdict
-				// cannot be interleaved with anything, so there is no
-				// need to wait for it.
-				break
+			if i >= acks {
+				break // no ack follows this report
 			}
 			if _, err := l.next(stepAck); err != nil {
 				return parentGone(err)
@@ -83,12 +81,6 @@ func runChild() error {
 
 // childSignals are the signals the child ignores until its command.
 var childSignals = []os.Signal{unix.SIGINT, unix.SIGHUP, unix.SIGPIPE}
-
-// goesOn says whether the child has anything to do after its last report:
-// mounts, a hostname, a command, each of which may print.
-func (c *childSide) goesOn() bool {
-	return c.cfg.NewMount || c.cfg.Hostname != "" || len(c.cfg.Command) > 0
-}
 
 func parentGone(err error) error {
 	if errors.Is(err, io.EOF) {

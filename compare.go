@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,7 +64,6 @@ func compare(cfg *config, out io.Writer, cr *compareRecord) error {
 	}
 	sigs := make(chan os.Signal, 4)
 	catchSignals(sigs)
-	defer signal.Stop(sigs)
 	text := string(msg)
 	cr.Message = &text
 	for _, r := range compareRuns {

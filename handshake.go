@@ -22,8 +22,9 @@
 //	                                          exit is EOF for the parent
 //
 // After its last report, a child with nothing more to do (no mounts, no
-// hostname, no command) exits without waiting for the ack: nothing of its
-// own can come between the parent's lines any more.
+// hostname, no command) exits without waiting for the ack, and the parent
+// sends none (acksWanted): nothing of the child's own can come between
+// the parent's lines any more.
 //
 // The checkpoint is the one of the reference articles: the child reads until
 // the parent has said its own lines, so the two never interleave. EOF in
@@ -56,6 +57,18 @@ const (
 	stepReport = "report"
 	stepAck    = "ack"
 )
+
+// acksWanted is how many acks the child reads when it reports on n
+// objects: one after each report, but none after the last if it has
+// nothing more to do (no mounts, no hostname, no command). Both sides
+// count with it, so that the parent never writes an ack into a pipe whose
+// reader may be gone.
+func acksWanted(cfg *config, n int) int {
+	if n > 0 && !cfg.NewMount && cfg.Hostname == "" && len(cfg.Command) == 0 {
+		return n - 1
+	}
+	return n
+}
 
 // message is one line of the handshake.
 type message struct {

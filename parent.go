@@ -45,7 +45,6 @@ func runParent(cfg *config) error {
 	go func() { catchSignals(sigs); close(caught) }()
 	c, err := startChild(cfg, out)
 	<-caught
-	defer signal.Stop(sigs)
 	p := newParent(cfg, out, sigs)
 	p.verbosef("Parent: PID of parent is %d\n", os.Getpid())
 	p.showNamespaces()
@@ -61,7 +60,10 @@ func runParent(cfg *config) error {
 }
 
 // catchSignals turns SIGINT, SIGTERM and SIGHUP into values on sigs, so
-// that the parent can end the child and remove what it made.
+// that the parent can end the child and remove what it made. They stay
+// caught until invoke_ns exits: a signal after the work changes nothing
+// then, and letting them go again would cost a round trip to the
+// runtime's signal thread for each.
 func catchSignals(sigs chan os.Signal) {
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
 	// A reader that goes away (invoke_ns | head) must not kill invoke_ns
@@ -144,6 +146,7 @@ func (p *parent) run(c *child, ts []target, objs []object) error {
 		c.kill()
 		return err
 	}
+	c.acks = acksWanted(p.cfg, len(ts))
 	var verdict error
 	if len(objs) > 0 {
 		verdict = p.exchanges(c, ts, objs)
@@ -267,7 +270,7 @@ func (p *parent) exchange(t target, o object, c *child, reports <-chan report, r
 			rec.childReport(r)
 			if r.Outcome != outcomeSent {
 				err := p.undelivered(t, r)
-				c.link.send(message{Step: stepAck})
+				c.ack()
 				return err
 			}
 		case sig := <-p.sigs:
@@ -293,7 +296,7 @@ func (p *parent) delivery(t target, m received, rep *report, c *child, rec *obje
 		}
 		p.perror(map[string]string{kindMQ: "mq_timedreceive", kindMsg: "msgrcv", kindSem: "semtimedop", kindShm: "futex"}[t.kind], m.err)
 		if rep != nil {
-			c.link.send(message{Step: stepAck})
+			c.ack()
 		}
 		return &statusError{code: exitTimeout}
 	}
@@ -312,7 +315,7 @@ func (p *parent) delivery(t target, m received, rep *report, c *child, rec *obje
 		rec.delivered(msg)
 		fmt.Fprintf(p.out, "\n    Parent: the following message was received from the child through the %s\n     >> %s\n\n", t, msg)
 	}
-	c.link.send(message{Step: stepAck})
+	c.ack()
 	return nil
 }
 

@@ -90,6 +90,7 @@ type child struct {
 	exited  chan struct{}      // closed once the child is reaped
 	status  syscall.WaitStatus // how it ended, once exited is closed
 	waitErr error              // or why it could not be waited for
+	acks    int                // acks it still reads (acksWanted)
 }
 
 // startChild starts the child, which waits for its config. Its standard
@@ -212,6 +213,14 @@ func (c *child) reports() <-chan report {
 		}
 	}()
 	return ch
+}
+
+// ack lets the child go on after a report, if it waits for that.
+func (c *child) ack() {
+	if c.acks > 0 {
+		c.acks--
+		c.link.send(message{Step: stepAck})
+	}
 }
 
 // kill ends the child and reaps it.
