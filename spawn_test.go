@@ -86,3 +86,60 @@ func TestChildEnviron(t *testing.T) {
 		})
 	}
 }
+
+// reap waits in the poller on the pidfd, and in wait4 when the descriptor
+// it is given cannot be polled; either way it reaps the child once it has
+// ended, with its status.
+func TestReap(t *testing.T) {
+	tests := []struct {
+		name     string
+		pollable bool
+	}{
+		{"through the pidfd in the poller", true},
+		{"in wait4, the descriptor not pollable", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The child ends with status 3 once its stdin is closed: a
+			// reap that did not wait would see no status.
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			pidfd := -1
+			pid, err := syscall.ForkExec("/bin/sh", []string{"sh", "-c", "read x; exit 3"}, &syscall.ProcAttr{
+				Files: []uintptr{r.Fd(), 1, 2},
+				Sys:   &syscall.SysProcAttr{PidFD: &pidfd},
+			})
+			if err != nil {
+				w.Close()
+				t.Fatal(err)
+			}
+			var f *os.File
+			if tt.pollable {
+				unix.SetNonblock(pidfd, true)
+				f = os.NewFile(uintptr(pidfd), "pidfd")
+			} else {
+				defer unix.Close(pidfd)
+				// epoll refuses a regular file.
+				if f, err = os.CreateTemp(t.TempDir(), "not-pollable"); err != nil {
+					w.Close()
+					t.Fatal(err)
+				}
+			}
+			defer f.Close()
+			c := &child{pid: pid, pidfd: f}
+			done := make(chan struct{})
+			go func() { c.reap(); close(done) }()
+			w.Close()
+			<-done
+			if c.waitErr != nil || !c.status.Exited() || c.status.ExitStatus() != 3 {
+				t.Errorf("status %v, error %v; want exit status 3", c.status, c.waitErr)
+			}
+			if err := unix.Kill(pid, 0); err != unix.ESRCH {
+				t.Errorf("kill(%d, 0) = %v after reap, want ESRCH: the child was not reaped", pid, err)
+			}
+		})
+	}
+}
