@@ -67,9 +67,11 @@ func runParent(cfg *config) error {
 func catchSignals(sigs chan os.Signal) {
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
 	// A reader that goes away (invoke_ns | head) must not kill invoke_ns
-	// before it removes the queue: caught, SIGPIPE turns into EPIPE on
-	// write, and execve(2) gives the child's command the default back.
-	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
+	// before it removes the queue: ignored, SIGPIPE turns into EPIPE on
+	// write. Ignored rather than caught, which would cost another round
+	// trip: the child inherits it ignored, and catches it again before it
+	// executes its command, which so gets the default back (see exec).
+	signal.Ignore(unix.SIGPIPE)
 }
 
 func newParent(cfg *config, out io.Writer, sigs chan os.Signal) *parent {
