@@ -159,7 +159,7 @@ func (c *child) startAndWait(path string, argv []string, attr *syscall.ProcAttr,
 // poller, on the pidfd, which becomes readable when the child ends, so
 // that no thread sits in wait4 meanwhile holding on to a P: the parent's
 // other goroutines then run at once, not when the runtime takes the P
-// back (about 0.3 ms a run, BENCHMARKS.md).
+// back (BENCHMARKS.md).
 func (c *child) reap() {
 	rc, err := c.pidfd.SyscallConn()
 	if err == nil {
