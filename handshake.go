@@ -59,10 +59,11 @@ const (
 )
 
 // acksWanted is how many acks the child reads when it reports on n
-// objects: one after each report, but none after the last if it has
-// nothing more to do (no mounts, no hostname, no command). Both sides
-// count with it, so that the parent never writes an ack into a pipe whose
-// reader may be gone.
+// objects: one after each report, so that what it says next comes after
+// the parent's verdict, but none after the last if it has nothing more to
+// do (no mounts, no hostname, no command, each of which may print). Both
+// sides count with it, so that the parent never writes an ack into a pipe
+// whose reader may be gone.
 func acksWanted(cfg *config, n int) int {
 	if n > 0 && !cfg.NewMount && cfg.Hostname == "" && len(cfg.Command) == 0 {
 		return n - 1
