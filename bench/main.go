@@ -41,8 +41,9 @@ type timing struct {
 	Runs             int
 }
 
-// command is one command line that hyperfine times, and its name.
-type command struct{ name, cmd string }
+// command is one command line that hyperfine times, its name, and what to
+// run before each of its runs.
+type command struct{ name, cmd, prepare string }
 
 func main() {
 	flag.Parse()
@@ -65,29 +66,35 @@ func bench() error {
 		return err
 	}
 	q := fmt.Sprintf("/invoke_ns_bench_%d", os.Getpid())
-	hello, err := os.CreateTemp("", "invoke_ns-bench-*.txt")
+	dir, err := os.MkdirTemp("", "invoke_ns-bench-")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(hello.Name())
-	if _, err := hello.WriteString("hello\n"); err != nil {
+	defer os.RemoveAll(dir)
+	hello := filepath.Join(dir, "hello")
+	if err := os.WriteFile(hello, []byte("hello\n"), 0o644); err != nil {
 		return err
 	}
-	hello.Close()
+	// Each run is of a fresh copy of its program: two byte-identical
+	// binaries, each timed from its own file, differ by up to 0.7 ms a
+	// run here, by where the kernel put the file's pages (BENCHMARKS.md).
+	binRun, flRun := filepath.Join(dir, "invoke_ns"), filepath.Join(dir, "floor")
+	binPrep := fmt.Sprintf("rm -f %s && cp %s %s", binRun, bin, binRun)
+	flPrep := fmt.Sprintf("rm -f %s && cp %s %s", flRun, fl, flRun)
 	commands := []command{
-		{"unshare --ipc true", "unshare --ipc true"},
-		{"floor", fl},
+		{"unshare --ipc true", "unshare --ipc true", "true"},
+		{"floor", flRun, flPrep},
 		// The same shell pipeline as invoke_ns's commands: its fork for
 		// printf costs as much as a fifth of the floor, and is no work of
 		// invoke_ns's, so the -i no target compares like with like.
-		{pipedFloor, fmt.Sprintf("printf 'hello\\n' | %s", fl)},
-		{"invoke_ns -i no", fmt.Sprintf("printf 'hello\\n' | %s -i no -q %s", bin, q)},
+		{pipedFloor, fmt.Sprintf("printf 'hello\\n' | %s", flRun), flPrep},
+		{"invoke_ns -i no", fmt.Sprintf("printf 'hello\\n' | %s -i no -q %s", binRun, q), binPrep},
 		// The other way to compare like with like: no pipeline on either
 		// side. The redirection is done by sh itself, before it executes.
-		{fileFed, fmt.Sprintf("%s -i no -q %s < %s", bin, q, hello.Name())},
+		{fileFed, fmt.Sprintf("%s -i no -q %s < %s", binRun, q, hello), binPrep},
 		// Blocked is exit status 3: anything else is a failed run.
-		{"invoke_ns -i yes", fmt.Sprintf("printf 'hello\\n' | %s -i yes -q %s; [ $? = 3 ]", bin, q)},
-		{"invoke_ns --compare", fmt.Sprintf("printf 'hello\\n' | %s --compare -q %s", bin, q)},
+		{"invoke_ns -i yes", fmt.Sprintf("printf 'hello\\n' | %s -i yes -q %s; [ $? = 3 ]", binRun, q), binPrep},
+		{"invoke_ns --compare", fmt.Sprintf("printf 'hello\\n' | %s --compare -q %s", binRun, q), binPrep},
 	}
 	// hyperfine runs all of one command's runs, then the next command's:
 	// a machine that slows down for a while skews the ratios. So the
@@ -126,6 +133,9 @@ func hyperfine(commands []command, pooled map[string][]float64) error {
 	out.Close()
 	defer os.Remove(out.Name())
 	args := []string{"--warmup", strconv.Itoa(*warmup), "--runs", strconv.Itoa(*runs), "--style", "basic", "--export-json", out.Name()}
+	for _, c := range commands {
+		args = append(args, "--prepare", c.prepare)
+	}
 	for _, c := range commands {
 		args = append(args, "-n", c.name, c.cmd)
 	}
