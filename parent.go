@@ -163,7 +163,7 @@ func (p *parent) run(c *child, ts []target, objs []object) error {
 
 // exchanges goes through the objects in turn, one verdict each. The first
 // verdict other than delivery decides the exit status; a failure that is
-// not a verdict, or a child that is gone, ends the round.
+// not a verdict, or a child cut short, ends the round.
 func (p *parent) exchanges(c *child, ts []target, objs []object) error {
 	reports := c.reports()
 	var first error
@@ -175,7 +175,7 @@ func (p *parent) exchanges(c *child, ts []target, objs []object) error {
 			first = err
 		}
 		var st *statusError
-		if err != nil && (!errors.As(err, &st) || st.err != nil || c.gone()) {
+		if err != nil && (!errors.As(err, &st) || st.err != nil || c.cutShort()) {
 			break
 		}
 	}

@@ -213,11 +213,14 @@ func (c *child) wait() (syscall.WaitStatus, error) {
 	return c.status, c.waitErr
 }
 
-// gone says whether the child has been reaped.
-func (c *child) gone() bool {
+// cutShort says whether the child has ended before it could report on
+// every object: killed, or failed. A child with nothing to do after its
+// last report exits 0 at once, and what it reported may not have been
+// read yet: that child has not been cut short.
+func (c *child) cutShort() bool {
 	select {
 	case <-c.exited:
-		return true
+		return c.waitErr != nil || !c.status.Exited() || c.status.ExitStatus() != 0
 	default:
 		return false
 	}

@@ -143,3 +143,30 @@ func TestReap(t *testing.T) {
 		})
 	}
 }
+
+func TestCutShort(t *testing.T) {
+	tests := []struct {
+		name    string
+		exited  bool
+		status  syscall.WaitStatus
+		waitErr error
+		want    bool
+	}{
+		{"still running", false, 0, nil, false},
+		{"exited 0 after its last report", true, 0, nil, false},
+		{"exited 1", true, 1 << 8, nil, true},
+		{"killed", true, syscall.WaitStatus(syscall.SIGKILL), nil, true},
+		{"not waited for", true, 0, syscall.ECHILD, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &child{exited: make(chan struct{}), status: tt.status, waitErr: tt.waitErr}
+			if tt.exited {
+				close(c.exited)
+			}
+			if got := c.cutShort(); got != tt.want {
+				t.Errorf("cutShort() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

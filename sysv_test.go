@@ -193,6 +193,33 @@ func TestKindsCtrlC(t *testing.T) {
 	}
 }
 
+// With -i yes, each kind gets its verdict, the last one too: the child
+// exits right after its last report, and the parent must still read it.
+// The race was about one run in forty, so many runs, a few at a time.
+func TestKindsEveryVerdict(t *testing.T) {
+	flags := privFlags(t)
+	var wg sync.WaitGroup
+	work := make(chan int)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				q := testQueue(t)
+				r := run(t, "hello\n", append(flags, "-k", "all", "-vi", "yes", "-q", q)...)
+				if got := strings.Count(r.stdout, "can arrive: the child is in a new IPC namespace"); r.code != exitBlocked || got != 4 {
+					t.Errorf("run %d: exit %d, %d verdicts (want 4, one per kind):\n%s\nstderr:\n%s", i, r.code, got, r.stdout, r.stderr)
+				}
+			}
+		}()
+	}
+	for i := range 120 {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+}
+
 // Two runs at once, each with a key made from its own PID, each get their
 // own message through every kind.
 func TestKindsTwoAtOnce(t *testing.T) {
