@@ -168,59 +168,62 @@ var errHelp = errors.New("help requested")
 // parseOptions turns argv into a config, checking everything before
 // anything is created.
 func parseOptions(args []string) (*config, error) {
+	// Flags go straight into cfg, the rest into locals checked below.
+	// FlagLong rather than BoolLong and StringLong: getopt walks the stack
+	// for each option, to note where it was declared, and those helpers
+	// add a frame to every walk (BenchmarkParseOptions, BENCHMARKS.md).
+	cfg := &config{Prog: args[0]}
+	var help bool
+	kind, key, host, ipc, timeout, queue := "mq", "", "", "", "60s", "/ipc_namespace"
 	set := getopt.New()
-	help := set.BoolLong("help", 'h')
-	verbose := set.BoolLong("verbose", 'v')
-	pid := set.BoolLong("pid", 'p')
-	mount := set.BoolLong("mount", 'm')
-	net := set.BoolLong("net", 'n')
-	user := set.BoolLong("user", 'U')
-	force := set.BoolLong("force", 'f')
-	jsonOut := set.BoolLong("json", 0)
-	compare := set.BoolLong("compare", 'c')
-	kind := set.StringLong("kind", 'k', "mq")
-	key := set.StringLong("key", 0, "")
-	host := set.StringLong("uts", 'u', "")
-	ipc := set.StringLong("ipc", 'i', "")
-	timeout := set.StringLong("timeout", 't', "60s")
-	queue := set.StringLong("queue", 'q', "/ipc_namespace")
+	set.FlagLong(&help, "help", 'h')
+	set.FlagLong(&cfg.Verbose, "verbose", 'v')
+	set.FlagLong(&cfg.NewPID, "pid", 'p')
+	set.FlagLong(&cfg.NewMount, "mount", 'm')
+	set.FlagLong(&cfg.NewNet, "net", 'n')
+	set.FlagLong(&cfg.NewUser, "user", 'U')
+	set.FlagLong(&cfg.Force, "force", 'f')
+	set.FlagLong(&cfg.JSON, "json", 0)
+	set.FlagLong(&cfg.Compare, "compare", 'c')
+	set.FlagLong(&kind, "kind", 'k')
+	set.FlagLong(&key, "key", 0)
+	set.FlagLong(&host, "uts", 'u')
+	set.FlagLong(&ipc, "ipc", 'i')
+	set.FlagLong(&timeout, "timeout", 't')
+	set.FlagLong(&queue, "queue", 'q')
 	if err := set.Getopt(args, nil); err != nil {
 		return nil, getoptError(err)
 	}
-	if *help {
+	if help {
 		return nil, errHelp
 	}
-	cfg := &config{
-		Prog: args[0], Verbose: *verbose, NewPID: *pid, NewMount: *mount,
-		NewNet: *net, NewUser: *user, Force: *force, JSON: *jsonOut, Queue: *queue,
-		Compare: *compare, Command: set.Args(),
-	}
+	cfg.Queue, cfg.Command = queue, set.Args()
 	if set.IsSet('u') {
-		if err := checkHostname(*host); err != nil {
-			return nil, usagef("-u %q: %v", *host, err)
+		if err := checkHostname(host); err != nil {
+			return nil, usagef("-u %q: %v", host, err)
 		}
-		cfg.Hostname = *host
+		cfg.Hostname = host
 	}
 	if set.IsSet('i') {
-		switch *ipc {
+		switch ipc {
 		case "yes":
 			cfg.IPC, cfg.NewIPC = true, true
 		case "no":
 			cfg.IPC = true
 		default:
-			return nil, usagef("-i %q: the argument must be yes or no", *ipc)
+			return nil, usagef("-i %q: the argument must be yes or no", ipc)
 		}
 	}
-	if err := parseObjects(set, cfg, *kind, *key); err != nil {
+	if err := parseObjects(set, cfg, kind, key); err != nil {
 		return nil, err
 	}
-	d, err := parseTimeout(*timeout)
+	d, err := parseTimeout(timeout)
 	if err != nil {
-		return nil, usagef("-t %q: %v", *timeout, err)
+		return nil, usagef("-t %q: %v", timeout, err)
 	}
 	cfg.Timeout = d
-	if err := checkQueueName(*queue); err != nil {
-		return nil, usagef("-q %q: %v", *queue, err)
+	if err := checkQueueName(queue); err != nil {
+		return nil, usagef("-q %q: %v", queue, err)
 	}
 	return cfg, nil
 }

@@ -137,3 +137,13 @@ func FuzzParseOptions(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParseOptions times what every run pays before its child can
+// start: getopt notes where each option was declared by walking the stack.
+func BenchmarkParseOptions(b *testing.B) {
+	for b.Loop() {
+		if _, err := parseOptions([]string{"invoke_ns", "-i", "no"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
