@@ -1,6 +1,7 @@
 // child.go: the child's side. It runs in the namespaces the parent asked
 // clone(2) for, tries to reach the parent's queue by name, tells the parent
 // what happened, sets up its mounts and hostname, and runs the command.
+
 package main
 
 import (
@@ -17,9 +18,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-type childSide struct {
-	cfg *config
-	out io.Writer // the transcript: stdout, or stderr with --json
+// child is the child's side of a run.
+type child struct {
+	cfg  *config
+	spec *runSpec
+	out  io.Writer // the transcript: stdout, or stderr with --json
 
 	msg    []byte // the message, once read
 	msgErr error  // or why there is none
@@ -35,8 +38,11 @@ func runChild() error {
 	if err != nil {
 		return parentGone(err)
 	}
-	c := &childSide{cfg: m.Config, out: os.Stdout}
-	if c.cfg.Quiet {
+	if m.Config == nil || m.Run == nil {
+		return errors.New("handshake: the config step carries no options")
+	}
+	c := &child{cfg: m.Config, spec: m.Run, out: os.Stdout}
+	if c.spec.Quiet {
 		c.out = io.Discard
 	}
 	// Ctrl-C or a hang-up at the prompt reaches the parent too, which ends
@@ -48,23 +54,21 @@ func runChild() error {
 		return parentGone(err)
 	}
 	c.verbosef(" Child: PID of child is %d\n", os.Getpid())
-	if kinds := nsKinds(c.cfg); len(kinds) > 0 && c.cfg.Verbose {
-		c.verbosef(" Child: namespaces %s\n", nsLine(nsIDs("self", kinds), kinds))
+	if names := shownNamespaces(c.cfg, c.spec.IPC); len(names) > 0 && c.cfg.Verbose {
+		c.verbosef(" Child: namespaces %s\n", nsLine(nsIDs("self", names), names))
 	}
-	if c.cfg.IPC {
-		if c.cfg.Verbose && c.cfg.NewIPC && c.cfg.hasSysV() {
-			c.verbosef(" Child: /proc/sysvipc: %s\n", sysvCounts())
+	if c.cfg.Verbose && c.spec.NewIPC && hasSysV(c.spec.Objects) {
+		c.verbosef(" Child: /proc/sysvipc: %s\n", sysvCounts())
+	}
+	// For each object: try it, report, and wait for the verdict's ack
+	// unless none follows (acksWanted).
+	acks := acksWanted(c.cfg, len(c.spec.Objects))
+	for i, t := range c.spec.Objects {
+		rep := c.try(t)
+		if err := l.send(message{Step: stepReport, Report: &rep}); err != nil {
+			return err
 		}
-		ts := targets(c.cfg)
-		acks := acksWanted(c.cfg, len(ts))
-		for i, t := range ts {
-			rep := c.try(t)
-			if err := l.send(message{Step: stepReport, Report: &rep}); err != nil {
-				return err
-			}
-			if i >= acks {
-				break // no ack follows this report
-			}
+		if i < acks {
 			if _, err := l.next(stepAck); err != nil {
 				return parentGone(err)
 			}
@@ -91,10 +95,10 @@ func parentGone(err error) error {
 
 // try looks the object up by name or key and sends the message through
 // it; with TryCreate it then tries to make one of its own.
-func (c *childSide) try(t target) report {
+func (c *child) try(t target) report {
 	rep := c.reach(t)
-	rep.Kind = t.kind
-	if c.cfg.TryCreate {
+	rep.Kind = t.Kind
+	if c.spec.TryCreate {
 		err := t.createOwn()
 		rep.CreateTried, rep.CreateErrno = true, errnoOf(err)
 		if err == nil {
@@ -106,11 +110,11 @@ func (c *childSide) try(t target) report {
 	return rep
 }
 
-func (c *childSide) reach(t target) report {
+func (c *child) reach(t target) report {
 	c.verbosef(" Child: opening %s\n", t)
 	e, err := t.open()
 	if err != nil {
-		c.perror(t.lookup(), err)
+		c.perror(t.kind().lookup, err)
 		return report{Outcome: outcomeOpenFailed, Errno: errnoOf(err)}
 	}
 	defer func() {
@@ -118,7 +122,7 @@ func (c *childSide) reach(t target) report {
 		e.Close()
 	}()
 	var msg []byte
-	if t.carriesText() {
+	if t.kind().carriesText {
 		var rep *report
 		if msg, rep = c.message(); rep != nil {
 			return *rep
@@ -130,7 +134,7 @@ func (c *childSide) reach(t target) report {
 		c.verbosef(" Child: posting the semaphore for the parent\n")
 	}
 	if err := e.Send(msg); err != nil {
-		c.perror(t.sendCall(), err)
+		c.perror(t.kind().send, err)
 		return report{Outcome: outcomeSendFailed, Errno: errnoOf(err)}
 	}
 	return report{Outcome: outcomeSent}
@@ -138,11 +142,11 @@ func (c *childSide) reach(t target) report {
 
 // message reads the message the first time it is needed, or takes the one
 // the parent read (--compare); without one, the report says why.
-func (c *childSide) message() ([]byte, *report) {
+func (c *child) message() ([]byte, *report) {
 	if !c.asked {
 		c.asked = true
-		if c.cfg.Message != nil {
-			c.msg = []byte(*c.cfg.Message)
+		if c.spec.Message != nil {
+			c.msg = []byte(*c.spec.Message)
 		} else {
 			c.msg, c.msgErr = promptMessage(os.Stdin, c.out, promptText)
 		}
@@ -163,7 +167,7 @@ func (c *childSide) message() ([]byte, *report) {
 }
 
 // setUp does what the other namespaces are for, after the IPC step.
-func (c *childSide) setUp() error {
+func (c *child) setUp() error {
 	if c.cfg.NewMount {
 		// CLONE_NEWNS copies the mount tree with its propagation: where /
 		// is shared (the systemd default) a mount made here would show up
@@ -179,7 +183,7 @@ func (c *childSide) setUp() error {
 				return fmt.Errorf("mounting proc on /proc: %w", err)
 			}
 		}
-		if c.cfg.NewIPC {
+		if c.spec.NewIPC {
 			if err := c.mountMqueue(); err != nil {
 				return err
 			}
@@ -198,7 +202,7 @@ func (c *childSide) setUp() error {
 // (mq_overview(7)), so without this /dev/mqueue would still list the
 // host's. Only where the directory exists: creating it would change the
 // host's /dev, which this mount namespace shares.
-func (c *childSide) mountMqueue() error {
+func (c *child) mountMqueue() error {
 	const dir = "/dev/mqueue"
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		c.verbosef(" Child: no %s here: nothing mounted\n", dir)
@@ -214,7 +218,7 @@ func (c *childSide) mountMqueue() error {
 
 // exec replaces the child with its command, found on PATH as a shell
 // would, with the statuses a shell gives: 127 not found, 126 not runnable.
-func (c *childSide) exec() error {
+func (c *child) exec() error {
 	argv := c.cfg.Command
 	path, err := exec.LookPath(argv[0])
 	if errors.Is(err, exec.ErrDot) {
@@ -225,7 +229,7 @@ func (c *childSide) exec() error {
 		if errors.Is(err, fs.ErrPermission) {
 			code = 126
 		}
-		return &statusError{code: code, err: hint(err, "check the command's name and PATH")}
+		return &codeError{code: code, err: hint(err, "check the command's name and PATH")}
 	}
 	fmt.Fprintf(c.out, " Child: Executing command %s ...\n", argv[0])
 	// execve(2) keeps an ignored signal ignored, but resets a caught one
@@ -237,10 +241,10 @@ func (c *childSide) exec() error {
 	if errors.Is(err, unix.EACCES) || errors.Is(err, unix.ENOEXEC) {
 		code = 126
 	}
-	return &statusError{code: code, err: fmt.Errorf("exec %s: %w", path, err)}
+	return &codeError{code: code, err: fmt.Errorf("exec %s: %w", path, err)}
 }
 
-func (c *childSide) verbosef(format string, args ...any) {
+func (c *child) verbosef(format string, args ...any) {
 	if c.cfg.Verbose {
 		fmt.Fprintf(c.out, format, args...)
 	}
@@ -249,8 +253,8 @@ func (c *childSide) verbosef(format string, args ...any) {
 // perror prints as perror(3) does in the original: " Child: mq_open: No
 // such file or directory". The transcript shows it, so it stays in its
 // layout, on stderr.
-func (c *childSide) perror(op string, err error) {
-	if c.cfg.Quiet {
+func (c *child) perror(op string, err error) {
+	if c.spec.Quiet {
 		return
 	}
 	fmt.Fprintf(os.Stderr, " Child: %s: %s\n", op, strerror(err))

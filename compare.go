@@ -1,18 +1,19 @@
 // compare.go: --compare, the classroom's one command. The parent reads the
 // message once, sends a child in its own IPC namespace to deliver it, then
 // a child in a new IPC namespace, and shows the two runs side by side.
+
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // compareRecord is what --json prints with --compare.
@@ -36,22 +37,22 @@ var compareRuns = []struct {
 	{"new", true, "new (-i yes)"},
 }
 
-func runCompare(cfg *config, out io.Writer) error {
+func runCompare(cfg *config, out io.Writer) *outcome {
 	start := time.Now()
 	cr := &compareRecord{Options: newRecord(cfg).Options, Runs: []*record{}}
-	err := compare(cfg, out, cr)
+	o := compare(cfg, out, cr)
 	if cfg.Verbose {
 		fmt.Fprintf(out, "Parent: %s - Finishing up\n", cfg.Prog)
 	}
 	if cfg.JSON {
 		cr.ElapsedMS = float64(time.Since(start).Microseconds()) / 1000
-		cr.ExitStatus, cr.Error = statusOf(err), errText(err)
-		err = writeVerdict(cr, err)
+		cr.ExitStatus, cr.Error = o.exitStatus(), o.errText()
+		writeRecord(cr, o)
 	}
-	return err
+	return o
 }
 
-func compare(cfg *config, out io.Writer, cr *compareRecord) error {
+func compare(cfg *config, out io.Writer, cr *compareRecord) *outcome {
 	if cfg.Verbose {
 		fmt.Fprintf(out, "Parent: PID of parent is %d\n", os.Getpid())
 	}
@@ -59,34 +60,37 @@ func compare(cfg *config, out io.Writer, cr *compareRecord) error {
 	// invoke_ns, which has made nothing yet.
 	msg, err := promptMessage(os.Stdin, out, comparePrompt)
 	if err != nil {
-		return &statusError{code: exitNoMessage, err: hint(fmt.Errorf("reading the message: %w", err),
-			fmt.Sprintf("give one line of at most %d bytes", messageMax))}
+		return &outcome{err: &codeError{code: exitNoMessage, err: hint(fmt.Errorf("reading the message: %w", err),
+			fmt.Sprintf("give one line of at most %d bytes", messageMax))}}
 	}
 	sigs := make(chan os.Signal, 4)
 	catchSignals(sigs)
+	caught := make(chan struct{})
+	close(caught)
 	text := string(msg)
 	cr.Message = &text
 	for _, r := range compareRuns {
-		run := *cfg
-		run.IPC, run.NewIPC, run.Message, run.TryCreate, run.Quiet = true, r.newIPC, &text, true, !cfg.Verbose
+		spec := &runSpec{IPC: true, NewIPC: r.newIPC, Objects: targets(cfg), Message: &text,
+			TryCreate: true, Quiet: !cfg.Verbose}
 		runOut := out
-		if run.Quiet {
+		if spec.Quiet {
 			runOut = io.Discard
 		}
 		fmt.Fprintf(runOut, "--- the child in a %s IPC namespace ---\n", strings.Fields(r.title)[0])
-		p := newParent(&run, runOut, sigs)
-		p.rec.Options, p.rec.Run = nil, r.name
-		c, err := startChild(&run, runOut)
-		p.showNamespaces()
-		if err == nil {
-			err = p.withObjects(c)
+		p := &parent{cfg: cfg, out: runOut, sigs: sigs, caught: caught, quiet: spec.Quiet}
+		rec := &record{Run: r.name, Objects: []*objectRecord{}, start: time.Now()}
+		o := p.runOnce(spec, rec)
+		rec.finish(cfg, o)
+		cr.Runs = append(cr.Runs, rec)
+		// A verdict is a result to show; a failure or a signal ends it
+		// here, a signal that came after the run's own wait too.
+		select {
+		case sig := <-sigs:
+			o.signal = sig.(unix.Signal)
+		default:
 		}
-		p.rec.finish(&run, err)
-		cr.Runs = append(cr.Runs, p.rec)
-		// A verdict is a result to show; anything else ends it here.
-		var st *statusError
-		if err != nil && (!errors.As(err, &st) || st.err != nil) {
-			return err
+		if o.err != nil || o.signal != 0 {
+			return o
 		}
 	}
 	if cfg.Verbose {
@@ -97,11 +101,11 @@ func compare(cfg *config, out io.Writer, cr *compareRecord) error {
 	if !cr.Isolated {
 		fmt.Fprintf(out, "\nIsolation not shown: with -i no the child should reach what the parent made,\n"+
 			"and with -i yes find none of it (ENOENT).\n")
-		return &statusError{code: exitExposed}
+		return &outcome{exposed: true}
 	}
 	fmt.Fprintf(out, "\nIsolation shown: with -i no the child reached what the parent made;\n"+
 		"with -i yes it could not even find it, and could create its own with the same %s.\n", nameOrKey(cfg))
-	return nil
+	return &outcome{}
 }
 
 // isolated says whether every object was delivered in the shared
@@ -112,7 +116,7 @@ func isolated(cfg *config, runs []*record) bool {
 	}
 	for i := range cfg.Kinds {
 		shared, own := runs[0].Objects[i], runs[1].Objects[i]
-		if shared.Verdict != "delivered" || own.Verdict != "blocked" || own.ChildOpen.Errno != "ENOENT" {
+		if shared.Verdict != delivered || own.Verdict != blocked || own.ChildOpen == nil || own.ChildOpen.Errno != "ENOENT" {
 			return false
 		}
 	}
@@ -135,20 +139,24 @@ func printTable(out io.Writer, cfg *config, runs []*record) {
 		header = append(header, compareRuns[i].title)
 	}
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
-	for _, kind := range nsKinds(&config{IPC: true, NewPID: cfg.NewPID, NewMount: cfg.NewMount,
-		Hostname: cfg.Hostname, NewNet: cfg.NewNet, NewUser: cfg.NewUser}) {
-		row("parent's "+kind+" namespace", func(r *record) string { return r.ParentNS[kind] })
-		row("child's "+kind+" namespace", func(r *record) string { return r.ChildNS[kind] })
+	for _, ns := range shownNamespaces(cfg, true) {
+		row("parent's "+ns+" namespace", func(r *record) string { return r.ParentNS[ns] })
+		row("child's "+ns+" namespace", func(r *record) string { return r.ChildNS[ns] })
 	}
 	for i, t := range targets(cfg) {
 		obj := func(r *record) *objectRecord {
 			if i < len(r.Objects) {
 				return r.Objects[i]
 			}
-			return &objectRecord{Verdict: "not tried"}
+			return &objectRecord{}
 		}
-		row(t.label(), func(r *record) string { return obj(r).Verdict })
-		row("  child's "+t.lookup(), func(r *record) string { return openCell(obj(r).ChildOpen) })
+		row(t.label(), func(r *record) string {
+			if obj(r).Verdict == verdictNone {
+				return "not tried"
+			}
+			return obj(r).Verdict.String()
+		})
+		row("  child's "+t.kind().lookup, func(r *record) string { return openCell(obj(r).ChildOpen) })
 		row("  what arrived", func(r *record) string { return arrivedCell(t, obj(r)) })
 		row("  child creates its own", func(r *record) string { return createCell(obj(r).ChildCreate) })
 	}
@@ -169,7 +177,7 @@ func arrivedCell(t target, o *objectRecord) string {
 	switch {
 	case !o.Delivered:
 		return "nothing"
-	case !t.carriesText():
+	case !t.kind().carriesText:
 		return "a signal (no text)"
 	}
 	return strconv.Quote(*o.Message)
@@ -187,11 +195,16 @@ func createCell(o *openResult) string {
 
 // nameOrKey words the closing sentence for the kinds compared.
 func nameOrKey(cfg *config) string {
-	switch {
-	case !cfg.hasSysV():
-		return "name"
-	case slices.Contains(cfg.Kinds, kindMQ):
-		return "name and key"
+	byName, byKey := false, false
+	for _, t := range targets(cfg) {
+		byName = byName || t.kind().byName
+		byKey = byKey || !t.kind().byName
 	}
-	return "key"
+	switch {
+	case byName && byKey:
+		return "name and key"
+	case byKey:
+		return "key"
+	}
+	return "name"
 }

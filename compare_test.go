@@ -1,10 +1,20 @@
 // compare_test.go: --compare, end to end and its verdict.
+
 package main
 
 import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestCompare(t *testing.T) {
@@ -62,26 +72,26 @@ func TestCompareWithoutAMessage(t *testing.T) {
 
 // isolated is the verdict behind --compare's exit status.
 func TestIsolated(t *testing.T) {
-	run := func(verdict, errno string) *record {
+	run := func(v verdict, errno string) *record {
 		open := &openResult{Result: "ok"}
 		if errno != "" {
 			open = &openResult{Result: "error", Errno: errno}
 		}
-		return &record{Objects: []*objectRecord{{Verdict: verdict, ChildOpen: open}}}
+		return &record{Objects: []*objectRecord{{Verdict: v, ChildOpen: open}}}
 	}
-	cfg := &config{Kinds: []string{kindMQ}}
+	cfg := &config{Kinds: []string{"mq"}, Queue: "/q"}
 	tests := []struct {
 		name string
 		runs []*record
 		want bool
 	}{
-		{"delivered, then not found", []*record{run("delivered", ""), run("blocked", "ENOENT")}, true},
-		{"delivered both times", []*record{run("delivered", ""), run("delivered", "")}, false},
-		{"blocked both times", []*record{run("blocked", "ENOENT"), run("blocked", "ENOENT")}, false},
-		{"blocked, but not for want of the name", []*record{run("delivered", ""), run("blocked", "EACCES")}, false},
-		{"timed out in the shared namespace", []*record{run("timeout", ""), run("blocked", "ENOENT")}, false},
-		{"only one run", []*record{run("delivered", "")}, false},
-		{"an object missing", []*record{run("delivered", ""), {}}, false},
+		{"delivered, then not found", []*record{run(delivered, ""), run(blocked, "ENOENT")}, true},
+		{"delivered both times", []*record{run(delivered, ""), run(delivered, "")}, false},
+		{"blocked both times", []*record{run(blocked, "ENOENT"), run(blocked, "ENOENT")}, false},
+		{"blocked, but not for want of the name", []*record{run(delivered, ""), run(blocked, "EACCES")}, false},
+		{"timed out in the shared namespace", []*record{run(timedOut, ""), run(blocked, "ENOENT")}, false},
+		{"only one run", []*record{run(delivered, "")}, false},
+		{"an object missing", []*record{run(delivered, ""), {}}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,5 +99,49 @@ func TestIsolated(t *testing.T) {
 				t.Errorf("isolated = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// A signal during --compare ends it with 128+N, with no table and nothing
+// left behind. The transcript goes into a pipe of one page that the test
+// stops reading after the first run's heading, so that the signal is
+// sure to come before the end of the runs: invoke_ns waits to write.
+func TestCompareStopsOnASignal(t *testing.T) {
+	flags := privFlags(t)
+	q := testQueue(t)
+	key := testKey(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := unix.FcntlInt(r.Fd(), unix.F_SETPIPE_SZ, 4096); err != nil {
+		t.Skipf("skipped %s: cannot make the pipe one page: %v", t.Name(), err)
+	}
+	r.SetReadDeadline(time.Now().Add(runLimit))
+	cmd := command(t, binary, append(flags, "-c", "-v", "-k", "all", "-q", q, "--key", fmt.Sprint(key))...)
+	cmd.Stdin, cmd.Stdout = strings.NewReader("stopped\n"), w
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	lines := bufio.NewReaderSize(r, 16)
+	var seen strings.Builder
+	for !strings.Contains(seen.String(), "--- the child in a shared IPC namespace ---\n") {
+		line, err := lines.ReadString('\n')
+		seen.WriteString(line)
+		if err != nil {
+			t.Fatalf("no heading of the first run: %v\n%s", err, seen.String())
+		}
+	}
+	cmd.Process.Signal(unix.SIGTERM)
+	rest, _ := io.ReadAll(lines)
+	seen.Write(rest)
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 128+int(unix.SIGTERM) || strings.Contains(seen.String(), "Isolation") {
+		t.Errorf("%v, want exit status 143 and no table:\n%s\nstderr:\n%s", err, seen.String(), stderr.String())
 	}
 }

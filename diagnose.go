@@ -1,6 +1,7 @@
 // diagnose.go: turning an errno into the words a person at the terminal
-// needs: perror(3)'s text, and for the queue the kernel limit that was hit
-// (mq_overview(7), "/proc interfaces").
+// needs: perror(3)'s text, and for a failed create the kernel limit that
+// was hit (mq_overview(7) "/proc interfaces", sysvipc(7)) and what to do.
+
 package main
 
 import (
@@ -43,48 +44,44 @@ func mqueueSysctl(name string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// queueLimitError explains a failed mq_open(O_CREAT) and says what to do.
-func queueLimitError(err error, name string) error {
+// queueHints says what to do when mq_open(O_CREAT) fails.
+func queueHints(err error, _ *kind, t target) (string, bool) {
 	switch errnoOf(err) {
 	case unix.EEXIST:
-		return hint(err, "another invoke_ns may be using "+name+", or an interrupted run left it behind; "+
-			"wait for the other run, choose another name with -q, or remove it with -f")
+		return "another invoke_ns may be using " + t.Name + ", or an interrupted run left it behind; " +
+			"wait for the other run, choose another name with -q, or remove it with -f", true
 	case unix.ENOSPC:
-		return hint(err, fmt.Sprintf("the limit on message queues is reached (/proc/sys/fs/mqueue/queues_max = %s): "+
-			"remove unused queues or raise the limit", mqueueSysctl("queues_max")))
+		return fmt.Sprintf("the limit on message queues is reached (/proc/sys/fs/mqueue/queues_max = %s): "+
+			"remove unused queues or raise the limit", mqueueSysctl("queues_max")), true
 	case unix.EINVAL:
-		return hint(err, fmt.Sprintf("this queue needs %d messages of %d bytes, and the kernel allows "+
+		return fmt.Sprintf("this queue needs %d messages of %d bytes, and the kernel allows "+
 			"/proc/sys/fs/mqueue/msg_max = %s, msgsize_max = %s: raise them",
-			queueMsgMax, messageMax+1, mqueueSysctl("msg_max"), mqueueSysctl("msgsize_max")))
+			queueMsgMax, messageMax+1, mqueueSysctl("msg_max"), mqueueSysctl("msgsize_max")), true
 	case unix.EMFILE:
 		var rl unix.Rlimit
 		unix.Getrlimit(unix.RLIMIT_MSGQUEUE, &rl)
-		return hint(err, fmt.Sprintf("your RLIMIT_MSGQUEUE (ulimit -q) of %d bytes is used up by other queues, "+
-			"or the limit on open files is reached: remove unused queues or raise the limit", rl.Cur))
+		return fmt.Sprintf("your RLIMIT_MSGQUEUE (ulimit -q) of %d bytes is used up by other queues, "+
+			"or the limit on open files is reached: remove unused queues or raise the limit", rl.Cur), true
 	case unix.EACCES:
-		return hint(err, "you may not create or replace "+name+": choose another name with -q")
+		return "you may not create or replace " + t.Name + ": choose another name with -q", true
 	}
-	return err
+	return "", false
 }
 
-// createError explains a failed create of t and says what to do.
-func createError(err error, t target) error {
-	if t.kind == kindMQ {
-		return queueLimitError(err, t.queue)
-	}
-	limit := map[string]string{kindMsg: "/proc/sys/kernel/msgmni", kindSem: "the 4th field of /proc/sys/kernel/sem",
-		kindShm: "/proc/sys/kernel/shmmni"}[t.kind]
+// sysvHints says what to do when msgget, semget or shmget with IPC_CREAT
+// fails.
+func sysvHints(err error, k *kind, t target) (string, bool) {
 	switch errnoOf(err) {
 	case unix.EEXIST:
-		return hint(err, fmt.Sprintf("another program, or an interrupted run, holds key %d (see ipcs); "+
-			"choose another with --key, or remove it with -f", t.key))
+		return fmt.Sprintf("another program, or an interrupted run, holds key %d (see ipcs); "+
+			"choose another with --key, or remove it with -f", t.Key), true
 	case unix.ENOSPC:
-		return hint(err, "the limit on these objects is reached ("+limit+"): "+
-			"remove unused ones (ipcs, ipcrm) or raise the limit")
+		return "the limit on these objects is reached (" + k.limit + "): " +
+			"remove unused ones (ipcs, ipcrm) or raise the limit", true
 	case unix.EINVAL, unix.ENOMEM:
-		return hint(err, "the kernel's size limits do not allow it (/proc/sys/kernel/shmmax, shmall, msgmnb): raise them")
+		return "the kernel's size limits do not allow it (/proc/sys/kernel/shmmax, shmall, msgmnb): raise them", true
 	case unix.EACCES:
-		return hint(err, fmt.Sprintf("key %d is taken by an object you may not use: choose another with --key", t.key))
+		return fmt.Sprintf("key %d is taken by an object you may not use: choose another with --key", t.Key), true
 	}
-	return err
+	return "", false
 }

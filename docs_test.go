@@ -41,7 +41,7 @@ func TestManPageRenders(t *testing.T) {
 	if _, err := exec.LookPath("man"); err != nil {
 		t.Skipf("skipped %s: man is not installed (apt-get install man-db)", t.Name())
 	}
-	cmd := exec.Command("man", "--warnings", "-l", "docs/invoke_ns.1")
+	cmd := command(t, "man", "--warnings", "-l", "docs/invoke_ns.1")
 	cmd.Env = append(os.Environ(), "MANWIDTH=80", "MANPAGER=cat", "PAGER=cat")
 	out, err := cmd.Output()
 	var stderr string

@@ -1,17 +1,20 @@
 // exchange_test.go: the program end to end, as the article runs it: the
 // real binary, real namespaces, the message through a real queue.
+
 package main
 
 import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 const pianoRiffs = "I will return to haunt you with peculiar piano riffs"
@@ -177,7 +180,7 @@ func TestChildEnvironment(t *testing.T) {
 	script := `echo "GOMAXPROCS=${GOMAXPROCS-unset} handshake=$(env | grep -c ^_INVOKE_NS)"`
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd := exec.Command(binary, append(flags, "-vi", "no", "-q", testQueue(t), "sh", "-c", script)...)
+			cmd := command(t, binary, append(flags, "-vi", "no", "-q", testQueue(t), "sh", "-c", script)...)
 			cmd.Env = slices.DeleteFunc(os.Environ(), func(e string) bool { return strings.HasPrefix(e, "GOMAXPROCS=") })
 			if tt.user != "" {
 				cmd.Env = append(cmd.Env, "GOMAXPROCS="+tt.user)
@@ -205,6 +208,49 @@ func TestChildEnvironment(t *testing.T) {
 			want := "\nGOMAXPROCS=" + tt.inCommand + " handshake=0\n"
 			if r.code != 0 || !strings.Contains(r.stdout, want) {
 				t.Errorf("exit status %d, want the command to print %q:\n%s\nstderr:\n%s", r.code, want[1:], r.stdout, r.stderr)
+			}
+		})
+	}
+}
+
+// The command run in the child sees the descriptors invoke_ns was given,
+// and none of its own: the handshake pipes are close-on-exec.
+func TestCommandDescriptors(t *testing.T) {
+	flags := privFlags(t)
+	// What this test process inherited without close-on-exec reaches its
+	// children too, and so the command.
+	inherited := []string{"0", "1", "2"}
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		fd, err := strconv.Atoi(e.Name())
+		if flags, ferr := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && fd > 2 && fd != 5 && ferr == nil && flags&unix.FD_CLOEXEC == 0 {
+			inherited = append(inherited, e.Name())
+		}
+	}
+	listing := func(fds ...string) string {
+		all := append(slices.Clone(inherited), fds...)
+		slices.Sort(all) // as ls sorts them
+		return strings.Join(all, "\n") + "\n"
+	}
+	for _, tt := range []struct {
+		name   string
+		script string // a shell around invoke_ns, as "$0"
+		want   string
+	}{
+		{"the standard three", `"$0" "$@"`, listing()},
+		{"one the caller passed", `"$0" "$@" 5</dev/null`, listing("5")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// The shell's own table, not ls's, which has a directory open.
+			args := append(flags, "-i", "no", "-q", testQueue(t), "sh", "-c", `ls /proc/$$/fd`)
+			cmd := command(t, "sh", append([]string{"-c", tt.script, binary}, args...)...)
+			cmd.Stdin = strings.NewReader("hello\n")
+			r := finish(t, cmd)
+			if r.code != exitOK || !strings.HasSuffix(r.stdout, " Child: Executing command sh ...\n"+tt.want) {
+				t.Errorf("exit %d, want the command to see fds %s:\n%s\nstderr:\n%s", r.code, tt.want, r.stdout, r.stderr)
 			}
 		})
 	}

@@ -1,11 +1,11 @@
 // faults_test.go: every fault ends with a clear line, the right exit
 // status, and nothing left behind. Real signals go to real processes.
+
 package main
 
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +26,10 @@ func atPrompt(t *testing.T, flags []string, q string) (*started, int) {
 	}
 	s := start(t, append(flags, "-vi", "no")...)
 	pid := s.childPID()
+	// A child that outlives a failed test must not stay at its prompt.
+	if fd, err := unix.PidfdOpen(pid, 0); err == nil {
+		t.Cleanup(func() { unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); unix.Close(fd) })
+	}
 	s.waitForPrompt()
 	return s, pid
 }
@@ -57,7 +61,7 @@ func TestSignalWhileWaitingEndsCleanly(t *testing.T) {
 func TestCtrlCReachesTheCommandOnly(t *testing.T) {
 	flags := privFlags(t)
 	script := `grep '^SigIgn' /proc/self/status; trap 'echo got SIGINT; exit 7' INT; echo ready; read line`
-	cmd := exec.Command(binary, append(flags, "sh", "-c", script)...)
+	cmd := command(t, binary, append(flags, "sh", "-c", script)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	s := startCmd(t, cmd)
 	s.waitFor("ready")
@@ -106,8 +110,10 @@ func TestParentKilledOutright(t *testing.T) {
 	q := testQueue(t)
 	s, pid := atPrompt(t, flags, q)
 	s.cmd.Process.Kill()
-	s.wait()
+	// Bounded before anything waits on the transcript, which the child
+	// would hold open if the kernel did not end it (Pdeathsig).
 	waitGone(t, pid, 5*time.Second)
+	s.wait()
 
 	r := run(t, "fresh\n", append(flags, "-i", "no", "-q", q)...)
 	if r.code != exitFailure || !strings.Contains(r.stderr, "mq_open "+q+": file exists") ||

@@ -5,14 +5,14 @@
 // hidden variable _INVOKE_NS_CHILD naming two pipes it inherits. It unsets
 // the variable at once, so neither its lines nor its command see it.
 //
-// The steps, one line each (wire.go), in this order:
+// The steps, one JSON object per line, in this order:
 //
 //	parent                                    child
 //	starts the child first, so that its       starts the Go runtime,
 //	runtime starts meanwhile                  blocks reading fd 3
-//	creates the queue, prints its own lines
-//	stepConfig: the config            ----->  reads it
-//	stepGo: the checkpoint            ----->  prints its lines, tries the queue
+//	creates the objects, prints its lines
+//	stepConfig: the options and the run ----->  reads them
+//	stepGo: the checkpoint            ----->  prints its lines, tries an object
 //	                                  <-----  stepReport: what happened (-i only)
 //	prints the verdict
 //	stepAck                           ----->  (report and ack again for each
@@ -23,16 +23,18 @@
 //
 // After its last report, a child with nothing more to do (no mounts, no
 // hostname, no command) exits without waiting for the ack, and the parent
-// sends none (acksWanted): nothing of the child's own can come between
-// the parent's lines any more.
+// sends none (acksWanted).
 //
 // The checkpoint is the one of the reference articles: the child reads until
 // the parent has said its own lines, so the two never interleave. EOF in
 // either direction means the other side is gone.
+
 package main
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -58,6 +60,46 @@ const (
 	stepAck    = "ack"
 )
 
+// message is one line of the handshake.
+type message struct {
+	Step   string   `json:"step"`
+	Config *config  `json:"config,omitempty"`
+	Run    *runSpec `json:"run,omitempty"`
+	Report *report  `json:"report,omitempty"`
+}
+
+// runSpec is what one run is given besides the user's options: --compare
+// makes two runs of one config with different specs.
+type runSpec struct {
+	IPC       bool     `json:"ipc"`                  // do the exchange
+	NewIPC    bool     `json:"new_ipc"`              // the child in a new IPC namespace
+	Objects   []target `json:"objects"`              // what the child tries, in order
+	Message   *string  `json:"message,omitempty"`    // read by the parent: no prompt
+	TryCreate bool     `json:"try_create,omitempty"` // the child also makes its own
+	Quiet     bool     `json:"quiet,omitempty"`      // no transcript, no perror
+}
+
+// Outcomes the child reports after its try at an object.
+const (
+	outcomeSent       = "sent"        // the message is in the object
+	outcomeOpenFailed = "open-failed" // the lookup failed: Errno says why
+	outcomeNoMessage  = "no-message"  // end of input before a message
+	outcomeTooLong    = "too-long"    // the message did not fit: Size says how big
+	outcomeSendFailed = "send-failed" // the send failed: Errno says why
+)
+
+// report is what the child tells the parent about its try at an object.
+type report struct {
+	Kind    string     `json:"kind"`
+	Outcome string     `json:"outcome"`
+	Errno   unix.Errno `json:"errno,omitempty"`
+	Size    int        `json:"size,omitempty"`
+	// With TryCreate: whether the child could make an object of the
+	// same name or key itself (CreateErrno 0), and if not, why.
+	CreateTried bool       `json:"create_tried,omitempty"`
+	CreateErrno unix.Errno `json:"create_errno,omitempty"`
+}
+
 // acksWanted is how many acks the child reads when it reports on n
 // objects: one after each report, so that what it says next comes after
 // the parent's verdict, but none after the last if it has nothing more to
@@ -69,34 +111,6 @@ func acksWanted(cfg *config, n int) int {
 		return n - 1
 	}
 	return n
-}
-
-// message is one line of the handshake.
-type message struct {
-	Step   string
-	Config *config
-	Report *report
-}
-
-// Outcomes the child reports after its try at the queue.
-const (
-	outcomeSent       = "sent"        // the message is in the queue
-	outcomeOpenFailed = "open-failed" // mq_open failed: Errno says why
-	outcomeNoMessage  = "no-message"  // end of input before a message
-	outcomeTooLong    = "too-long"    // the message did not fit: Size says how big
-	outcomeSendFailed = "send-failed" // mq_timedsend failed: Errno says why
-)
-
-// report is what the child tells the parent about its try at the queue.
-type report struct {
-	Kind    string
-	Outcome string
-	Errno   unix.Errno
-	Size    int
-	// With TryCreate: whether the child could make an object of the
-	// same name or key itself (CreateErrno 0), and if not, why.
-	CreateTried bool
-	CreateErrno unix.Errno
 }
 
 // isChild says whether this process is the re-executed child.
@@ -147,9 +161,34 @@ func childLink() (*link, error) {
 	return newLink(os.NewFile(uintptr(fds[0]), "handshake-in"), os.NewFile(uintptr(fds[1]), "handshake-out")), nil
 }
 
+// encodeMessage is m as one line, newline included.
+func encodeMessage(m message) ([]byte, error) {
+	b, err := json.Marshal(m)
+	return append(b, '\n'), err
+}
+
+// decodeMessage reads one line written by encodeMessage, newline removed.
+// A field it does not know is an error: both sides are one binary.
+func decodeMessage(line []byte) (message, error) {
+	var m message
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return message{}, err
+	}
+	if dec.More() {
+		return message{}, errors.New("more than one object on a line")
+	}
+	return m, nil
+}
+
 // send writes one step.
 func (l *link) send(m message) error {
-	if _, err := l.w.Write(encodeMessage(m)); err != nil {
+	b, err := encodeMessage(m)
+	if err == nil {
+		_, err = l.w.Write(b)
+	}
+	if err != nil {
 		return fmt.Errorf("handshake: sending %q: %w", m.Step, err)
 	}
 	return nil
@@ -158,7 +197,7 @@ func (l *link) send(m message) error {
 // next reads the next step and checks that it is the one expected.
 // io.EOF means the other side has gone.
 func (l *link) next(want string) (message, error) {
-	line, err := l.buf.ReadString('\n')
+	line, err := l.buf.ReadBytes('\n')
 	if errors.Is(err, io.EOF) {
 		// A line cut short is the other side gone too.
 		return message{}, io.EOF
@@ -166,7 +205,7 @@ func (l *link) next(want string) (message, error) {
 	if err != nil {
 		return message{}, fmt.Errorf("handshake: reading %q: %w", want, err)
 	}
-	m, err := decodeMessage(strings.TrimSuffix(line, "\n"))
+	m, err := decodeMessage(line)
 	if err != nil {
 		return m, fmt.Errorf("handshake: reading %q: %w", want, err)
 	}

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestAcksWanted(t *testing.T) {
@@ -39,7 +43,7 @@ func TestAckSendsOnlyWhatTheChildReads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := &child{link: newLink(nil, w), acks: acks}
+		c := &childProc{link: newLink(nil, w), acks: acks}
 		for range acks + 2 {
 			c.ack()
 		}
@@ -49,8 +53,66 @@ func TestAckSendsOnlyWhatTheChildReads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := strings.Repeat(string(encodeMessage(message{Step: stepAck})), acks); string(got) != want {
+		ack, err := encodeMessage(message{Step: stepAck})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := strings.Repeat(string(ack), acks); string(got) != want {
 			t.Errorf("with %d acks wanted, %d calls wrote %q, want %q", acks, acks+2, got, want)
 		}
 	}
+}
+
+// Every step, as each side writes it, reads back the same.
+func TestMessageRoundTrip(t *testing.T) {
+	msg := "a \"quoted\" message\x00\n\t✓"
+	for _, m := range []message{
+		{Step: stepConfig, Config: &config{Prog: "./invoke_ns", Verbose: true, IPC: true, Kinds: []string{"mq", "sem"},
+			Key: -5, Timeout: 1500000000, Command: []string{"sh", "-c", "echo $$"}},
+			Run: &runSpec{IPC: true, NewIPC: true, Objects: []target{{Kind: "mq", Name: "/q"}, {Kind: "sem", Key: -5}},
+				Message: &msg, TryCreate: true, Quiet: true}},
+		{Step: stepGo},
+		{Step: stepReport, Report: &report{Kind: "msg", Outcome: outcomeOpenFailed, Errno: unix.ENOENT, CreateTried: true}},
+		{Step: stepAck},
+	} {
+		b, err := encodeMessage(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Count(b, []byte("\n")) != 1 || b[len(b)-1] != '\n' {
+			t.Fatalf("%q is not one line", b)
+		}
+		got, err := decodeMessage(b)
+		if err != nil || !reflect.DeepEqual(got, m) {
+			t.Errorf("%s: read back %+v (%v), want %+v", m.Step, got, err, m)
+		}
+	}
+	for _, bad := range []string{"", "{", `{"step":"go","nosuch":1}`, `{"step":"go"} {"step":"ack"}`, `[1]`} {
+		if _, err := decodeMessage([]byte(bad)); err == nil {
+			t.Errorf("decodeMessage(%q) accepted it", bad)
+		}
+	}
+}
+
+// Whatever a line holds, decoding fails cleanly or gives a message that
+// encodes and decodes to itself.
+func FuzzDecodeMessage(f *testing.F) {
+	for _, s := range []string{`{"step":"go"}`, `{"step":"report","report":{"kind":"mq","outcome":"sent"}}`,
+		`{"step":"config","config":{"Prog":"x","Kinds":["mq"]},"run":{"ipc":true,"new_ipc":false,"objects":[{"kind":"mq","name":"/q"}]}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		m, err := decodeMessage(line)
+		if err != nil {
+			return
+		}
+		b, err := encodeMessage(m)
+		if err != nil {
+			t.Fatalf("%q decoded, but does not encode: %v", line, err)
+		}
+		again, err := decodeMessage(b)
+		if err != nil || !reflect.DeepEqual(again, m) {
+			t.Fatalf("%q: %+v encodes as %q, which reads back as %+v (%v)", line, m, b, again, err)
+		}
+	})
 }

@@ -1,6 +1,7 @@
 // helpers_test.go: what the end-to-end tests share: the real binary, built
 // once; a way to run it; privilege checks that skip with a reason; and the
 // check that no test leaves a queue behind.
+
 package main
 
 import (
@@ -42,7 +43,9 @@ func TestMain(m *testing.M) {
 	// Readable by the unprivileged uid of the rootless tests.
 	os.Chmod(dir, 0o755)
 	binary = filepath.Join(dir, "invoke_ns")
-	build := exec.Command("go", "build", "-o", binary, ".")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	build := bounded(ctx, "go", "build", "-o", binary, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building invoke_ns: %v\n%s", err, out)
@@ -72,7 +75,9 @@ func allQueues() (names []string, ok bool) {
 	if os.Geteuid() != 0 {
 		return nil, false
 	}
-	out, err := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c",
+	ctx, cancel := context.WithTimeout(context.Background(), runLimit)
+	defer cancel()
+	out, err := bounded(ctx, "unshare", "--mount", "--propagation", "private", "sh", "-c",
 		"mount -t mqueue none /mnt && ls -A /mnt").Output()
 	if err != nil {
 		return nil, false
@@ -127,7 +132,7 @@ func privFlags(t *testing.T) []string {
 	if os.Geteuid() == 0 {
 		return nil
 	}
-	if err := exec.Command("unshare", "--user", "--map-root-user", "true").Run(); err != nil {
+	if err := command(t, "unshare", "--user", "--map-root-user", "true").Run(); err != nil {
 		t.Skipf("skipped %s: needs root, or a host that allows unprivileged user namespaces (unshare -r: %v)", t.Name(), err)
 	}
 	return []string{"-U"}
@@ -148,13 +153,29 @@ type result struct {
 	elapsed        time.Duration
 }
 
-// run runs the binary with stdin as its input and waits for it, for 30 s
-// at the most.
+// runLimit bounds every command a test runs, the binary above all: a
+// regression then fails its test instead of hanging the suite.
+const runLimit = 30 * time.Second
+
+// command is exec.Command with a deadline of runLimit: the process is
+// killed then, and Wait gives up on pipes that a grandchild still holds.
+func command(t *testing.T, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), runLimit)
+	t.Cleanup(cancel)
+	return bounded(ctx, name, args...)
+}
+
+func bounded(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// run runs the binary with stdin as its input and waits for it.
 func run(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd := command(t, binary, args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	return finish(t, cmd)
 }
@@ -197,7 +218,7 @@ type started struct {
 // a pipe on stdout that it reads from.
 func start(t *testing.T, args ...string) *started {
 	t.Helper()
-	return startCmd(t, exec.Command(binary, args...))
+	return startCmd(t, command(t, binary, args...))
 }
 
 // startCmd is start for a command the test has prepared.
@@ -211,6 +232,11 @@ func startCmd(t *testing.T, cmd *exec.Cmd) *started {
 	out, err := s.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A read of the transcript has a deadline too, since the child may
+	// hold the pipe open after invoke_ns is gone.
+	if f, ok := out.(*os.File); ok {
+		f.SetReadDeadline(time.Now().Add(runLimit))
 	}
 	s.out, s.lines = out, bufio.NewReader(out)
 	s.cmd.Stderr = &s.stderr

@@ -1,5 +1,6 @@
 // host_test.go: the host is never changed, kernel limits get a clear
 // error, and everything runs without root through -U.
+
 package main
 
 import (
@@ -7,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -54,7 +54,7 @@ func TestHostIsUnchanged(t *testing.T) {
 func TestSharedRootKeepsHostProc(t *testing.T) {
 	needRoot(t, "making / shared inside a mount namespace of the test")
 	script := `mount --make-rshared / && "$0" -p -m true && test -d /proc/$$ && echo host /proc intact`
-	out, err := exec.Command("unshare", "--mount", "sh", "-c", script, binary).CombinedOutput()
+	out, err := command(t, "unshare", "--mount", "sh", "-c", script, binary).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "host /proc intact") {
 		t.Errorf("after -p -m on a shared root, /proc no longer shows the host: %v\n%s", err, out)
 	}
@@ -65,7 +65,7 @@ func TestSharedRootKeepsHostProc(t *testing.T) {
 func asNobody(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
 	needRoot(t, "switching to uid 65534")
-	cmd := exec.Command(binary, args...)
+	cmd := command(t, binary, args...)
 	cmd.Dir = "/"
 	cmd.Stdin = strings.NewReader(stdin)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
@@ -74,7 +74,7 @@ func asNobody(t *testing.T, stdin string, args ...string) result {
 
 func TestRootless(t *testing.T) {
 	needRoot(t, "switching to uid 65534")
-	if err := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "unshare", "-r", "true").Run(); err != nil {
+	if err := command(t, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "unshare", "-r", "true").Run(); err != nil {
 		t.Skipf("skipped %s: this host does not allow unprivileged user namespaces: %v", t.Name(), err)
 	}
 	tests := []struct {
@@ -100,7 +100,7 @@ func TestRootless(t *testing.T) {
 			stdout string
 			stderr string
 		}{
-			{"-U -k " + kind + " -i no", []string{"-U", "-k", kind, "-i", "no"}, exitOK, "Parent: the ", ""},
+			{"-U -k " + kind + " -i no", []string{"-U", "-k", kind, "-i", "no"}, exitOK, deliveredLine(kind), ""},
 			{"-U -k " + kind + " -i yes", []string{"-U", "-k", kind, "-i", "yes"}, exitBlocked, "the child is in a new IPC namespace", kind + "get: No such file or directory"},
 		}...)
 	}
@@ -118,16 +118,25 @@ func TestRootless(t *testing.T) {
 	}
 }
 
+// deliveredLine is the start of the line that says a System V kind's
+// message, or a semaphore's signal, arrived.
+func deliveredLine(kind string) string {
+	if kind == "sem" {
+		return "Parent: the child's signal arrived through the System V semaphore set"
+	}
+	return "Parent: the following message was received from the child through the " + kindNamed(kind).noun
+}
+
 // The queue the parent creates under -U belongs to the caller.
 func TestRootlessQueueOwner(t *testing.T) {
 	needRoot(t, "switching to uid 65534")
 	q := testQueue(t)
-	cmd := exec.Command(binary, "-U", "-vi", "no", "-q", q)
+	cmd := command(t, binary, "-U", "-vi", "no", "-q", q)
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	s := startCmd(t, cmd)
 	s.waitForPrompt()
-	out, err := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c",
+	out, err := command(t, "unshare", "--mount", "--propagation", "private", "sh", "-c",
 		"mount -t mqueue none /mnt && stat -c %u:%g /mnt"+q).CombinedOutput()
 	s.stdin.Write([]byte("owned\n"))
 	if r := s.wait(); r.code != exitOK {
@@ -151,7 +160,7 @@ func TestKernelLimits(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// root is exempt from the sysctl limits: the run is uid 65534.
 			script := tt.setup + ` && exec setpriv --reuid=65534 --regid=65534 --clear-groups "$0" -i no`
-			cmd := exec.Command("unshare", "--ipc", "sh", "-c", script, binary)
+			cmd := command(t, "unshare", "--ipc", "sh", "-c", script, binary)
 			cmd.Dir = "/"
 			r := finish(t, cmd)
 			if r.code != exitFailure || !strings.Contains(r.stderr, tt.want) || strings.Count(r.stderr, "\n") != 1 {
@@ -166,7 +175,7 @@ func TestUserNamespacesForbidden(t *testing.T) {
 	needRoot(t, "lowering user.max_user_namespaces inside a user namespace of the test")
 	// The limit is per user namespace: 0 inside one forbids any below it.
 	script := `echo 0 > /proc/sys/user/max_user_namespaces && exec "$0" -U true`
-	cmd := exec.Command("unshare", "--user", "--map-root-user", "sh", "-c", script, binary)
+	cmd := command(t, "unshare", "--user", "--map-root-user", "sh", "-c", script, binary)
 	r := finish(t, cmd)
 	if r.code != exitFailure || strings.Count(r.stderr, "\n") != 1 {
 		t.Fatalf("exit %d, want 1 and one line:\n%s", r.code, r.stderr)
@@ -192,7 +201,7 @@ func TestDevMqueueInTheChild(t *testing.T) {
 		for ipc in no yes; do
 			echo hi | "$0" -v -m -i $ipc -q "$1" sh -c 'echo "listing:$(ls -A /dev/mqueue)"'
 		done; echo end`
-	out, err := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script, binary, q).CombinedOutput()
+	out, err := command(t, "unshare", "--mount", "--propagation", "private", "sh", "-c", script, binary, q).CombinedOutput()
 	text := string(out)
 	// -i no: no mount, and the parent's queue shows; -i yes: the child's own, empty.
 	if err != nil || strings.Count(text, " Child: mounted this IPC namespace's queues on /dev/mqueue\n") != 1 ||

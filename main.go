@@ -22,16 +22,9 @@ import (
 	"github.com/pborman/getopt/v2"
 )
 
-// Exit statuses. They are listed in --help, the README and the man page.
-const (
-	exitOK        = 0 // delivered, or nothing to deliver
-	exitFailure   = 1 // anything else that went wrong
-	exitUsage     = 2 // bad options
-	exitBlocked   = 3 // the child could not open the queue
-	exitTimeout   = 4 // no message arrived in time
-	exitNoMessage = 5 // the child had no message to send
-	exitExposed   = 6 // --compare: the run did not show isolation
-)
+// defaultQueue is the article's queue, and the name of every object found
+// by name unless -q says otherwise.
+const defaultQueue = "/ipc_namespace"
 
 // Limits the original program has, kept so its transcripts still hold.
 const (
@@ -40,8 +33,8 @@ const (
 	hostnameMax = 64 // HOST_NAME_MAX
 )
 
-// config is everything the options say. The child receives it whole over
-// the handshake pipe (wire.go).
+// config is everything the options say, and nothing else. The child
+// receives it whole over the handshake pipe (handshake.go).
 type config struct {
 	Prog     string        // argv[0] as typed, for "Finishing up"
 	Verbose  bool          // -v
@@ -60,21 +53,6 @@ type config struct {
 	Key      int32         // --key, or one made from the parent's PID: the System V key
 	Compare  bool          // -c: a run with -i no, then one with -i yes
 	Command  []string      // what the child runs at the end, if anything
-
-	// Set by --compare for each of its runs.
-	Message   *string // the message, read once by the parent: no prompt
-	TryCreate bool    // the child also tries to create each object itself
-	Quiet     bool    // the table says it all: no transcript, no perror
-}
-
-// hasSysV says whether any System V kind is asked for.
-func (c *config) hasSysV() bool {
-	for _, k := range c.Kinds {
-		if k != kindMQ {
-			return true
-		}
-	}
-	return false
 }
 
 // defaultKey makes a System V key from a PID: no two live processes have
@@ -85,82 +63,26 @@ func defaultKey(pid int) int32 {
 
 func main() {
 	if isChild() {
-		os.Exit(exitStatus(runChild(), "child: "))
+		err := runChild()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "invoke_ns: child: %v\n", err)
+		}
+		os.Exit(errStatus(err))
 	}
 	cfg, err := parseOptions(os.Args)
-	if errors.Is(err, errHelp) {
+	switch {
+	case errors.Is(err, errHelp):
 		usage(os.Stdout)
 		os.Exit(exitOK)
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "invoke_ns: %v\n", err)
+		os.Exit(errStatus(err))
 	}
-	if err != nil {
-		os.Exit(exitStatus(err, ""))
+	o := runParent(cfg)
+	if msg := o.errText(); msg != "" {
+		fmt.Fprintf(os.Stderr, "invoke_ns: %s\n", msg)
 	}
-	os.Exit(exitStatus(runParent(cfg), ""))
-}
-
-// exitStatus is the one place where an error becomes a message and a
-// status.
-func exitStatus(err error, side string) int {
-	if msg := errText(err); msg != "" {
-		fmt.Fprintf(os.Stderr, "invoke_ns: %s%s\n", side, msg)
-	}
-	return statusOf(err)
-}
-
-// statusOf is the exit status for err.
-func statusOf(err error) int {
-	var st *statusError
-	switch {
-	case err == nil:
-		return exitOK
-	case errors.As(err, &st):
-		return st.code
-	case errors.As(err, new(*usageError)):
-		return exitUsage
-	}
-	return exitFailure
-}
-
-// errText is what to print for err: nothing for a bare status, such as a
-// verdict the transcript has already given.
-func errText(err error) string {
-	var st *statusError
-	if err == nil || errors.As(err, &st) && st.err == nil {
-		return ""
-	}
-	return err.Error()
-}
-
-// statusError carries an exit status other than 1, and an optional error
-// to print: a verdict such as "blocked" is an outcome, not a failure.
-type statusError struct {
-	code int
-	err  error
-}
-
-func (e *statusError) Error() string {
-	if e.err == nil {
-		return "exit status " + strconv.Itoa(e.code)
-	}
-	return e.err.Error()
-}
-
-func (e *statusError) Unwrap() error { return e.err }
-
-// usageError is a mistake on the command line: exit 2.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string {
-	return e.msg + " — usage: invoke_ns [options] [command [argument...]]; see invoke_ns --help"
-}
-
-func usagef(format string, args ...any) error {
-	return &usageError{fmt.Sprintf(format, args...)}
-}
-
-// hint appends what to do to an error: "what failed: why — what to do".
-func hint(err error, todo string) error {
-	return fmt.Errorf("%w — %s", err, todo)
+	os.Exit(o.exitStatus())
 }
 
 var errHelp = errors.New("help requested")
@@ -169,12 +91,9 @@ var errHelp = errors.New("help requested")
 // anything is created.
 func parseOptions(args []string) (*config, error) {
 	// Flags go straight into cfg, the rest into locals checked below.
-	// FlagLong rather than BoolLong and StringLong: getopt walks the stack
-	// for each option, to note where it was declared, and those helpers
-	// add a frame to every walk (BenchmarkParseOptions, BENCHMARKS.md).
 	cfg := &config{Prog: args[0]}
 	var help bool
-	kind, key, host, ipc, timeout, queue := "mq", "", "", "", "60s", "/ipc_namespace"
+	kind, key, host, ipc, timeout, queue := kinds[0].name, "", "", "", "60s", defaultQueue
 	set := getopt.New()
 	set.FlagLong(&help, "help", 'h')
 	set.FlagLong(&cfg.Verbose, "verbose", 'v')
@@ -214,7 +133,7 @@ func parseOptions(args []string) (*config, error) {
 			return nil, usagef("-i %q: the argument must be yes or no", ipc)
 		}
 	}
-	if err := parseObjects(set, cfg, kind, key); err != nil {
+	if err := parseObjects(set, cfg, kind, key, os.Getpid()); err != nil {
 		return nil, err
 	}
 	d, err := parseTimeout(timeout)
@@ -229,7 +148,8 @@ func parseOptions(args []string) (*config, error) {
 }
 
 // parseObjects reads -k, --key and -c, and refuses what would be ignored.
-func parseObjects(set *getopt.Set, cfg *config, kind, key string) error {
+// Without --key, the key is made from pid.
+func parseObjects(set *getopt.Set, cfg *config, kind, key string, pid int) error {
 	kinds, err := parseKinds(kind)
 	if err != nil {
 		return usagef("-k %q: %v", kind, err)
@@ -242,17 +162,20 @@ func parseObjects(set *getopt.Set, cfg *config, kind, key string) error {
 		return usagef("-c runs two children, so it cannot run a command (%s) in one", cfg.Command[0])
 	case !cfg.IPC && !cfg.Compare && (set.IsSet('k') || set.IsSet("key")):
 		return usagef("-k and --key choose the object of the exchange: add -i yes, -i no or -c")
-	case set.IsSet("key") && !cfg.hasSysV():
+	case set.IsSet("key") && !hasSysV(targets(cfg)):
 		return usagef("--key is for the System V kinds: add -k msg, sem, shm or all")
-	case set.IsSet('q') && !slices.Contains(kinds, kindMQ):
+	case set.IsSet('q') && !slices.ContainsFunc(kinds, func(k string) bool { return kindNamed(k).byName }):
 		return usagef("-q names the POSIX queue, and -k %s leaves it out: add mq to -k, or leave out -q", kind)
 	}
-	if set.IsSet("key") {
+	switch {
+	case set.IsSet("key"):
 		k, err := parseKey(key)
 		if err != nil {
 			return usagef("--key %q: %v", key, err)
 		}
 		cfg.Key = k
+	case hasSysV(targets(cfg)):
+		cfg.Key = defaultKey(pid)
 	}
 	return nil
 }
@@ -260,11 +183,11 @@ func parseObjects(set *getopt.Set, cfg *config, kind, key string) error {
 // parseKinds reads "mq", "all", or a list such as "msg,shm".
 func parseKinds(s string) ([]string, error) {
 	if s == "all" {
-		return allKinds, nil
+		return kindNames(), nil
 	}
 	var kinds []string
 	for _, k := range strings.Split(s, ",") {
-		if !slices.Contains(allKinds, k) {
+		if kindNamed(k) == nil {
 			return nil, errors.New("the kind must be mq, msg, sem, shm, all, or a list such as msg,shm")
 		}
 		if !slices.Contains(kinds, k) {

@@ -2,8 +2,10 @@ package main
 
 import (
 	"errors"
+	"os"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -24,7 +26,7 @@ func TestParseOptions(t *testing.T) {
 			c.Command = []string{}
 		}
 		if c.Kinds == nil {
-			c.Kinds = []string{kindMQ}
+			c.Kinds = []string{"mq"}
 		}
 		return &c
 	}
@@ -44,13 +46,13 @@ func TestParseOptions(t *testing.T) {
 		{"Go duration", []string{"-t", "500ms"}, base(config{Timeout: 500 * time.Millisecond})},
 		{"stops at the command", []string{"-i", "yes", "sh", "-c", "ipcs -q"}, base(config{IPC: true, NewIPC: true, Command: []string{"sh", "-c", "ipcs -q"}})},
 		{"-- ends options", []string{"-p", "--", "-v"}, base(config{NewPID: true, Command: []string{"-v"}})},
-		{"-k all", []string{"-k", "all", "-i", "no"}, base(config{IPC: true, Kinds: allKinds})},
-		{"-k list, repeats dropped", []string{"--kind=shm,msg,shm", "-i", "no"}, base(config{IPC: true, Kinds: []string{kindShm, kindMsg}})},
-		{"--key decimal", []string{"-k", "msg", "--key", "17118584", "-i", "yes"}, base(config{IPC: true, NewIPC: true, Kinds: []string{kindMsg}, Key: 17118584})},
-		{"--key hex", []string{"-k", "sem", "--key", "0x01053578", "-i", "no"}, base(config{IPC: true, Kinds: []string{kindSem}, Key: 0x01053578})},
-		{"--key above int32", []string{"-k", "shm", "--key", "0xffffffff", "-i", "no"}, base(config{IPC: true, Kinds: []string{kindShm}, Key: -1})},
+		{"-k all", []string{"-k", "all", "-i", "no"}, base(config{IPC: true, Kinds: kindNames(), Key: defaultKey(os.Getpid())})},
+		{"-k list, repeats dropped", []string{"--kind=shm,msg,shm", "-i", "no"}, base(config{IPC: true, Kinds: []string{"shm", "msg"}, Key: defaultKey(os.Getpid())})},
+		{"--key decimal", []string{"-k", "msg", "--key", "17118584", "-i", "yes"}, base(config{IPC: true, NewIPC: true, Kinds: []string{"msg"}, Key: 17118584})},
+		{"--key hex", []string{"-k", "sem", "--key", "0x01053578", "-i", "no"}, base(config{IPC: true, Kinds: []string{"sem"}, Key: 0x01053578})},
+		{"--key above int32", []string{"-k", "shm", "--key", "0xffffffff", "-i", "no"}, base(config{IPC: true, Kinds: []string{"shm"}, Key: -1})},
 		{"-c", []string{"-c", "-p"}, base(config{Compare: true, NewPID: true})},
-		{"-c -k all", []string{"-ck", "all"}, base(config{Compare: true, Kinds: allKinds})},
+		{"-c -k all", []string{"-ck", "all"}, base(config{Compare: true, Kinds: kindNames(), Key: defaultKey(os.Getpid())})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,23 +86,42 @@ func TestParseOptionsRefuses(t *testing.T) {
 	}
 }
 
-// The statuses --help promises are the ones main returns.
-func TestExitStatusMapping(t *testing.T) {
+// The statuses --help promises are the ones an outcome gives, with a
+// signal first, then a failure, then the first verdict that is not a
+// delivery, then the child's own status.
+func TestExitStatus(t *testing.T) {
+	exited := func(code int) *syscall.WaitStatus { ws := syscall.WaitStatus(code << 8); return &ws }
+	killed := func(sig syscall.Signal) *syscall.WaitStatus { ws := syscall.WaitStatus(sig); return &ws }
 	tests := []struct {
-		err  error
+		name string
+		o    outcome
 		want int
 	}{
-		{nil, exitOK},
-		{errors.New("anything"), exitFailure},
-		{usagef("bad"), exitUsage},
-		{&statusError{code: exitBlocked}, exitBlocked},
-		{interrupted(unix.SIGINT), 130},
-		{&statusError{code: 127, err: errors.New("not found")}, 127},
+		{"nothing", outcome{}, exitOK},
+		{"delivered", outcome{verdicts: []verdict{delivered}, child: exited(0)}, exitOK},
+		{"a failure", outcome{err: errors.New("anything")}, exitFailure},
+		{"a usage error", outcome{err: usagef("bad")}, exitUsage},
+		{"a failure with a status", outcome{err: &codeError{127, errors.New("not found")}}, 127},
+		{"blocked", outcome{verdicts: []verdict{blocked}}, exitBlocked},
+		{"timed out", outcome{verdicts: []verdict{timedOut}}, exitTimeout},
+		{"no message", outcome{verdicts: []verdict{noMessage}}, exitNoMessage},
+		{"send failed", outcome{verdicts: []verdict{sendFailed}}, exitFailure},
+		{"child killed before it sent", outcome{verdicts: []verdict{childGone}, child: killed(syscall.SIGKILL)}, 137},
+		{"child exited before it sent", outcome{verdicts: []verdict{childGone}, child: exited(0)}, exitFailure},
+		{"the first undelivered decides", outcome{verdicts: []verdict{delivered, timedOut, blocked}}, exitTimeout},
+		{"a verdict before the command", outcome{verdicts: []verdict{blocked}, child: exited(42)}, exitBlocked},
+		{"the command's status", outcome{verdicts: []verdict{delivered}, child: exited(42)}, 42},
+		{"the command killed", outcome{child: killed(syscall.SIGTERM)}, 143},
+		{"a signal after a verdict", outcome{verdicts: []verdict{blocked}, signal: unix.SIGINT}, 130},
+		{"a signal before a failure", outcome{err: errors.New("x"), signal: unix.SIGTERM}, 143},
+		{"not isolated", outcome{exposed: true, verdicts: []verdict{delivered}}, exitExposed},
 	}
 	for _, tt := range tests {
-		if got := exitStatus(tt.err, ""); got != tt.want {
-			t.Errorf("exitStatus(%v) = %d, want %d", tt.err, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.o.exitStatus(); got != tt.want {
+				t.Errorf("exitStatus() = %d, want %d", got, tt.want)
+			}
+		})
 	}
 	for _, code := range []int{exitOK, exitFailure, exitUsage, exitBlocked, exitTimeout, exitNoMessage, exitExposed} {
 		if !strings.Contains(usageText, "\n  "+string(rune('0'+code))+"  ") {

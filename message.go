@@ -2,6 +2,7 @@
 // byte at a time so that nothing after the newline is taken: the child's
 // command may read the rest. Nothing is cut or changed: a line that does
 // not fit is refused whole.
+
 package main
 
 import (

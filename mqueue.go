@@ -5,6 +5,7 @@
 // a receive then waits in the poller, not in the kernel, and can be given a
 // deadline or cut short from another goroutine without leaving a thread
 // blocked in mq_timedreceive(2).
+
 package main
 
 import (

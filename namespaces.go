@@ -1,6 +1,7 @@
 // namespaces.go: the identities of the namespaces in play, as the links in
 // /proc/PID/ns show them (namespaces(7)): "ipc:[4026531839]". Two processes
 // share a namespace exactly when their links read the same.
+
 package main
 
 import (
@@ -8,46 +9,46 @@ import (
 	"strings"
 )
 
-// nsKinds are the namespaces worth showing for cfg: ipc for the exchange,
-// and each one the options ask for, in a fixed order.
-func nsKinds(cfg *config) []string {
-	var kinds []string
-	for _, k := range []struct {
+// shownNamespaces are the namespaces worth showing for a run: ipc for the
+// exchange, and each one the options ask for, in a fixed order.
+func shownNamespaces(cfg *config, ipc bool) []string {
+	var names []string
+	for _, n := range []struct {
 		on   bool
 		name string
 	}{
-		{cfg.IPC, "ipc"},
+		{ipc, "ipc"},
 		{cfg.NewPID, "pid"},
 		{cfg.NewMount, "mnt"},
 		{cfg.Hostname != "", "uts"},
 		{cfg.NewNet, "net"},
 		{cfg.NewUser, "user"},
 	} {
-		if k.on {
-			kinds = append(kinds, k.name)
+		if n.on {
+			names = append(names, n.name)
 		}
 	}
-	return kinds
+	return names
 }
 
 // nsIDs reads the identities of process pid ("self" for this one).
-func nsIDs(pid string, kinds []string) map[string]string {
-	ids := make(map[string]string, len(kinds))
-	for _, k := range kinds {
-		id, err := os.Readlink("/proc/" + pid + "/ns/" + k)
+func nsIDs(pid string, names []string) map[string]string {
+	ids := make(map[string]string, len(names))
+	for _, n := range names {
+		id, err := os.Readlink("/proc/" + pid + "/ns/" + n)
 		if err != nil {
 			id = "unknown (" + strerror(err) + ")"
 		}
-		ids[k] = id
+		ids[n] = id
 	}
 	return ids
 }
 
-// nsLine is the identities in the order of kinds, for a verbose line.
-func nsLine(ids map[string]string, kinds []string) string {
-	parts := make([]string, len(kinds))
-	for i, k := range kinds {
-		parts[i] = ids[k]
+// nsLine is the identities in the order of names, for a verbose line.
+func nsLine(ids map[string]string, names []string) string {
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = ids[n]
 	}
 	return strings.Join(parts, " ")
 }

@@ -1,7 +1,9 @@
-// object.go: the kinds of IPC object an exchange can go through (-k): the
-// POSIX message queue of the article, and the System V message queue,
-// semaphore set and shared memory segment. The parent and the child deal
-// with each through the same two small interfaces.
+// object.go: the kinds of IPC object an exchange can go through (-k), in
+// one table: the POSIX message queue of the article, and the System V
+// message queue, semaphore set and shared memory segment. Everything that
+// differs between kinds is an entry's field; the parent and the child deal
+// with every kind through the same two small interfaces.
+
 package main
 
 import (
@@ -11,16 +13,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-// Kinds of object, in the order -k all goes through them.
-const (
-	kindMQ  = "mq"
-	kindMsg = "msg"
-	kindSem = "sem"
-	kindShm = "shm"
-)
-
-var allKinds = []string{kindMQ, kindMsg, kindSem, kindShm}
 
 // object is the parent's side of one: it waits on it, then removes it.
 type object interface {
@@ -40,102 +32,164 @@ type endpoint interface {
 	Close() error
 }
 
-// target names one object of a run: its kind, and its name or key.
-type target struct {
-	kind  string
-	queue string // for mq
-	key   int32  // for the System V kinds
+// kind is one entry of the table.
+type kind struct {
+	name   string // as -k names it
+	noun   string // how the transcript names one
+	byName bool   // found by a name (-q), not by a System V key
+	lookup string // the child's call that finds it, as perror names it
+	send   string // the child's call that sends through it
+	wait   string // the parent's call that waits on it
+	// carriesText is false for a semaphore: its signal arrives, no text.
+	carriesText bool
+	created     string // the parent's verbose line once it exists
+	closeLine   bool   // the parent says "closing" before "Removing"
+	limit       string // where the kernel's limit on their number is
+
+	create func(t target) (object, error)                    // refuses one that exists
+	open   func(t target) (endpoint, error)                  // looks it up, in the caller's namespace
+	remove func(t target) error                              // by name or key, for -f
+	hints  func(err error, k *kind, t target) (string, bool) // what to do when create fails
 }
 
+// kinds are all of them, in the order -k all goes through them.
+var kinds = []*kind{
+	{
+		name: "mq", noun: "message queue", byName: true,
+		lookup: "mq_open", send: "mq_send", wait: "mq_timedreceive", carriesText: true,
+		created: "opening", closeLine: true,
+		create: func(t target) (object, error) {
+			q, err := CreateQueue(t.Name, 0o644, queueMsgMax, messageMax+1)
+			if err != nil {
+				return nil, err
+			}
+			return posixQueue{q}, nil
+		},
+		open:   func(t target) (endpoint, error) { return OpenQueue(t.Name, unix.O_WRONLY) },
+		remove: func(t target) error { return UnlinkQueue(t.Name) },
+		hints:  queueHints,
+	},
+	{
+		name: "msg", noun: "System V message queue",
+		lookup: "msgget", send: "msgsnd", wait: "msgrcv", carriesText: true,
+		created: "created", limit: "/proc/sys/kernel/msgmni",
+		create: func(t target) (object, error) { return MsgGet(t.Key, createFlags) },
+		open:   func(t target) (endpoint, error) { return MsgGet(t.Key, 0) },
+		remove: func(t target) error { return removeSysV(MsgGet(t.Key, 0)) },
+		hints:  sysvHints,
+	},
+	{
+		name: "sem", noun: "System V semaphore set",
+		lookup: "semget", send: "semop", wait: "semtimedop", carriesText: false,
+		created: "created", limit: "the 4th field of /proc/sys/kernel/sem",
+		create: func(t target) (object, error) { return SemGet(t.Key, createFlags) },
+		open:   func(t target) (endpoint, error) { return SemGet(t.Key, 0) },
+		remove: func(t target) error { return removeSysV(SemGet(t.Key, 0)) },
+		hints:  sysvHints,
+	},
+	{
+		name: "shm", noun: "System V shared memory segment",
+		lookup: "shmget", send: "shm write", wait: "futex", carriesText: true,
+		created: "created", limit: "/proc/sys/kernel/shmmni",
+		create: func(t target) (object, error) { return ShmGet(t.Key, createFlags) },
+		open:   func(t target) (endpoint, error) { return ShmGet(t.Key, 0) },
+		remove: func(t target) error { return removeSysV(ShmGet(t.Key, 0)) },
+		hints:  sysvHints,
+	},
+}
+
+// kindNames are the names of every kind, in order.
+func kindNames() []string {
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = k.name
+	}
+	return names
+}
+
+// kindNamed is the entry for name, or nil.
+func kindNamed(name string) *kind {
+	for _, k := range kinds {
+		if k.name == name {
+			return k
+		}
+	}
+	return nil
+}
+
+// target names one object of a run: its kind, and its name or key. The
+// child is given the parent's list of them.
+type target struct {
+	Kind string `json:"kind"`
+	Name string `json:"name,omitempty"` // for a kind found by name
+	Key  int32  `json:"key,omitempty"`  // for a System V kind
+}
+
+func (t target) kind() *kind { return kindNamed(t.Kind) }
+
+// targets are the objects of a run with cfg's options.
 func targets(cfg *config) []target {
 	ts := make([]target, len(cfg.Kinds))
 	for i, k := range cfg.Kinds {
-		ts[i] = target{kind: k, queue: cfg.Queue, key: cfg.Key}
+		ts[i] = target{Kind: k}
+		if kindNamed(k).byName {
+			ts[i].Name = cfg.Queue
+		} else {
+			ts[i].Key = cfg.Key
+		}
 	}
 	return ts
 }
 
 // String is how the transcript names the object.
 func (t target) String() string {
-	switch t.kind {
-	case kindMsg:
-		return fmt.Sprintf("System V message queue with key %d", t.key)
-	case kindSem:
-		return fmt.Sprintf("System V semaphore set with key %d", t.key)
-	case kindShm:
-		return fmt.Sprintf("System V shared memory segment with key %d", t.key)
+	if k := t.kind(); !k.byName {
+		return fmt.Sprintf("%s with key %d", k.noun, t.Key)
 	}
-	return "message queue " + t.queue
+	return t.kind().noun + " " + t.Name
 }
 
 // label is the short name of a table row: "mq /ipc_namespace", "msg key 1".
 func (t target) label() string {
-	if t.kind == kindMQ {
-		return "mq " + t.queue
+	if t.kind().byName {
+		return t.Kind + " " + t.Name
 	}
-	return fmt.Sprintf("%s key %d", t.kind, t.key)
+	return fmt.Sprintf("%s key %d", t.Kind, t.Key)
 }
 
-// shortName is the name alone for a queue, which the article's lines
-// give bare, and the whole description otherwise.
+// shortName is the name alone for a queue, which the article's lines give
+// bare, and the whole description otherwise.
 func (t target) shortName() string {
-	if t.kind == kindMQ {
-		return t.queue
+	if t.kind().byName {
+		return t.Name
 	}
 	return "the " + t.String()
 }
 
-// lookup is the call with which the child looks the object up, as perror
-// names it.
-func (t target) lookup() string {
-	return map[string]string{kindMQ: "mq_open", kindMsg: "msgget", kindSem: "semget", kindShm: "shmget"}[t.kind]
-}
-
-// sendCall is the call with which the child sends, as perror names it.
-func (t target) sendCall() string {
-	return map[string]string{kindMQ: "mq_send", kindMsg: "msgsnd", kindSem: "semop", kindShm: "shm write"}[t.kind]
-}
-
-// carriesText is false for a semaphore: its signal arrives, but no text.
-func (t target) carriesText() bool { return t.kind != kindSem }
-
-// create makes the object, refusing one that exists already.
+// create makes the object, refusing one that exists already, and explains
+// a failure.
 func (t target) create() (object, error) {
-	switch t.kind {
-	case kindMsg:
-		return MsgGet(t.key, createFlags)
-	case kindSem:
-		return SemGet(t.key, createFlags)
-	case kindShm:
-		return ShmGet(t.key, createFlags)
-	}
-	q, err := CreateQueue(t.queue, 0o644, queueMsgMax, messageMax+1)
+	k := t.kind()
+	o, err := k.create(t)
 	if err != nil {
+		if todo, ok := k.hints(err, k, t); ok {
+			err = hint(err, todo)
+		}
 		return nil, err
 	}
-	return posixQueue{q}, nil
+	return o, nil
 }
 
 // open looks the object up by name or key in the caller's IPC namespace.
 // It never uses a descriptor from the parent: descriptors cross namespace
 // boundaries, so only a lookup shows what this IPC namespace can see.
-func (t target) open() (endpoint, error) {
-	switch t.kind {
-	case kindMsg:
-		return MsgGet(t.key, 0)
-	case kindSem:
-		return SemGet(t.key, 0)
-	case kindShm:
-		return ShmGet(t.key, 0)
-	}
-	return OpenQueue(t.queue, unix.O_WRONLY)
-}
+func (t target) open() (endpoint, error) { return t.kind().open(t) }
 
 // createOwn tries to make an object of the same name or key, and removes
 // it again if that worked: EEXIST where the parent's is visible, success
 // in a namespace of one's own, since names and keys are per namespace.
 func (t target) createOwn() error {
-	o, err := t.create()
+	o, err := t.kind().create(t)
 	if err != nil {
 		return err
 	}
@@ -145,25 +199,33 @@ func (t target) createOwn() error {
 // removeStale removes an object of this name or key left by an earlier
 // run (-f); one that is not there is no error.
 func (t target) removeStale() (bool, error) {
-	var err error
-	switch t.kind {
-	case kindMQ:
-		err = UnlinkQueue(t.queue)
-	default:
-		// Each System V type is both the parent's and the child's side.
-		var e endpoint
-		if e, err = t.open(); err == nil {
-			o := e.(object)
-			err = errors.Join(o.Close(), o.Remove())
-		}
-	}
+	err := t.kind().remove(t)
 	if errors.Is(err, unix.ENOENT) {
 		return false, nil
 	}
 	return err == nil, err
 }
 
+// removeSysV removes a System V object found by key: each System V type is
+// both the parent's side and the child's.
+func removeSysV[T object](o T, err error) error {
+	if err != nil {
+		return err
+	}
+	return errors.Join(o.Close(), o.Remove())
+}
+
 // posixQueue is a Queue as the parent holds it: removing it unlinks it.
 type posixQueue struct{ *Queue }
 
 func (q posixQueue) Remove() error { return UnlinkQueue(q.Name()) }
+
+// hasSysV says whether any of ts is a System V object, found by key.
+func hasSysV(ts []target) bool {
+	for _, t := range ts {
+		if !t.kind().byName {
+			return true
+		}
+	}
+	return false
+}

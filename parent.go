@@ -1,6 +1,8 @@
-// parent.go: the parent's side. It creates the queue, starts the child,
-// waits for the message or for the child's word that none can come, then
-// waits for the child and removes the queue, on every path.
+// parent.go: the parent's side. It creates the objects, starts the child,
+// waits for each message or for the child's word that none can come, then
+// waits for the child and removes the objects, on every path. One run of
+// this is runOnce; --compare (compare.go) calls it twice.
+
 package main
 
 import (
@@ -20,14 +22,13 @@ type parent struct {
 	cfg   *config
 	out   io.Writer      // the transcript: stdout, or stderr with --json
 	sigs  chan os.Signal // SIGINT, SIGTERM and SIGHUP to invoke_ns
-	kinds []string       // the namespaces to show
-	rec   *record        // the verdict, for --json
+	quiet bool           // no perror: --compare's table says it instead
+	spec  *runSpec       // the run under way
+	// caught is closed once sigs receives the signals.
+	caught <-chan struct{}
 }
 
-func runParent(cfg *config) error {
-	if cfg.Key == 0 {
-		cfg.Key = defaultKey(os.Getpid())
-	}
+func runParent(cfg *config) *outcome {
 	out := io.Writer(os.Stdout)
 	if cfg.JSON {
 		out = os.Stderr
@@ -35,58 +36,39 @@ func runParent(cfg *config) error {
 	if cfg.Compare {
 		return runCompare(cfg, out)
 	}
-	// The child starts first: its runtime starts while the parent gets
-	// ready, and it waits at the checkpoint until the objects exist.
 	// Catching signals takes the runtime a thread and a round trip to it
-	// per signal, so that goes on beside the fork; it is done before
-	// anything is created.
+	// per signal, so that goes on beside the child's start; runOnce waits
+	// for it before it creates anything, so that a signal always finds the
+	// parent ready to remove what it made.
 	sigs := make(chan os.Signal, 4)
 	caught := make(chan struct{})
 	go func() { catchSignals(sigs); close(caught) }()
-	c, err := startChild(cfg, out)
-	<-caught
-	p := newParent(cfg, out, sigs)
+	p := &parent{cfg: cfg, out: out, sigs: sigs, caught: caught}
 	p.verbosef("Parent: PID of parent is %d\n", os.Getpid())
-	p.showNamespaces()
-	if err == nil {
-		err = p.withObjects(c)
+	rec := newRecord(cfg)
+	spec := &runSpec{IPC: cfg.IPC, NewIPC: cfg.NewIPC}
+	if cfg.IPC {
+		spec.Objects = targets(cfg)
 	}
+	o := p.runOnce(spec, rec)
 	p.verbosef("Parent: %s - Finishing up\n", cfg.Prog)
 	if cfg.JSON {
-		p.rec.finish(cfg, err)
-		err = writeVerdict(p.rec, err)
+		rec.finish(cfg, o)
+		writeRecord(rec, o)
 	}
-	return err
+	return o
 }
 
 // catchSignals turns SIGINT, SIGTERM and SIGHUP into values on sigs, so
 // that the parent can end the child and remove what it made. They stay
-// caught until invoke_ns exits: a signal after the work changes nothing
-// then, and letting them go again would cost a round trip to the
-// runtime's signal thread for each.
+// caught until invoke_ns exits: a signal after the work changes nothing.
 func catchSignals(sigs chan os.Signal) {
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
 	// A reader that goes away (invoke_ns | head) must not kill invoke_ns
 	// before it removes the queue: ignored, SIGPIPE turns into EPIPE on
-	// write. Ignored rather than caught, which would cost another round
-	// trip: the child inherits it ignored, and catches it again before it
+	// write. The child inherits it ignored, and catches it again before it
 	// executes its command, which so gets the default back (see exec).
 	signal.Ignore(unix.SIGPIPE)
-}
-
-func newParent(cfg *config, out io.Writer, sigs chan os.Signal) *parent {
-	return &parent{cfg: cfg, out: out, sigs: sigs, kinds: nsKinds(cfg), rec: newRecord(cfg)}
-}
-
-// showNamespaces notes the parent's namespaces, and shows them with -v.
-func (p *parent) showNamespaces() {
-	if !p.wantNS() {
-		return
-	}
-	p.rec.ParentNS = nsIDs("self", p.kinds)
-	if len(p.kinds) > 0 {
-		p.verbosef("Parent: namespaces %s\n", nsLine(p.rec.ParentNS, p.kinds))
-	}
 }
 
 // wantNS says whether the namespace identities are shown or recorded:
@@ -95,91 +77,104 @@ func (p *parent) wantNS() bool {
 	return p.cfg.Verbose || p.cfg.JSON || p.cfg.Compare
 }
 
-// withObjects creates the objects if the exchange is asked for, runs the
-// started child, and removes them again, on every path. The child is
-// ended if they cannot all be made.
-func (p *parent) withObjects(c *child) error {
-	defer c.link.close()
-	if !p.cfg.IPC {
-		return p.run(c, nil, nil)
+// runOnce is one run: it starts the child, which waits at the checkpoint
+// meanwhile, creates the objects of spec, runs the exchange through each,
+// waits for the child, and removes the objects again, on every path.
+func (p *parent) runOnce(spec *runSpec, rec *record) *outcome {
+	p.spec = spec
+	// The child starts first: its runtime starts while the parent gets
+	// ready, and it waits at the checkpoint until the objects exist.
+	c, err := startChild(p.cfg, spec, p.out)
+	<-p.caught
+	namespaces := shownNamespaces(p.cfg, spec.IPC)
+	if p.wantNS() {
+		rec.ParentNS = nsIDs("self", namespaces)
+		if len(namespaces) > 0 {
+			p.verbosef("Parent: namespaces %s\n", nsLine(rec.ParentNS, namespaces))
+		}
 	}
-	ts := targets(p.cfg)
-	if p.cfg.hasSysV() {
+	if err != nil {
+		return &outcome{err: err}
+	}
+	defer c.link.close()
+	if hasSysV(spec.Objects) {
 		p.printf("Parent: System V key: %d (0x%08x in ipcs)\n", p.cfg.Key, uint32(p.cfg.Key))
 	}
 	var objs []object
-	var err error
-	for _, t := range ts {
-		var o object
-		if o, err = p.create(t); err != nil {
-			break
+	for _, t := range spec.Objects {
+		o, err := p.create(t)
+		if err != nil {
+			c.kill()
+			p.removeAll(spec.Objects, objs)
+			return &outcome{err: err}
 		}
 		objs = append(objs, o)
 	}
-	if err == nil {
-		if p.cfg.Verbose && p.cfg.NewIPC && p.cfg.hasSysV() {
-			p.verbosef("Parent: /proc/sysvipc: %s\n", sysvCounts())
-		}
-		err = p.run(c, ts, objs)
-	} else {
-		c.kill()
+	if p.cfg.Verbose && spec.NewIPC && hasSysV(spec.Objects) {
+		p.verbosef("Parent: /proc/sysvipc: %s\n", sysvCounts())
 	}
-	for i, o := range objs {
-		if rerr := p.remove(ts[i], o); err == nil {
-			err = rerr
-		}
+	o := p.drive(c, spec, objs, rec, namespaces)
+	if err := p.removeAll(spec.Objects, objs); err != nil && o.err == nil {
+		o.err = err
 	}
-	return err
+	return o
 }
 
-// run hands the child its config and lets it go, does the exchanges if
-// asked, and waits for the child.
-func (p *parent) run(c *child, ts []target, objs []object) error {
+// drive hands the child its options and lets it go, does the exchange
+// through each object, and waits for the child.
+func (p *parent) drive(c *childProc, spec *runSpec, objs []object, rec *record, namespaces []string) *outcome {
 	p.verbosef("Parent: PID of child is %d\n", c.pid)
 	if p.wantNS() {
 		// The child is in its namespaces already, held at the checkpoint.
-		p.rec.ChildNS = nsIDs(strconv.Itoa(c.pid), p.kinds)
+		rec.ChildNS = nsIDs(strconv.Itoa(c.pid), namespaces)
 	}
-	if err := c.link.send(message{Step: stepConfig, Config: p.cfg}); err != nil {
-		c.kill()
-		return err
+	o := &outcome{}
+	for _, m := range []message{{Step: stepConfig, Config: p.cfg, Run: spec}, {Step: stepGo}} {
+		if err := c.link.send(m); err != nil {
+			c.kill()
+			o.err = err
+			return o
+		}
 	}
-	if err := c.link.send(message{Step: stepGo}); err != nil {
-		c.kill()
-		return err
-	}
-	c.acks = acksWanted(p.cfg, len(ts))
-	var verdict error
+	c.acks = acksWanted(p.cfg, len(objs))
 	if len(objs) > 0 {
-		verdict = p.exchanges(c, ts, objs)
-		p.rec.verdictNow()
+		p.exchanges(c, spec, objs, rec, o)
+		rec.verdictNow()
 	}
-	status := p.waitChild(c)
-	if verdict != nil {
-		return verdict
+	if o.signal == 0 && o.err == nil {
+		p.waitChild(c, o)
 	}
-	return status
+	status, _ := c.wait()
+	o.child = &status
+	return o
 }
 
-// exchanges goes through the objects in turn, one verdict each. The first
-// verdict other than delivery decides the exit status; a failure that is
-// not a verdict, or a child cut short, ends the round.
-func (p *parent) exchanges(c *child, ts []target, objs []object) error {
+// exchanges goes through the objects in turn, one verdict each. A failure
+// that is not a verdict, a signal, or a child cut short ends the round.
+func (p *parent) exchanges(c *childProc, spec *runSpec, objs []object, rec *record, o *outcome) {
 	reports := c.reports()
-	var first error
-	for i, t := range ts {
-		rec := p.rec.object(t)
-		err := p.exchange(t, objs[i], c, reports, rec)
-		rec.settle(err)
-		if first == nil {
-			first = err
+	for i, t := range spec.Objects {
+		orec := rec.object(t)
+		x := p.exchange(t, objs[i], c, reports, orec)
+		if x.signal != 0 {
+			c.kill()
+			o.signal = x.signal
+			return
 		}
-		var st *statusError
-		if err != nil && (!errors.As(err, &st) || st.err != nil || c.cutShort()) {
-			break
+		orec.Verdict = x.verdict
+		o.verdicts = append(o.verdicts, x.verdict)
+		if x.reported {
+			c.ack()
+		}
+		if x.err != nil {
+			c.kill()
+			o.err = x.err
+			return
+		}
+		if x.verdict != delivered && c.cutShort() {
+			return
 		}
 	}
-	return first
 }
 
 // create makes one object, first removing a leftover with -f.
@@ -195,27 +190,38 @@ func (p *parent) create(t target) (object, error) {
 	}
 	o, err := t.create()
 	if err != nil {
-		return nil, createError(err, t)
+		return nil, err
 	}
-	if t.kind == kindMQ {
-		p.verbosef("Parent: opening %s\n", t)
-	} else {
-		p.verbosef("Parent: created %s\n", t)
-	}
+	p.verbosef("Parent: %s %s\n", t.kind().created, t)
 	return o, nil
 }
 
-// remove closes and removes one object, saying so with -v.
-func (p *parent) remove(t target, o object) error {
-	if t.kind == kindMQ {
-		p.verbosef("Parent: closing %s\n", t)
+// removeAll closes and removes the objects made, saying so with -v.
+func (p *parent) removeAll(ts []target, objs []object) error {
+	var first error
+	for i, o := range objs {
+		t := ts[i]
+		if t.kind().closeLine {
+			p.verbosef("Parent: closing %s\n", t)
+		}
+		cerr := o.Close()
+		p.verbosef("Parent: Removing %s\n", t)
+		if err := o.Remove(); err != nil {
+			cerr = hint(err, "another process removed it (invoke_ns -f?)")
+		}
+		if first == nil {
+			first = cerr
+		}
 	}
-	cerr := o.Close()
-	p.verbosef("Parent: Removing %s\n", t)
-	if err := o.Remove(); err != nil {
-		return hint(err, "another process removed it (invoke_ns -f?)")
-	}
-	return cerr
+	return first
+}
+
+// exchanged is what the exchange through one object came to.
+type exchanged struct {
+	verdict  verdict
+	reported bool        // the child reported, and may wait for an ack
+	signal   unix.Signal // a signal ended the wait
+	err      error       // a failure that is not a verdict
 }
 
 type received struct {
@@ -226,7 +232,7 @@ type received struct {
 // exchange waits for the message, for the child's report, or for a signal,
 // whichever comes first: a child that cannot reach the object says so at
 // once, so that the parent never sits out the timeout for nothing.
-func (p *parent) exchange(t target, o object, c *child, reports <-chan report, rec *objectRecord) error {
+func (p *parent) exchange(t target, o object, c *childProc, reports <-chan report, rec *objectRecord) exchanged {
 	msgs := make(chan received, 1)
 	go func() {
 		buf := make([]byte, messageMax+1)
@@ -271,103 +277,98 @@ func (p *parent) exchange(t target, o object, c *child, reports <-chan report, r
 			rep = &r
 			rec.childReport(r)
 			if r.Outcome != outcomeSent {
-				err := p.undelivered(t, r)
-				c.ack()
-				return err
+				return exchanged{verdict: p.undelivered(t, r), reported: true}
 			}
 		case sig := <-p.sigs:
-			c.kill()
-			return interrupted(sig)
+			return exchanged{signal: sig.(unix.Signal)}
 		}
 	}
 }
 
 // delivery handles the end of the wait on the object: a message, or the
 // timeout.
-func (p *parent) delivery(t target, m received, rep *report, c *child, rec *objectRecord) error {
+func (p *parent) delivery(t target, m received, rep *report, c *childProc, rec *objectRecord) exchanged {
+	reported := rep != nil
 	if m.err != nil {
 		if !errors.Is(m.err, unix.ETIMEDOUT) {
-			c.kill()
-			return m.err
+			return exchanged{reported: reported, err: m.err}
 		}
-		if rep == nil {
+		if !reported {
 			// Still at its prompt: end the prompt's line, and the child,
 			// since nobody will take its answer now.
 			io.WriteString(p.out, "\n")
 			c.kill()
 		}
-		p.perror(map[string]string{kindMQ: "mq_timedreceive", kindMsg: "msgrcv", kindSem: "semtimedop", kindShm: "futex"}[t.kind], m.err)
-		if rep != nil {
-			c.ack()
-		}
-		return &statusError{code: exitTimeout}
+		p.perror(t.kind().wait, m.err)
+		return exchanged{verdict: timedOut, reported: reported}
 	}
 	msg := bytes.TrimSuffix(m.msg, []byte{0})
 	switch {
-	case !t.carriesText():
+	case !t.kind().carriesText:
 		p.verbosef("Parent: received the child's signal\n")
-		rec.delivered(nil)
-		fmt.Fprintf(p.out, "\n    Parent: the child's signal arrived through the %s\n     (a semaphore carries no text)\n\n", t)
-	case t.kind == kindMQ:
+		rec.arrived(nil)
+		p.printf("\n    Parent: the child's signal arrived through the %s\n     (a semaphore carries no text)\n\n", t)
+	case t.kind().byName:
 		p.verbosef("Parent: received message from child\n")
-		rec.delivered(msg)
-		fmt.Fprintf(p.out, "\n    Parent: the following message was received from the child\n     >> %s\n\n", msg)
+		rec.arrived(msg)
+		p.printf("\n    Parent: the following message was received from the child\n     >> %s\n\n", msg)
 	default:
 		p.verbosef("Parent: received message from child\n")
-		rec.delivered(msg)
-		fmt.Fprintf(p.out, "\n    Parent: the following message was received from the child through the %s\n     >> %s\n\n", t, msg)
+		rec.arrived(msg)
+		p.printf("\n    Parent: the following message was received from the child through the %s\n     >> %s\n\n", t, msg)
 	}
-	c.ack()
-	return nil
+	return exchanged{verdict: delivered, reported: reported}
 }
 
 // undelivered says, in one sentence, why no message can arrive.
-func (p *parent) undelivered(t target, r report) error {
+func (p *parent) undelivered(t target, r report) verdict {
 	what := "message"
-	if !t.carriesText() {
+	if !t.kind().carriesText {
 		what = "signal"
 	}
 	switch r.Outcome {
 	case outcomeOpenFailed:
-		if r.Errno == unix.ENOENT && p.cfg.NewIPC {
-			fmt.Fprintf(p.out, "Parent: no %s can arrive: the child is in a new IPC namespace, where %s does not exist\n", what, t.shortName())
+		if r.Errno == unix.ENOENT && p.spec.NewIPC {
+			p.printf("Parent: no %s can arrive: the child is in a new IPC namespace, where %s does not exist\n", what, t.shortName())
 		} else {
-			fmt.Fprintf(p.out, "Parent: no %s can arrive: the child could not open %s (%s)\n", what, t.shortName(), strerror(r.Errno))
+			p.printf("Parent: no %s can arrive: the child could not open %s (%s)\n", what, t.shortName(), strerror(r.Errno))
 		}
-		return &statusError{code: exitBlocked}
+		return blocked
 	case outcomeNoMessage:
-		fmt.Fprintf(p.out, "Parent: no message will arrive: the child was given none\n")
-		return &statusError{code: exitNoMessage}
+		p.printf("Parent: no message will arrive: the child was given none\n")
+		return noMessage
 	case outcomeTooLong:
-		fmt.Fprintf(p.out, "Parent: no message will arrive: the child's was %d bytes, more than the %d that fit\n", r.Size, messageMax)
-		return &statusError{code: exitNoMessage}
+		p.printf("Parent: no message will arrive: the child's was %d bytes, more than the %d that fit\n", r.Size, messageMax)
+		return noMessage
 	}
-	fmt.Fprintf(p.out, "Parent: no %s will arrive: the child could not send it (%s)\n", what, strerror(r.Errno))
-	return &statusError{code: exitFailure}
+	p.printf("Parent: no %s will arrive: the child could not send it (%s)\n", what, strerror(r.Errno))
+	return sendFailed
 }
 
 // childGone reports a child that ended before it said anything. One that
 // broke the handshake but lives is ended first.
-func (p *parent) childGone(c *child) error {
+func (p *parent) childGone(c *childProc) exchanged {
 	c.signal(unix.SIGKILL)
 	status, _ := c.wait()
 	if status.Signaled() {
-		sig := status.Signal()
-		fmt.Fprintf(p.out, "Parent: the child was killed by %s before it sent a message\n", unix.SignalName(sig))
-		return &statusError{code: 128 + int(sig)}
+		p.printf("Parent: the child was killed by %s before it sent a message\n", unix.SignalName(status.Signal()))
+	} else {
+		p.printf("Parent: the child exited with status %d before it sent a message\n", status.ExitStatus())
 	}
-	fmt.Fprintf(p.out, "Parent: the child exited with status %d before it sent a message\n", status.ExitStatus())
-	return &statusError{code: exitFailure}
+	return exchanged{verdict: childGone}
 }
 
 // waitChild waits for the child, and for its command, to end. Ctrl-C at
 // the terminal reaches the child's command directly, as with unshare
 // --fork, so invoke_ns lets it be; SIGTERM and SIGHUP are passed on.
-func (p *parent) waitChild(c *child) error {
+func (p *parent) waitChild(c *childProc, o *outcome) {
 	for {
 		select {
 		case <-c.exited:
-			return childStatus(c.wait())
+			if _, err := c.wait(); err != nil {
+				o.err = fmt.Errorf("waiting for the child: %w", err)
+			}
+			return
 		case sig := <-p.sigs:
 			if sig != unix.SIGINT {
 				c.signal(sig.(unix.Signal))
@@ -388,15 +389,9 @@ func (p *parent) printf(format string, args ...any) {
 }
 
 // perror prints as perror(3) does in the original, on stderr; not in a
-// quiet run (--compare without -v), whose table says it instead.
+// quiet run, whose table says it instead.
 func (p *parent) perror(op string, err error) {
-	if !p.cfg.Quiet {
+	if !p.quiet {
 		fmt.Fprintf(os.Stderr, "Parent: %s: %s\n", op, strerror(err))
 	}
-}
-
-// interrupted is the error for a signal that ended the wait: exit 128+N.
-func interrupted(sig os.Signal) error {
-	s := sig.(unix.Signal)
-	return &statusError{code: 128 + int(s), err: fmt.Errorf("interrupted by %s: the child was ended, and what invoke_ns created removed", unix.SignalName(s))}
 }

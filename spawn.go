@@ -1,7 +1,8 @@
 // spawn.go: how the parent starts the child. A Go program cannot clone(2)
 // and go on running Go code in the new process, so the child is this binary
 // re-executed with SysProcAttr.Cloneflags, which is clone(2) with those
-// flags followed by execve(2).
+// flags followed by execve(2). The parent's handle on it is a childProc.
+
 package main
 
 import (
@@ -18,15 +19,15 @@ import (
 // childName is argv[0] of the re-executed child, so that ps shows what it is.
 const childName = "invoke_ns: child"
 
-// cloneFlags are the namespaces the options ask for.
-func cloneFlags(cfg *config) uintptr {
+// cloneFlags are the namespaces the options and the run ask for.
+func cloneFlags(cfg *config, spec *runSpec) uintptr {
 	var flags uintptr
 	for _, f := range []struct {
 		on   bool
 		flag uintptr
 	}{
 		{cfg.NewUser, unix.CLONE_NEWUSER},
-		{cfg.NewIPC, unix.CLONE_NEWIPC},
+		{spec.NewIPC, unix.CLONE_NEWIPC},
 		{cfg.NewPID, unix.CLONE_NEWPID},
 		{cfg.NewMount, unix.CLONE_NEWNS},
 		{cfg.Hostname != "", unix.CLONE_NEWUTS},
@@ -46,10 +47,10 @@ func cloneFlags(cfg *config) uintptr {
 // signalled without the risk of a reused PID.
 //
 // syscall.ForkExec rather than os/exec: os/exec forks a throwaway process
-// on its first start, to find out whether pidfds work (BENCHMARKS.md).
-func buildCmd(cfg *config, stdio [3]uintptr, in, out uintptr, pidfd *int, uid, gid int) (string, []string, *syscall.ProcAttr) {
+// on its first start, to find out whether pidfds work.
+func buildCmd(cfg *config, spec *runSpec, stdio [3]uintptr, in, out uintptr, pidfd *int, uid, gid int) (string, []string, *syscall.ProcAttr) {
 	sys := &syscall.SysProcAttr{
-		Cloneflags: cloneFlags(cfg),
+		Cloneflags: cloneFlags(cfg, spec),
 		// Ends the child if the parent is killed outright. It is tied to
 		// the thread that starts the child: startAndWait locks it.
 		Pdeathsig: syscall.SIGKILL,
@@ -71,8 +72,7 @@ func buildCmd(cfg *config, stdio [3]uintptr, in, out uintptr, pidfd *int, uid, g
 // childEnviron is the child's environment: the parent's, the handshake's
 // descriptors, and GOMAXPROCS=1 unless the user set GOMAXPROCS. The child
 // does one thing after another, and a runtime with one P per CPU starts
-// threads and takes fresh memory for the idle one, each page of it a page
-// fault: one P saves a run about 1 ms here (BENCHMARKS.md). A GOMAXPROCS
+// threads and takes fresh memory for the idle one (BENCHMARKS.md). A GOMAXPROCS
 // the parent adds is marked in childEnv, and the child removes it again
 // before its command can see it.
 func childEnviron() []string {
@@ -82,8 +82,8 @@ func childEnviron() []string {
 	return append(os.Environ(), childEnv+"=3 4 "+maxProcsEnv, maxProcsEnv+"=1")
 }
 
-// child is a started child and the parent's end of the handshake.
-type child struct {
+// childProc is a started child and the parent's end of the handshake.
+type childProc struct {
 	pid     int
 	pidfd   *os.File // polled for the child's end, and signals go through it
 	link    *link
@@ -95,7 +95,7 @@ type child struct {
 
 // startChild starts the child, which waits for its config. Its standard
 // output is stdout when that is a file, /dev/null otherwise.
-func startChild(cfg *config, stdout io.Writer) (*child, error) {
+func startChild(cfg *config, spec *runSpec, stdout io.Writer) (*childProc, error) {
 	toChildR, toChildW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("pipe: %w", err)
@@ -114,9 +114,9 @@ func startChild(cfg *config, stdout io.Writer) (*child, error) {
 		defer out.Close()
 	}
 	pidfd := -1
-	path, argv, attr := buildCmd(cfg, [3]uintptr{os.Stdin.Fd(), out.Fd(), os.Stderr.Fd()},
+	path, argv, attr := buildCmd(cfg, spec, [3]uintptr{os.Stdin.Fd(), out.Fd(), os.Stderr.Fd()},
 		toChildR.Fd(), fromChildW.Fd(), &pidfd, os.Getuid(), os.Getgid())
-	c := &child{exited: make(chan struct{})}
+	c := &childProc{exited: make(chan struct{})}
 	started := make(chan error)
 	go c.startAndWait(path, argv, attr, started)
 	err = <-started
@@ -126,7 +126,7 @@ func startChild(cfg *config, stdout io.Writer) (*child, error) {
 	if err != nil {
 		toChildW.Close()
 		fromChildR.Close()
-		return nil, cloneError(cfg, err)
+		return nil, cloneError(cfg, spec, err)
 	}
 	c.link = newLink(fromChildR, toChildW)
 	return c, nil
@@ -138,7 +138,7 @@ func startChild(cfg *config, stdout io.Writer) (*child, error) {
 // is reaped. The rest of the parent runs unlocked, free of hand-offs
 // between threads. One waiter only, for this PID only: a second would
 // steal the status (rootlesskit #129).
-func (c *child) startAndWait(path string, argv []string, attr *syscall.ProcAttr, started chan<- error) {
+func (c *childProc) startAndWait(path string, argv []string, attr *syscall.ProcAttr, started chan<- error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	pid, err := syscall.ForkExec(path, argv, attr)
@@ -159,8 +159,8 @@ func (c *child) startAndWait(path string, argv []string, attr *syscall.ProcAttr,
 // poller, on the pidfd, which becomes readable when the child ends, so
 // that no thread sits in wait4 meanwhile holding on to a P: the parent's
 // other goroutines then run at once, not when the runtime takes the P
-// back (BENCHMARKS.md).
-func (c *child) reap() {
+// back.
+func (c *childProc) reap() {
 	rc, err := c.pidfd.SyscallConn()
 	if err == nil {
 		err = rc.Read(func(uintptr) bool { return c.tryReap(syscall.WNOHANG) })
@@ -174,7 +174,7 @@ func (c *child) reap() {
 
 // tryReap reaps the child if it has ended, and says whether it has; without
 // WNOHANG, it waits for that.
-func (c *child) tryReap(options int) bool {
+func (c *childProc) tryReap(options int) bool {
 	pid, err := syscall.Wait4(c.pid, &c.status, options, nil)
 	if err == syscall.EINTR {
 		return false
@@ -184,7 +184,10 @@ func (c *child) tryReap(options int) bool {
 }
 
 // cloneError says why the kernel refused the child, and what to do.
-func cloneError(cfg *config, err error) error {
+func cloneError(cfg *config, spec *runSpec, err error) error {
+	if cloneFlags(cfg, spec) == 0 {
+		return fmt.Errorf("starting the child: %w", err)
+	}
 	err = fmt.Errorf("starting the child in new namespaces: %w", err)
 	denied := errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES)
 	switch {
@@ -200,14 +203,14 @@ func cloneError(cfg *config, err error) error {
 
 // signal sends sig to the child through its pidfd: once it is reaped, the
 // signal goes nowhere rather than to a process that took over its PID.
-func (c *child) signal(sig syscall.Signal) {
+func (c *childProc) signal(sig syscall.Signal) {
 	if rc, err := c.pidfd.SyscallConn(); err == nil {
 		rc.Control(func(fd uintptr) { unix.PidfdSendSignal(int(fd), sig, nil, 0) })
 	}
 }
 
 // wait blocks until the child is reaped, and says how it ended.
-func (c *child) wait() (syscall.WaitStatus, error) {
+func (c *childProc) wait() (syscall.WaitStatus, error) {
 	<-c.exited
 	c.pidfd.Close()
 	return c.status, c.waitErr
@@ -217,7 +220,7 @@ func (c *child) wait() (syscall.WaitStatus, error) {
 // every object: killed, or failed. A child with nothing to do after its
 // last report exits 0 at once, and what it reported may not have been
 // read yet: that child has not been cut short.
-func (c *child) cutShort() bool {
+func (c *childProc) cutShort() bool {
 	select {
 	case <-c.exited:
 		return c.waitErr != nil || !c.status.Exited() || c.status.ExitStatus() != 0
@@ -229,7 +232,7 @@ func (c *child) cutShort() bool {
 // reports delivers the child's reports, one per object, and is closed at
 // EOF: the child has ended, or its end of the pipe has. Started once per
 // child, so that no report is read by a reader nobody listens to.
-func (c *child) reports() <-chan report {
+func (c *childProc) reports() <-chan report {
 	ch := make(chan report, 1)
 	go func() {
 		defer close(ch)
@@ -244,8 +247,9 @@ func (c *child) reports() <-chan report {
 	return ch
 }
 
-// ack lets the child go on after a report, if it waits for that.
-func (c *child) ack() {
+// ack lets the child go on after a report, if it waits for that: the one
+// place an ack is decided and sent.
+func (c *childProc) ack() {
 	if c.acks > 0 {
 		c.acks--
 		c.link.send(message{Step: stepAck})
@@ -253,21 +257,7 @@ func (c *child) ack() {
 }
 
 // kill ends the child and reaps it.
-func (c *child) kill() {
+func (c *childProc) kill() {
 	c.signal(syscall.SIGKILL)
 	c.wait()
-}
-
-// childStatus turns the child's end into invoke_ns's exit status, as
-// unshare(1) does: its own status, or 128+N for signal N.
-func childStatus(ws syscall.WaitStatus, err error) error {
-	switch {
-	case err != nil:
-		return fmt.Errorf("waiting for the child: %w", err)
-	case ws.Signaled():
-		return &statusError{code: 128 + int(ws.Signal())}
-	case ws.ExitStatus() != 0:
-		return &statusError{code: ws.ExitStatus()}
-	}
-	return nil
 }

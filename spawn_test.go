@@ -14,19 +14,21 @@ func TestBuildCmd(t *testing.T) {
 	tests := []struct {
 		name  string
 		cfg   config
+		spec  runSpec
 		flags uintptr
 	}{
-		{"no namespaces", config{}, 0},
-		{"-i no shares the IPC namespace", config{IPC: true}, 0},
-		{"-i yes", config{IPC: true, NewIPC: true}, unix.CLONE_NEWIPC},
-		{"-p -m", config{NewPID: true, NewMount: true}, unix.CLONE_NEWPID | unix.CLONE_NEWNS},
-		{"-u -n", config{Hostname: "h", NewNet: true}, unix.CLONE_NEWUTS | unix.CLONE_NEWNET},
-		{"-U", config{NewUser: true}, unix.CLONE_NEWUSER},
+		{"no namespaces", config{}, runSpec{}, 0},
+		{"-i no shares the IPC namespace", config{IPC: true}, runSpec{IPC: true}, 0},
+		{"-i yes", config{IPC: true, NewIPC: true}, runSpec{IPC: true, NewIPC: true}, unix.CLONE_NEWIPC},
+		{"--compare's second run", config{Compare: true}, runSpec{IPC: true, NewIPC: true}, unix.CLONE_NEWIPC},
+		{"-p -m", config{NewPID: true, NewMount: true}, runSpec{}, unix.CLONE_NEWPID | unix.CLONE_NEWNS},
+		{"-u -n", config{Hostname: "h", NewNet: true}, runSpec{}, unix.CLONE_NEWUTS | unix.CLONE_NEWNET},
+		{"-U", config{NewUser: true}, runSpec{}, unix.CLONE_NEWUSER},
 	}
 	var pidfd int
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path, argv, attr := buildCmd(&tt.cfg, [3]uintptr{0, 7, 2}, 10, 11, &pidfd, 1000, 1001)
+			path, argv, attr := buildCmd(&tt.cfg, &tt.spec, [3]uintptr{0, 7, 2}, 10, 11, &pidfd, 1000, 1001)
 			sys := attr.Sys
 			if got := sys.Cloneflags; got != tt.flags {
 				t.Errorf("Cloneflags %#x, want %#x", got, tt.flags)
@@ -129,7 +131,7 @@ func TestReap(t *testing.T) {
 				}
 			}
 			defer f.Close()
-			c := &child{pid: pid, pidfd: f}
+			c := &childProc{pid: pid, pidfd: f}
 			done := make(chan struct{})
 			go func() { c.reap(); close(done) }()
 			w.Close()
@@ -160,7 +162,7 @@ func TestCutShort(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &child{exited: make(chan struct{}), status: tt.status, waitErr: tt.waitErr}
+			c := &childProc{exited: make(chan struct{}), status: tt.status, waitErr: tt.waitErr}
 			if tt.exited {
 				close(c.exited)
 			}

@@ -6,6 +6,7 @@
 // waits on it with a deadline that another goroutine can cut short (a
 // sticky Interrupt); the child looks it up by key and sends through it.
 // x/sys/unix wraps only shared memory, so the rest are raw system calls.
+
 package main
 
 import (

@@ -1,5 +1,6 @@
 // sysv_test.go: the System V kinds (-k msg|sem|shm|all), through the Go
 // API and end to end, with real objects in real namespaces.
+
 package main
 
 import (
@@ -16,7 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-var sysvKinds = []string{kindMsg, kindSem, kindShm}
+var sysvKinds = []string{"msg", "sem", "shm"}
 
 // sysvObjects lists the System V objects of this IPC namespace as
 // "kind id", from /proc/sysvipc.
@@ -53,7 +54,7 @@ func testKey(t *testing.T) int32 {
 	t.Cleanup(func() {
 		for _, k := range sysvKinds {
 			if hasKey(k, key) {
-				target{kind: k, key: key}.removeStale()
+				target{Kind: k, Key: key}.removeStale()
 				t.Errorf("a %s object with key %d was left behind", k, key)
 			}
 		}
@@ -64,7 +65,7 @@ func testKey(t *testing.T) int32 {
 func TestSysVRoundTrip(t *testing.T) {
 	for _, kind := range sysvKinds {
 		t.Run(kind, func(t *testing.T) {
-			tg := target{kind: kind, key: testKey(t)}
+			tg := target{Kind: kind, Key: testKey(t)}
 			if _, err := tg.open(); !errors.Is(err, unix.ENOENT) {
 				t.Fatalf("lookup before create: %v, want ENOENT", err)
 			}
@@ -94,7 +95,7 @@ func TestSysVRoundTrip(t *testing.T) {
 			buf := make([]byte, messageMax+1)
 			n, err := o.Receive(buf, time.Now().Add(30*time.Second))
 			want := "round trip\x00"
-			if kind == kindSem {
+			if kind == "sem" {
 				want = "" // a semaphore carries no text
 			}
 			if err != nil || string(buf[:n]) != want {
@@ -109,7 +110,7 @@ func TestSysVRoundTrip(t *testing.T) {
 func TestSysVReceiveTimesOut(t *testing.T) {
 	for _, kind := range sysvKinds {
 		t.Run(kind, func(t *testing.T) {
-			o, err := target{kind: kind, key: testKey(t)}.create()
+			o, err := target{Kind: kind, Key: testKey(t)}.create()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,7 +148,7 @@ func TestKinds(t *testing.T) {
 			args := append(flags, "-k", kind, "--key", fmt.Sprint(key))
 			r := run(t, "by key\n", append(args, "-i", "no")...)
 			want := "     >> by key\n"
-			if kind == kindSem {
+			if kind == "sem" {
 				want = "the child's signal arrived through the System V semaphore set with key " + fmt.Sprint(key)
 			}
 			if r.code != exitOK || !strings.Contains(r.stdout, want) || !strings.Contains(r.stdout, fmt.Sprintf("Parent: System V key: %d (0x%08x in ipcs)\n", key, key)) {
@@ -277,18 +278,18 @@ func TestSysVLeftover(t *testing.T) {
 	flags := privFlags(t)
 	for _, kind := range sysvKinds {
 		t.Run(kind, func(t *testing.T) {
-			tg := target{kind: kind, key: testKey(t)}
+			tg := target{Kind: kind, Key: testKey(t)}
 			o, err := tg.create()
 			if err != nil {
 				t.Fatal(err)
 			}
 			o.Close()
-			args := append(flags, "-k", kind, "--key", fmt.Sprint(tg.key), "-i", "no")
+			args := append(flags, "-k", kind, "--key", fmt.Sprint(tg.Key), "-i", "no")
 			r := run(t, "again\n", args...)
 			if r.code != exitFailure || !strings.Contains(r.stderr, "file exists — another program, or an interrupted run, holds key") {
 				t.Errorf("exit %d\nstderr:\n%s", r.code, r.stderr)
 			}
-			if !hasKey(kind, tg.key) {
+			if !hasKey(kind, tg.Key) {
 				t.Fatalf("the refused run removed the object it did not make")
 			}
 			r = run(t, "again\n", append(args, "-vf")...)

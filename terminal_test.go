@@ -1,5 +1,6 @@
 // terminal_test.go: runs on a pseudo-terminal, as a person at the keyboard
 // would see them.
+
 package main
 
 import (
@@ -43,7 +44,7 @@ func onTerminal(t *testing.T, args []string, script ...string) (string, int) {
 	t.Helper()
 	m, s := openPTY(t)
 	defer m.Close()
-	cmd := exec.Command(binary, args...)
+	cmd := command(t, binary, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = s, s, s
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
 	if err := cmd.Start(); err != nil {

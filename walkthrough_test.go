@@ -1,11 +1,11 @@
 // walkthrough_test.go: docs/walkthrough.md is runnable as written. Each
 // command in it is run, and its output must match the captured one, up to
 // the numbers (PIDs, keys, namespace identities) and column widths.
+
 package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -61,7 +61,7 @@ func TestWalkthrough(t *testing.T) {
 	host, _ := os.Hostname()
 	for _, ex := range exs {
 		t.Run(ex.command, func(t *testing.T) {
-			cmd := exec.Command("bash", "-c", ex.command)
+			cmd := command(t, "bash", "-c", ex.command)
 			cmd.Dir = "/"
 			cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(binary)+":"+os.Getenv("PATH"))
 			if ex.asUser {

@@ -1,8 +1,10 @@
-// report.go: the verdict of a run as one JSON object (--json), for
+// record.go: the verdict of a run as one JSON object (--json), for
 // scripts. docs/json.md documents every field; a test parses them.
+
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"time"
@@ -35,7 +37,7 @@ type objectRecord struct {
 	ChildCreate *openResult `json:"child_create,omitempty"` // --compare
 	Delivered   bool        `json:"delivered"`
 	Message     *string     `json:"message"`
-	Verdict     string      `json:"verdict"`
+	Verdict     verdict     `json:"verdict"`
 }
 
 type jsonOptions struct {
@@ -72,7 +74,7 @@ func newRecord(cfg *config) *record {
 		UTS: cfg.Hostname, Net: cfg.NewNet, User: cfg.NewUser, Timeout: cfg.Timeout.String(),
 		Queue: cfg.Queue, Force: cfg.Force, Command: cfg.Command, Verbose: cfg.Verbose,
 	}
-	if cfg.hasSysV() {
+	if hasSysV(targets(cfg)) {
 		opts.Key = &cfg.Key
 	}
 	return &record{Options: opts, Objects: []*objectRecord{}, start: time.Now()}
@@ -80,11 +82,11 @@ func newRecord(cfg *config) *record {
 
 // object starts the record of one object's exchange.
 func (r *record) object(t target) *objectRecord {
-	o := &objectRecord{Kind: t.kind, Verdict: "none"}
-	if t.kind == kindMQ {
-		o.Name = t.queue
+	o := &objectRecord{Kind: t.Kind}
+	if t.kind().byName {
+		o.Name = t.Name
 	} else {
-		key := t.key
+		key := t.Key
 		o.Key = &key
 	}
 	r.Objects = append(r.Objects, o)
@@ -110,25 +112,13 @@ func (o *objectRecord) childReport(rep report) {
 	}
 }
 
-// delivered notes what arrived: a message, or with nil a semaphore's
+// arrived notes what arrived: a message, or with nil a semaphore's
 // signal.
-func (o *objectRecord) delivered(msg []byte) {
+func (o *objectRecord) arrived(msg []byte) {
 	o.Delivered = true
 	if msg != nil {
 		s := string(msg)
 		o.Message = &s
-	}
-}
-
-// settle gives the object its verdict from the exchange's result.
-func (o *objectRecord) settle(err error) {
-	switch {
-	case o.Delivered:
-		o.Verdict = "delivered"
-	case verdicts[statusOf(err)] != "":
-		o.Verdict = verdicts[statusOf(err)]
-	default:
-		o.Verdict = "failed"
 	}
 }
 
@@ -137,26 +127,23 @@ func (r *record) verdictNow() {
 	r.ElapsedMS = float64(time.Since(r.start).Microseconds()) / 1000
 }
 
-// verdicts name the statuses of an exchange that delivered nothing.
-var verdicts = map[int]string{exitBlocked: "blocked", exitTimeout: "timeout", exitNoMessage: "no-message"}
-
 // finish stamps the end of the run and gives it its verdict: the first
 // object's that was not delivered.
-func (r *record) finish(cfg *config, err error) {
+func (r *record) finish(cfg *config, o *outcome) {
 	if r.ElapsedMS == 0 { // no exchange: the verdict is the child's end
 		r.verdictNow()
 	}
-	r.ExitStatus = statusOf(err)
-	r.Error = errText(err)
+	r.ExitStatus = o.exitStatus()
+	r.Error = o.errText()
 	r.Verdict = "none"
-	if cfg.IPC {
+	if cfg.IPC || cfg.Compare {
 		r.Verdict = "failed"
 		if len(r.Objects) == len(cfg.Kinds) {
 			r.Verdict = "delivered"
 		}
-		for _, o := range r.Objects {
-			if o.Verdict != "delivered" {
-				r.Verdict = o.Verdict
+		for _, obj := range r.Objects {
+			if obj.Verdict != delivered {
+				r.Verdict = obj.Verdict.String()
 				break
 			}
 		}
@@ -164,12 +151,29 @@ func (r *record) finish(cfg *config, err error) {
 	r.Delivered = r.Verdict == "delivered"
 }
 
-// writeVerdict writes the --json object on standard output. With --json
+// MarshalText names a verdict in JSON by its String.
+func (v verdict) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
+
+// UnmarshalText reads a verdict's name back, for readers of the record.
+func (v *verdict) UnmarshalText(b []byte) error {
+	for w := verdictNone; w <= childGone; w++ {
+		if w.String() == string(b) {
+			*v = w
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown verdict %q", b)
+}
+
+// writeRecord writes the --json object on standard output. With --json
 // the object is what the run produces: if it cannot be written, the run
 // failed, whatever its verdict; only an error of its own goes before that.
-func writeVerdict(v any, err error) error {
-	if werr := writeJSON(os.Stdout, v); werr != nil && errText(err) == "" {
-		return hint(fmt.Errorf("writing the --json object: %w", werr), "check where standard output goes")
+func writeRecord(v any, o *outcome) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err == nil {
+		_, err = os.Stdout.Write(append(b, '\n'))
 	}
-	return err
+	if err != nil && o.err == nil && o.signal == 0 {
+		o.err = hint(fmt.Errorf("writing the --json object: %w", err), "check where standard output goes")
+	}
 }
