@@ -20,20 +20,18 @@ import (
 
 // child is the child's side of a run.
 type child struct {
-	cfg  *config
-	spec *runSpec
-	out  io.Writer // the transcript: stdout, or stderr with --json
+	cfg   *config
+	spec  *runSpec
+	out   io.Writer   // the transcript: stdout, or stderr with --json
+	lines *transcript // under out, to tell a write that failed
 
 	msg    []byte // the message, once read
 	msgErr error  // or why there is none
 	asked  bool   // whether it has been read (or tried)
 }
 
-func runChild() error {
-	l, err := childLink()
-	if err != nil {
-		return err
-	}
+// runChild is the child's side, on the pipes of l.
+func runChild(l *link) error {
 	m, err := l.next(stepConfig)
 	if err != nil {
 		return parentGone(err)
@@ -41,7 +39,8 @@ func runChild() error {
 	if m.Config == nil || m.Run == nil {
 		return errors.New("handshake: the config step carries no options")
 	}
-	c := &child{cfg: m.Config, spec: m.Run, out: os.Stdout}
+	c := &child{cfg: m.Config, spec: m.Run, lines: &transcript{w: os.Stdout}}
+	c.out = c.lines
 	if c.spec.Quiet {
 		c.out = io.Discard
 	}
@@ -158,7 +157,7 @@ func (c *child) message() ([]byte, *report) {
 		return nil, &report{Outcome: outcomeNoMessage}
 	case errors.As(err, &tl):
 		fmt.Fprintf(c.out, " Child: %v: sending nothing\n", err)
-		return nil, &report{Outcome: outcomeTooLong, Size: tl.size}
+		return nil, &report{Outcome: outcomeTooLong, Size: tl.size, Endless: tl.endless}
 	case err != nil:
 		c.perror("read", err)
 		return nil, &report{Outcome: outcomeNoMessage}
@@ -232,6 +231,12 @@ func (c *child) exec() error {
 		return &codeError{code: code, err: hint(err, "check the command's name and PATH")}
 	}
 	fmt.Fprintf(c.out, " Child: Executing command %s ...\n", argv[0])
+	// Lines of the child's that could not be written: where the parent
+	// writes none of its own, it has nothing to tell, so the child does,
+	// and runs no command behind a transcript that was lost.
+	if err := c.lines.err; err != nil && !c.cfg.Verbose && !c.spec.IPC {
+		return hint(fmt.Errorf("writing the transcript: %w", err), "check where it goes")
+	}
 	// execve(2) keeps an ignored signal ignored, but resets a caught one
 	// to its default: caught, the command gets the defaults back. Only
 	// here, because catching costs a thread and a few context switches.

@@ -37,10 +37,10 @@ var compareRuns = []struct {
 	{"new", true, "new (-i yes)"},
 }
 
-func runCompare(cfg *config, out io.Writer) *outcome {
+func runCompare(cfg *config, out io.Writer, file *os.File) *outcome {
 	start := time.Now()
 	cr := &compareRecord{Options: newRecord(cfg).Options, Runs: []*record{}}
-	o := compare(cfg, out, cr)
+	o := compare(cfg, out, file, cr)
 	if cfg.Verbose {
 		fmt.Fprintf(out, "Parent: %s - Finishing up\n", cfg.Prog)
 	}
@@ -52,7 +52,7 @@ func runCompare(cfg *config, out io.Writer) *outcome {
 	return o
 }
 
-func compare(cfg *config, out io.Writer, cr *compareRecord) *outcome {
+func compare(cfg *config, out io.Writer, file *os.File, cr *compareRecord) *outcome {
 	if cfg.Verbose {
 		fmt.Fprintf(out, "Parent: PID of parent is %d\n", os.Getpid())
 	}
@@ -72,12 +72,12 @@ func compare(cfg *config, out io.Writer, cr *compareRecord) *outcome {
 	for _, r := range compareRuns {
 		spec := &runSpec{IPC: true, NewIPC: r.newIPC, Objects: targets(cfg), Message: &text,
 			TryCreate: true, Quiet: !cfg.Verbose}
-		runOut := out
+		runOut, childOut := out, file
 		if spec.Quiet {
-			runOut = io.Discard
+			runOut, childOut = io.Discard, nil
 		}
 		fmt.Fprintf(runOut, "--- the child in a %s IPC namespace ---\n", strings.Fields(r.title)[0])
-		p := &parent{cfg: cfg, out: runOut, sigs: sigs, caught: caught, quiet: spec.Quiet}
+		p := &parent{cfg: cfg, out: runOut, childOut: childOut, sigs: sigs, caught: caught, quiet: spec.Quiet}
 		rec := &record{Run: r.name, Objects: []*objectRecord{}, start: time.Now()}
 		o := p.runOnce(spec, rec)
 		rec.finish(cfg, o)

@@ -47,9 +47,6 @@ func mqueueSysctl(name string) string {
 // queueHints says what to do when mq_open(O_CREAT) fails.
 func queueHints(err error, _ *kind, t target) (string, bool) {
 	switch errnoOf(err) {
-	case unix.EEXIST:
-		return "another invoke_ns may be using " + t.Name + ", or an interrupted run left it behind; " +
-			"wait for the other run, choose another name with -q, or remove it with -f", true
 	case unix.ENOSPC:
 		return fmt.Sprintf("the limit on message queues is reached (/proc/sys/fs/mqueue/queues_max = %s): "+
 			"remove unused queues or raise the limit", mqueueSysctl("queues_max")), true
@@ -72,9 +69,6 @@ func queueHints(err error, _ *kind, t target) (string, bool) {
 // fails.
 func sysvHints(err error, k *kind, t target) (string, bool) {
 	switch errnoOf(err) {
-	case unix.EEXIST:
-		return fmt.Sprintf("another program, or an interrupted run, holds key %d (see ipcs); "+
-			"choose another with --key, or remove it with -f", t.Key), true
 	case unix.ENOSPC:
 		return "the limit on these objects is reached (" + k.limit + "): " +
 			"remove unused ones (ipcs, ipcrm) or raise the limit", true

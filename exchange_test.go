@@ -177,7 +177,7 @@ func TestChildEnvironment(t *testing.T) {
 		{"GOMAXPROCS unset", "", "GOMAXPROCS=1", "unset"},
 		{"GOMAXPROCS set", "3", "GOMAXPROCS=3", "3"},
 	}
-	script := `echo "GOMAXPROCS=${GOMAXPROCS-unset} handshake=$(env | grep -c ^_INVOKE_NS)"`
+	script := `echo "GOMAXPROCS=${GOMAXPROCS-unset} handshake=$(env | grep -c ^_INVOKE_NS_CHILD)"`
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cmd := command(t, binary, append(flags, "-vi", "no", "-q", testQueue(t), "sh", "-c", script)...)

@@ -2,14 +2,16 @@
 // each other.
 //
 // The child is this binary run again through /proc/self/exe, with the
-// hidden variable _INVOKE_NS_CHILD naming two pipes it inherits. It unsets
-// the variable at once, so neither its lines nor its command see it.
+// hidden variable _INVOKE_NS_CHILD naming two pipes it inherits, by
+// descriptor and inode. It unsets the variable at once, so neither its
+// lines nor its command see it. The pipes come above every descriptor the
+// caller gave invoke_ns, which the command gets at their own numbers.
 //
 // The steps, one JSON object per line, in this order:
 //
 //	parent                                    child
 //	starts the child first, so that its       starts the Go runtime,
-//	runtime starts meanwhile                  blocks reading fd 3
+//	runtime starts meanwhile                  blocks reading its pipe
 //	creates the objects, prints its lines
 //	stepConfig: the options and the run ----->  reads them
 //	stepGo: the checkpoint            ----->  prints its lines, tries an object
@@ -18,8 +20,8 @@
 //	stepAck                           ----->  (report and ack again for each
 //	                                          further object, with -k)
 //	                                          mounts, hostname, then its command
-//	                                          fd 4 is close-on-exec: exec or
-//	                                          exit is EOF for the parent
+//	                                          its pipes are close-on-exec: exec
+//	                                          or exit is EOF for the parent
 //
 // After its last report, a child with nothing more to do (no mounts, no
 // hostname, no command) exits without waiting for the ack, and the parent
@@ -94,6 +96,7 @@ type report struct {
 	Outcome string     `json:"outcome"`
 	Errno   unix.Errno `json:"errno,omitempty"`
 	Size    int        `json:"size,omitempty"`
+	Endless bool       `json:"endless,omitempty"` // too long, with no end in sight
 	// With TryCreate: whether the child could make an object of the
 	// same name or key itself (CreateErrno 0), and if not, why.
 	CreateTried bool       `json:"create_tried,omitempty"`
@@ -113,12 +116,6 @@ func acksWanted(cfg *config, n int) int {
 	return n
 }
 
-// isChild says whether this process is the re-executed child.
-func isChild() bool {
-	_, ok := os.LookupEnv(childEnv)
-	return ok
-}
-
 // link is one side's end of the two handshake pipes.
 type link struct {
 	r   *os.File
@@ -130,30 +127,38 @@ func newLink(r, w *os.File) *link {
 	return &link{r: r, w: w, buf: bufio.NewReader(r)}
 }
 
-// childLink picks up the pipes the parent announced, and makes them
-// close-on-exec so that the child's command inherits neither. The
-// command's environment is the user's: childEnv goes, and GOMAXPROCS too if
-// the parent added it (the runtime has read it already).
+// childLink picks up the pipes the parent announced in childEnv, if it is
+// set, and makes them close-on-exec so that the child's command inherits
+// neither; without childEnv it returns nil. The marker names each pipe's
+// descriptor and inode: a variable set by someone else, by mistake, is
+// refused at once instead of waiting on descriptors invoke_ns never made.
+// The command's environment is the user's: childEnv goes, and GOMAXPROCS
+// too if the parent added it (the runtime has read it already).
 func childLink() (*link, error) {
-	val := os.Getenv(childEnv)
+	val, ok := os.LookupEnv(childEnv)
+	if !ok {
+		return nil, nil
+	}
 	os.Unsetenv(childEnv)
-	var fds [2]int
+	notOurs := fmt.Errorf("%s=%q is set, but invoke_ns did not start this process "+
+		"— unset it (unset %s), since it is for invoke_ns's own use", childEnv, val, childEnv)
 	f := strings.Fields(val)
 	if len(f) == 3 && f[2] == maxProcsEnv {
 		os.Unsetenv(maxProcsEnv)
 		f = f[:2]
 	}
 	if len(f) != 2 {
-		return nil, fmt.Errorf("unable to parse %s=%q: this variable is for invoke_ns's own use", childEnv, val)
+		return nil, notOurs
 	}
+	var fds [2]int
 	for i, s := range f {
-		fd, err := strconv.Atoi(s)
-		if err != nil || fd < 3 {
-			return nil, fmt.Errorf("unable to parse %s=%q: this variable is for invoke_ns's own use", childEnv, val)
-		}
+		fdText, inoText, _ := strings.Cut(s, ":")
+		fd, err := strconv.Atoi(fdText)
+		ino, ierr := strconv.ParseUint(inoText, 10, 64)
 		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
-			return nil, fmt.Errorf("%s names fd %d, which is not a pipe: this variable is for invoke_ns's own use", childEnv, fd)
+		if err != nil || ierr != nil || fd < 3 || unix.Fstat(fd, &st) != nil ||
+			st.Mode&unix.S_IFMT != unix.S_IFIFO || st.Ino != ino {
+			return nil, notOurs
 		}
 		unix.CloseOnExec(fd)
 		fds[i] = fd

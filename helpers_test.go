@@ -15,7 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -25,79 +25,193 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// binary is the invoke_ns built for this test run.
-var binary string
+// binary is the invoke_ns built for this test run, in dir.
+var binary, dir string
+
+// hermeticEnv marks the test binary run again in namespaces of the suite's
+// own; its value is "root" when the suite has real root there, "userns"
+// when its privilege comes from a user namespace.
+const hermeticEnv = "_INVOKE_NS_TEST_HERMETIC"
+
+// helperEnv makes the test binary a helper process (helpers below).
+const helperEnv = "_INVOKE_NS_TEST_HELPER"
+
+// queuesDir is an mqueue filesystem of the suite's IPC namespace, which
+// lists every POSIX queue the tests made.
+var queuesDir string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	if h := os.Getenv(helperEnv); h != "" {
+		os.Exit(helper(h, flag.Args()))
+	}
 	// A fuzzing worker runs only the fuzz target: no binary, no listing,
 	// which would slow its start and its stop past the fuzzer's deadline.
 	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
 		os.Exit(m.Run())
 	}
-	dir, err := os.MkdirTemp("", "invoke_ns-test-")
-	if err != nil {
+	if os.Getenv(hermeticEnv) == "" {
+		if code, ok := rerunHermetic(); ok {
+			os.Exit(code)
+		}
+		fmt.Fprintln(os.Stderr, "note: the tests run in the host's namespaces: "+
+			"those that need root or a user namespace skip")
+	}
+	var err error
+	if dir, err = os.MkdirTemp("", "invoke_ns-test-"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	// Readable by the unprivileged uid of the rootless tests.
 	os.Chmod(dir, 0o755)
-	binary = filepath.Join(dir, "invoke_ns")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	build := bounded(ctx, "go", "build", "-o", binary, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building invoke_ns: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	before, listed := allQueues()
-	sysvBefore := sysvObjects()
-	code := m.Run()
-	if after, ok := allQueues(); listed && ok {
-		if left := newNames(before, after); len(left) > 0 {
-			fmt.Fprintf(os.Stderr, "FAIL: queues left behind by the tests: %v\n", left)
+	code := 1
+	if err := setUpHermetic(); err != nil {
+		fmt.Fprintf(os.Stderr, "setting up the suite's own namespaces: %v\n", err)
+	} else if err := build(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	} else {
+		code = m.Run()
+		if left := leftovers(); len(left) > 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: the tests left behind: %v\n", left)
 			code = 1
 		}
 	}
-	if left := newNames(sysvBefore, sysvObjects()); len(left) > 0 {
-		fmt.Fprintf(os.Stderr, "FAIL: System V objects left behind by the tests: %v\n", left)
-		code = 1
+	if queuesDir != "" {
+		unix.Unmount(queuesDir, unix.MNT_DETACH)
 	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-// allQueues lists the POSIX queues of the host's IPC namespace, by
-// mounting an mqueue filesystem in a mount namespace of its own. It needs
-// root; ok is false without it.
-func allQueues() (names []string, ok bool) {
+// rerunHermetic runs this test binary again, as it was run, in an IPC and
+// a mount namespace of its own: as root plainly, and otherwise inside a
+// user namespace that maps the caller to root, as invoke_ns -U does. Then
+// no other process's queues and objects can disturb a test or be touched
+// by one, and what is left at the end is the suite's own. ok is false when
+// no such namespaces can be made.
+func rerunHermetic() (code int, ok bool) {
+	runtime.LockOSThread() // Pdeathsig is the thread's
+	cmd := exec.Command(os.Args[0], os.Args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWIPC | unix.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
+	mode := "root"
 	if os.Geteuid() != 0 {
-		return nil, false
+		mode = "userns"
+		cmd.SysProcAttr.Cloneflags |= unix.CLONE_NEWUSER
+		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
+		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), runLimit)
-	defer cancel()
-	out, err := bounded(ctx, "unshare", "--mount", "--propagation", "private", "sh", "-c",
-		"mount -t mqueue none /mnt && ls -A /mnt").Output()
-	if err != nil {
-		return nil, false
+	cmd.Env = append(os.Environ(), hermeticEnv+"="+mode)
+	if err := cmd.Start(); err != nil {
+		return 0, false
 	}
-	return strings.Fields(string(out)), true
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.ExitCode(), true
+	case err != nil:
+		fmt.Fprintln(os.Stderr, err)
+		return 1, true
+	}
+	return 0, true
 }
 
-func newNames(before, after []string) []string {
-	seen := map[string]bool{}
-	for _, n := range before {
-		seen[n] = true
+// hermetic says whether the suite runs in namespaces of its own.
+func hermetic() bool { return os.Getenv(hermeticEnv) != "" }
+
+// setUpHermetic cuts the suite's mount tree off from the host's, then
+// makes it shared again within the suite, as systemd makes a host's, so
+// that a child's mount that leaked would show here and never on the host.
+// It gives the suite a /dev/shm of its own, and an mqueue filesystem that
+// lists the queues of its IPC namespace.
+func setUpHermetic() error {
+	if !hermetic() {
+		return nil
 	}
-	var added []string
-	for _, n := range after {
-		if !seen[n] {
-			added = append(added, n)
+	for _, flags := range []uintptr{unix.MS_REC | unix.MS_PRIVATE, unix.MS_REC | unix.MS_SHARED} {
+		if err := unix.Mount("", "/", "", flags, ""); err != nil {
+			return fmt.Errorf("mount propagation of /: %w", err)
 		}
 	}
-	sort.Strings(added)
-	return added
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		if err := unix.Mount("tmpfs", "/dev/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
+			return fmt.Errorf("a /dev/shm of the suite's own: %w", err)
+		}
+	}
+	queuesDir = filepath.Join(dir, "mqueue")
+	if err := os.Mkdir(queuesDir, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount("mqueue", queuesDir, "mqueue", 0, ""); err != nil {
+		queuesDir = ""
+		return fmt.Errorf("mounting mqueue: %w", err)
+	}
+	return nil
+}
+
+// binaryEnv names a built invoke_ns to test instead of building one, for
+// a run as a user who cannot build (.ci/run's rootless run).
+const binaryEnv = "INVOKE_NS_TEST_BINARY"
+
+// build builds invoke_ns into dir, or copies the one binaryEnv names.
+func build() error {
+	binary = filepath.Join(dir, "invoke_ns")
+	if prebuilt := os.Getenv(binaryEnv); prebuilt != "" {
+		b, err := os.ReadFile(prebuilt)
+		if err == nil {
+			err = os.WriteFile(binary, b, 0o755)
+		}
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := bounded(ctx, "go", "build", "-o", binary, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building invoke_ns: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// leftovers lists what the tests made and did not remove: in namespaces
+// of the suite's own, every queue, System V object and file in /dev/shm
+// there is the suite's.
+func leftovers() []string {
+	if !hermetic() {
+		return nil
+	}
+	var left []string
+	if queues, err := os.ReadDir(queuesDir); err == nil {
+		for _, q := range queues {
+			left = append(left, "queue /"+q.Name())
+		}
+	}
+	left = append(left, sysvObjects()...)
+	if files, err := os.ReadDir("/dev/shm"); err == nil {
+		for _, f := range files {
+			left = append(left, "/dev/shm/"+f.Name())
+		}
+	}
+	return left
+}
+
+// helper is what the test binary does when run as a helper process: for
+// "open-queue NAME", open the queue for reading and print the error.
+func helper(what string, args []string) int {
+	switch {
+	case what == "open-queue" && len(args) == 1:
+		q, err := OpenQueue(args[0], unix.O_RDONLY)
+		if err == nil {
+			q.Close()
+			fmt.Println("opened")
+			return 0
+		}
+		fmt.Println(unix.ErrnoName(errnoOf(err)))
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "unknown helper %q %q\n", what, args)
+	return 2
 }
 
 var queueSeq atomic.Int64
@@ -138,11 +252,21 @@ func privFlags(t *testing.T) []string {
 	return []string{"-U"}
 }
 
-// needRoot skips a test that only root can run, saying what is skipped.
+// needRoot skips a test that only root can run, saying what is skipped:
+// root of the suite's user namespace is enough.
 func needRoot(t *testing.T, what string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skipf("skipped %s: %s needs root", t.Name(), what)
+	}
+}
+
+// needRealRoot skips a test that needs root of the host, such as one that
+// switches to a second uid, which the suite's user namespace does not map.
+func needRealRoot(t *testing.T, what string) {
+	t.Helper()
+	if os.Geteuid() != 0 || os.Getenv(hermeticEnv) == "userns" {
+		t.Skipf("skipped %s: %s needs real root (the suite runs in a user namespace)", t.Name(), what)
 	}
 }
 

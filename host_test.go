@@ -64,7 +64,7 @@ func TestSharedRootKeepsHostProc(t *testing.T) {
 // shell around it when script is not empty.
 func asNobody(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
-	needRoot(t, "switching to uid 65534")
+	needRealRoot(t, "switching to uid 65534")
 	cmd := command(t, binary, args...)
 	cmd.Dir = "/"
 	cmd.Stdin = strings.NewReader(stdin)
@@ -73,7 +73,7 @@ func asNobody(t *testing.T, stdin string, args ...string) result {
 }
 
 func TestRootless(t *testing.T) {
-	needRoot(t, "switching to uid 65534")
+	needRealRoot(t, "switching to uid 65534")
 	if err := command(t, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "unshare", "-r", "true").Run(); err != nil {
 		t.Skipf("skipped %s: this host does not allow unprivileged user namespaces: %v", t.Name(), err)
 	}
@@ -129,7 +129,7 @@ func deliveredLine(kind string) string {
 
 // The queue the parent creates under -U belongs to the caller.
 func TestRootlessQueueOwner(t *testing.T) {
-	needRoot(t, "switching to uid 65534")
+	needRealRoot(t, "switching to uid 65534")
 	q := testQueue(t)
 	cmd := command(t, binary, "-U", "-vi", "no", "-q", q)
 	cmd.Dir = "/"
@@ -148,7 +148,7 @@ func TestRootlessQueueOwner(t *testing.T) {
 }
 
 func TestKernelLimits(t *testing.T) {
-	needRoot(t, "setting mqueue limits in an IPC namespace of the test")
+	needRealRoot(t, "setting mqueue limits in an IPC namespace of the test")
 	tests := []struct {
 		name, setup, want string
 	}{
@@ -190,7 +190,7 @@ func TestUserNamespacesForbidden(t *testing.T) {
 // With -m and -i yes, /dev/mqueue in the child lists the child's own
 // queues, where the directory exists; where it does not, nothing is made.
 func TestDevMqueueInTheChild(t *testing.T) {
-	needRoot(t, "providing /dev/mqueue in a mount namespace of the test")
+	needRealRoot(t, "building a /dev with a device node in a mount namespace of the test")
 	q := testQueue(t)
 	// /dev here is a tmpfs of the test's own mount namespace, with a
 	// /dev/mqueue showing the test's IPC namespace, as on a systemd host.

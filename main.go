@@ -46,24 +46,26 @@ type config struct {
 	IPC      bool          // -i given: do the message exchange
 	NewIPC   bool          // -i yes
 	Timeout  time.Duration // -t
-	Queue    string        // -q
-	Force    bool          // -f
-	JSON     bool          // --json: the transcript to stderr, a verdict object to stdout
-	Kinds    []string      // -k: the objects to go through, in order
-	Key      int32         // --key, or one made from the parent's PID: the System V key
-	Compare  bool          // -c: a run with -i no, then one with -i yes
-	Command  []string      // what the child runs at the end, if anything
-}
-
-// defaultKey makes a System V key from a PID: no two live processes have
-// the same PID, so two runs at once do not collide. 0x49 is "I".
-func defaultKey(pid int) int32 {
-	return int32(0x49000000 | pid&0xffffff)
+	Queue    string        // -q, or defaultQueue
+	// QueueGiven says -q was given: the run then keeps that name, where
+	// with the default it takes one of its own if the name is taken.
+	QueueGiven bool
+	Force      bool     // -f
+	JSON       bool     // --json: the transcript to stderr, a verdict object to stdout
+	Kinds      []string // -k: the objects to go through, in order
+	Key        int32    // --key; 0: a run draws a free one at random
+	Compare    bool     // -c: a run with -i no, then one with -i yes
+	Command    []string // what the child runs at the end, if anything
 }
 
 func main() {
-	if isChild() {
-		err := runChild()
+	// The child is told apart before any option is parsed.
+	switch l, err := childLink(); {
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "invoke_ns: %v\n", err)
+		os.Exit(exitFailure)
+	case l != nil:
+		err := runChild(l)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "invoke_ns: child: %v\n", err)
 		}
@@ -116,7 +118,7 @@ func parseOptions(args []string) (*config, error) {
 	if help {
 		return nil, errHelp
 	}
-	cfg.Queue, cfg.Command = queue, set.Args()
+	cfg.Queue, cfg.QueueGiven, cfg.Command = queue, set.IsSet('q'), set.Args()
 	if set.IsSet('u') {
 		if err := checkHostname(host); err != nil {
 			return nil, usagef("-u %q: %v", host, err)
@@ -133,7 +135,7 @@ func parseOptions(args []string) (*config, error) {
 			return nil, usagef("-i %q: the argument must be yes or no", ipc)
 		}
 	}
-	if err := parseObjects(set, cfg, kind, key, os.Getpid()); err != nil {
+	if err := parseObjects(set, cfg, kind, key); err != nil {
 		return nil, err
 	}
 	d, err := parseTimeout(timeout)
@@ -148,8 +150,7 @@ func parseOptions(args []string) (*config, error) {
 }
 
 // parseObjects reads -k, --key and -c, and refuses what would be ignored.
-// Without --key, the key is made from pid.
-func parseObjects(set *getopt.Set, cfg *config, kind, key string, pid int) error {
+func parseObjects(set *getopt.Set, cfg *config, kind, key string) error {
 	kinds, err := parseKinds(kind)
 	if err != nil {
 		return usagef("-k %q: %v", kind, err)
@@ -167,15 +168,12 @@ func parseObjects(set *getopt.Set, cfg *config, kind, key string, pid int) error
 	case set.IsSet('q') && !slices.ContainsFunc(kinds, func(k string) bool { return kindNamed(k).byName }):
 		return usagef("-q names the POSIX queue, and -k %s leaves it out: add mq to -k, or leave out -q", kind)
 	}
-	switch {
-	case set.IsSet("key"):
+	if set.IsSet("key") {
 		k, err := parseKey(key)
 		if err != nil {
 			return usagef("--key %q: %v", key, err)
 		}
 		cfg.Key = k
-	case hasSysV(targets(cfg)):
-		cfg.Key = defaultKey(pid)
 	}
 	return nil
 }

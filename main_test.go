@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"os"
 	"reflect"
 	"strings"
 	"syscall"
@@ -21,6 +20,8 @@ func TestParseOptions(t *testing.T) {
 		}
 		if c.Queue == "" {
 			c.Queue = "/ipc_namespace"
+		} else {
+			c.QueueGiven = true
 		}
 		if c.Command == nil {
 			c.Command = []string{}
@@ -46,13 +47,13 @@ func TestParseOptions(t *testing.T) {
 		{"Go duration", []string{"-t", "500ms"}, base(config{Timeout: 500 * time.Millisecond})},
 		{"stops at the command", []string{"-i", "yes", "sh", "-c", "ipcs -q"}, base(config{IPC: true, NewIPC: true, Command: []string{"sh", "-c", "ipcs -q"}})},
 		{"-- ends options", []string{"-p", "--", "-v"}, base(config{NewPID: true, Command: []string{"-v"}})},
-		{"-k all", []string{"-k", "all", "-i", "no"}, base(config{IPC: true, Kinds: kindNames(), Key: defaultKey(os.Getpid())})},
-		{"-k list, repeats dropped", []string{"--kind=shm,msg,shm", "-i", "no"}, base(config{IPC: true, Kinds: []string{"shm", "msg"}, Key: defaultKey(os.Getpid())})},
+		{"-k all", []string{"-k", "all", "-i", "no"}, base(config{IPC: true, Kinds: kindNames()})},
+		{"-k list, repeats dropped", []string{"--kind=shm,msg,shm", "-i", "no"}, base(config{IPC: true, Kinds: []string{"shm", "msg"}})},
 		{"--key decimal", []string{"-k", "msg", "--key", "17118584", "-i", "yes"}, base(config{IPC: true, NewIPC: true, Kinds: []string{"msg"}, Key: 17118584})},
 		{"--key hex", []string{"-k", "sem", "--key", "0x01053578", "-i", "no"}, base(config{IPC: true, Kinds: []string{"sem"}, Key: 0x01053578})},
 		{"--key above int32", []string{"-k", "shm", "--key", "0xffffffff", "-i", "no"}, base(config{IPC: true, Kinds: []string{"shm"}, Key: -1})},
 		{"-c", []string{"-c", "-p"}, base(config{Compare: true, NewPID: true})},
-		{"-c -k all", []string{"-ck", "all"}, base(config{Compare: true, Kinds: kindNames(), Key: defaultKey(os.Getpid())})},
+		{"-c -k all", []string{"-ck", "all"}, base(config{Compare: true, Kinds: kindNames()})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,11 +1,14 @@
 // message.go: reading the child's message. It is one line of stdin, read a
 // byte at a time so that nothing after the newline is taken: the child's
 // command may read the rest. Nothing is cut or changed: a line that does
-// not fit is refused whole.
+// not fit is refused whole, and what is left of it is read in large pieces
+// and dropped, up to a bound, so that even an endless line is refused at
+// once.
 
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -23,50 +26,75 @@ const comparePrompt = "\n     Parent: enter a message for both children to send 
 
 var errNoMessage = errors.New("no message was given (end of input)")
 
+// discardMax bounds how much of a line that does not fit is read: one
+// with no newline within it (</dev/zero) is refused as endless.
+const discardMax = 1 << 20
+
 // tooLongError is a line longer than the queue's messages can hold.
-type tooLongError struct{ size int }
+type tooLongError struct {
+	size    int  // its bytes, without the newline
+	chars   int  // its characters, as UTF-8 counts them
+	endless bool // no newline within discardMax bytes: size is a floor
+}
 
 func (e *tooLongError) Error() string {
+	if e.endless {
+		return fmt.Sprintf("the message goes on past %d bytes, far more than the %d that fit", discardMax, messageMax)
+	}
 	return fmt.Sprintf("the message is %d bytes, more than the %d that fit", e.size, messageMax)
 }
 
 // readLine reads up to a newline, which it drops, or up to the end of
 // input. It returns errNoMessage when the input ends before any byte, and
-// a *tooLongError, after taking the whole line, when the line has more
-// than max bytes.
+// a *tooLongError when the line has more than max bytes: up to max+1 bytes
+// are read one at a time, and the rest of a longer line in large reads,
+// which may take some of what follows it too.
 func readLine(r io.Reader, max int) ([]byte, error) {
-	var line []byte
-	size := 0
+	line := make([]byte, 0, max+1)
 	b := make([]byte, 1)
-	for {
+	for len(line) <= max {
 		n, err := r.Read(b)
-		if n == 1 {
-			if b[0] == '\n' {
-				break
-			}
-			if size < max {
-				line = append(line, b[0])
-			}
-			size++
-			continue
+		switch {
+		case n == 1 && b[0] == '\n':
+			return line, nil
+		case n == 1:
+			line = append(line, b[0])
+		case errors.Is(err, io.EOF) && len(line) == 0:
+			return nil, errNoMessage
+		case errors.Is(err, io.EOF):
+			return line, nil
+		case err != nil:
+			return nil, err
 		}
-		if errors.Is(err, io.EOF) {
-			if size == 0 {
-				return nil, errNoMessage
-			}
-			break
+	}
+	tl := &tooLongError{size: len(line), chars: chars(line)}
+	buf := make([]byte, 64<<10)
+	for tl.size < discardMax {
+		n, err := r.Read(buf)
+		chunk, _, found := bytes.Cut(buf[:n], []byte{'\n'})
+		tl.size += len(chunk)
+		tl.chars += chars(chunk)
+		if found || errors.Is(err, io.EOF) {
+			return nil, tl
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
-	if size > max {
-		return nil, &tooLongError{size}
+	tl.endless = true
+	return nil, tl
+}
+
+// chars counts the characters of UTF-8 text as the bytes that start one,
+// so that a count over pieces cut anywhere adds up.
+func chars(b []byte) int {
+	n := 0
+	for _, c := range b {
+		if c&0xc0 != 0x80 {
+			n++
+		}
 	}
-	if line == nil {
-		line = []byte{}
-	}
-	return line, nil
+	return n
 }
 
 // isTerminal says whether f is a terminal.
@@ -86,7 +114,8 @@ func promptMessage(in *os.File, out io.Writer, prompt string) ([]byte, error) {
 		line, err := readLine(in, messageMax)
 		var tl *tooLongError
 		if tty && errors.As(err, &tl) {
-			fmt.Fprintf(out, "     That is %d bytes; at most %d fit. Try again\n     >> ", tl.size, messageMax)
+			fmt.Fprintf(out, "     That is %d characters (%d bytes); at most %d bytes fit. Try again\n     >> ",
+				tl.chars, tl.size, messageMax)
 			continue
 		}
 		switch {

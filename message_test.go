@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestReadLine(t *testing.T) {
@@ -19,10 +20,11 @@ func TestReadLine(t *testing.T) {
 		{"empty line", "\nrest", "", "rest", nil, 0},
 		{"nothing at all", "", "", "", errNoMessage, 0},
 		{"exactly 80 bytes", strings.Repeat("a", 80) + "\n", strings.Repeat("a", 80), "", nil, 0},
-		{"81 bytes, whole line taken", strings.Repeat("a", 81) + "\nnext", "", "next", &tooLongError{}, 81},
+		{"81 bytes, and what follows in the same read", strings.Repeat("a", 81) + "\nnext", "", "", &tooLongError{}, 81},
 		{"40 two-byte characters fit", strings.Repeat("é", 40) + "\n", strings.Repeat("é", 40), "", nil, 0},
 		{"41 two-byte characters do not", strings.Repeat("é", 41) + "\n", "", "", &tooLongError{}, 82},
 		{"carriage return kept", "dos\r\n", "dos\r", "", nil, 0},
+		{"a line of 100 kB, refused", strings.Repeat("z", 100000) + "\n", "", "", &tooLongError{}, 100000},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,9 +64,10 @@ func FuzzReadLine(f *testing.F) {
 				t.Fatalf("%q: no message, but the input had one", in)
 			}
 		case errors.As(err, &tl):
-			if tl.size != len(first) || len(first) <= messageMax {
-				t.Fatalf("%q: refused as %d bytes", in, tl.size)
+			if tl.size != len(first) || len(first) <= messageMax || tl.chars != utf8.RuneCountInString(first) && utf8.ValidString(first) {
+				t.Fatalf("%q: refused as %d bytes, %d characters", in, tl.size, tl.chars)
 			}
+			return // the rest of a long line is read in large pieces
 		case err != nil:
 			t.Fatal(err)
 		default:
@@ -77,4 +80,23 @@ func FuzzReadLine(f *testing.F) {
 			t.Fatalf("%q: took more than the first line", in)
 		}
 	})
+}
+
+// An endless line is refused after discardMax bytes, not read forever.
+func TestReadLineEndless(t *testing.T) {
+	var zero endlessReader
+	_, err := readLine(&zero, messageMax)
+	var tl *tooLongError
+	if !errors.As(err, &tl) || !tl.endless || zero.n > discardMax+64<<10 {
+		t.Errorf("error %v after %d bytes, want an endless line refused within %d", err, zero.n, discardMax)
+	}
+}
+
+// endlessReader is /dev/zero, counting what it gives.
+type endlessReader struct{ n int }
+
+func (z *endlessReader) Read(b []byte) (int, error) {
+	clear(b)
+	z.n += len(b)
+	return len(b), nil
 }

@@ -134,7 +134,8 @@ func (q *Queue) Send(msg []byte) error {
 
 // Receive waits until a message arrives or the deadline passes, and copies
 // it into buf, which must hold the queue's mq_msgsize bytes. A deadline that
-// passes, and a receive after Interrupt, is ETIMEDOUT.
+// passes is ETIMEDOUT; after Interrupt, a message already in the queue is
+// still taken, and an empty queue is ETIMEDOUT.
 func (q *Queue) Receive(buf []byte, deadline time.Time) (int, error) {
 	if err := q.f.SetReadDeadline(deadline); err != nil {
 		return 0, mqErr("mq_timedreceive", q.name, err)
@@ -142,7 +143,7 @@ func (q *Queue) Receive(buf []byte, deadline time.Time) (int, error) {
 	// Checked after the deadline is set: an Interrupt that came before it
 	// would otherwise be overwritten, and the receive would wait in full.
 	if q.interrupted.Load() {
-		return 0, mqErr("mq_timedreceive", q.name, unix.ETIMEDOUT)
+		return q.receiveNow(buf)
 	}
 	rc, err := q.f.SyscallConn()
 	if err != nil {
@@ -156,6 +157,8 @@ func (q *Queue) Receive(buf []byte, deadline time.Time) (int, error) {
 		return errno != unix.EAGAIN
 	})
 	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded) && q.interrupted.Load():
+		return q.receiveNow(buf)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return 0, mqErr("mq_timedreceive", q.name, unix.ETIMEDOUT)
 	case err != nil:
@@ -166,8 +169,29 @@ func (q *Queue) Receive(buf []byte, deadline time.Time) (int, error) {
 	return int(n), nil
 }
 
+// receiveNow takes a message that is in the queue, without waiting: an
+// empty queue is ETIMEDOUT. The descriptor is non-blocking.
+func (q *Queue) receiveNow(buf []byte) (int, error) {
+	var n uintptr
+	var errno unix.Errno
+	if err := q.control(func(fd uintptr) {
+		n, _, errno = unix.Syscall6(unix.SYS_MQ_TIMEDRECEIVE, fd,
+			uintptr(unsafe.Pointer(unsafe.SliceData(buf))), uintptr(len(buf)), 0, 0, 0)
+	}); err != nil {
+		return 0, mqErr("mq_timedreceive", q.name, err)
+	}
+	switch errno {
+	case 0:
+		return int(n), nil
+	case unix.EAGAIN:
+		errno = unix.ETIMEDOUT
+	}
+	return 0, mqErr("mq_timedreceive", q.name, errno)
+}
+
 // Interrupt makes a Receive waiting in another goroutine, and every later
-// one, return at once.
+// one, return at once: with a message the queue holds by then, or with
+// ETIMEDOUT.
 func (q *Queue) Interrupt() {
 	q.interrupted.Store(true)
 	q.f.SetReadDeadline(time.Now())

@@ -17,9 +17,12 @@ import (
 // object is the parent's side of one: it waits on it, then removes it.
 type object interface {
 	// Receive waits for the child's message until the deadline; a
-	// deadline that passes, and a receive after Interrupt, is ETIMEDOUT.
+	// deadline that passes is ETIMEDOUT.
 	Receive(buf []byte, deadline time.Time) (int, error)
-	// Interrupt makes a waiting Receive, and every later one, return.
+	// Interrupt makes a waiting Receive, and every later one, return at
+	// once: with the child's message if the object holds it by then, and
+	// ETIMEDOUT if not. So once the child says it sent, an interrupted
+	// Receive tells at once whether the message is there or was taken.
 	Interrupt()
 	// Close lets go of the parent's handle; Remove deletes the object.
 	Close() error
@@ -45,6 +48,7 @@ type kind struct {
 	created     string // the parent's verbose line once it exists
 	closeLine   bool   // the parent says "closing" before "Removing"
 	limit       string // where the kernel's limit on their number is
+	owner       string // the command that names an object's owner
 
 	create func(t target) (object, error)                    // refuses one that exists
 	open   func(t target) (endpoint, error)                  // looks it up, in the caller's namespace
@@ -57,9 +61,9 @@ var kinds = []*kind{
 	{
 		name: "mq", noun: "message queue", byName: true,
 		lookup: "mq_open", send: "mq_send", wait: "mq_timedreceive", carriesText: true,
-		created: "opening", closeLine: true,
+		created: "opening", closeLine: true, owner: "ls -l /dev/mqueue",
 		create: func(t target) (object, error) {
-			q, err := CreateQueue(t.Name, 0o644, queueMsgMax, messageMax+1)
+			q, err := CreateQueue(t.Name, 0o600, queueMsgMax, messageMax+1)
 			if err != nil {
 				return nil, err
 			}
@@ -72,7 +76,7 @@ var kinds = []*kind{
 	{
 		name: "msg", noun: "System V message queue",
 		lookup: "msgget", send: "msgsnd", wait: "msgrcv", carriesText: true,
-		created: "created", limit: "/proc/sys/kernel/msgmni",
+		created: "created", limit: "/proc/sys/kernel/msgmni", owner: "ipcs -q -c",
 		create: func(t target) (object, error) { return MsgGet(t.Key, createFlags) },
 		open:   func(t target) (endpoint, error) { return MsgGet(t.Key, 0) },
 		remove: func(t target) error { return removeSysV(MsgGet(t.Key, 0)) },
@@ -81,7 +85,7 @@ var kinds = []*kind{
 	{
 		name: "sem", noun: "System V semaphore set",
 		lookup: "semget", send: "semop", wait: "semtimedop", carriesText: false,
-		created: "created", limit: "the 4th field of /proc/sys/kernel/sem",
+		created: "created", limit: "the 4th field of /proc/sys/kernel/sem", owner: "ipcs -s -c",
 		create: func(t target) (object, error) { return SemGet(t.Key, createFlags) },
 		open:   func(t target) (endpoint, error) { return SemGet(t.Key, 0) },
 		remove: func(t target) error { return removeSysV(SemGet(t.Key, 0)) },
@@ -90,12 +94,20 @@ var kinds = []*kind{
 	{
 		name: "shm", noun: "System V shared memory segment",
 		lookup: "shmget", send: "shm write", wait: "futex", carriesText: true,
-		created: "created", limit: "/proc/sys/kernel/shmmni",
+		created: "created", limit: "/proc/sys/kernel/shmmni", owner: "ipcs -m -c",
 		create: func(t target) (object, error) { return ShmGet(t.Key, createFlags) },
 		open:   func(t target) (endpoint, error) { return ShmGet(t.Key, 0) },
 		remove: func(t target) error { return removeSysV(ShmGet(t.Key, 0)) },
 		hints:  sysvHints,
 	},
+}
+
+// what is what goes through one: a message, or a semaphore's signal.
+func (k *kind) what() string {
+	if k.carriesText {
+		return "message"
+	}
+	return "signal"
 }
 
 // kindNames are the names of every kind, in order.
@@ -215,10 +227,29 @@ func removeSysV[T object](o T, err error) error {
 	return errors.Join(o.Close(), o.Remove())
 }
 
-// posixQueue is a Queue as the parent holds it: removing it unlinks it.
+// namedObject is an object found by name, which the parent locks as its
+// own (live.go) and removes only while the name is still its own.
+type namedObject interface {
+	object
+	lock() error
+	isNamed(name string) bool
+}
+
+// posixQueue is a Queue as the parent holds it, locked as this run's:
+// removing it unlinks its name, if the name is still its own.
 type posixQueue struct{ *Queue }
 
-func (q posixQueue) Remove() error { return UnlinkQueue(q.Name()) }
+func (q posixQueue) lock() error { return lockQueue(q.Queue) }
+
+func (q posixQueue) Remove() error {
+	if !q.isNamed(q.Name()) {
+		return errReplaced
+	}
+	return UnlinkQueue(q.Name())
+}
+
+// errReplaced is a name that no longer names this run's object.
+var errReplaced = errors.New("another process removed it, and what has the name now is left alone")
 
 // hasSysV says whether any of ts is a System V object, found by key.
 func hasSysV(ts []target) bool {

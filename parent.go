@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"time"
 
@@ -19,23 +20,39 @@ import (
 )
 
 type parent struct {
-	cfg   *config
-	out   io.Writer      // the transcript: stdout, or stderr with --json
-	sigs  chan os.Signal // SIGINT, SIGTERM and SIGHUP to invoke_ns
-	quiet bool           // no perror: --compare's table says it instead
-	spec  *runSpec       // the run under way
+	cfg      *config
+	out      io.Writer      // the transcript: stdout, or stderr with --json
+	childOut *os.File       // the child's standard output: out's file, or nil for none
+	sigs     chan os.Signal // SIGINT, SIGTERM and SIGHUP to invoke_ns
+	quiet    bool           // no perror: --compare's table says it instead
+	spec     *runSpec       // the run under way
 	// caught is closed once sigs receives the signals.
 	caught <-chan struct{}
 }
 
 func runParent(cfg *config) *outcome {
-	out := io.Writer(os.Stdout)
+	if err := checkLimits(); err != nil {
+		return &outcome{err: err}
+	}
+	file := os.Stdout
 	if cfg.JSON {
-		out = os.Stderr
+		file = os.Stderr
 	}
+	out := &transcript{w: file}
+	var o *outcome
 	if cfg.Compare {
-		return runCompare(cfg, out)
+		o = runCompare(cfg, out, file)
+	} else {
+		o = runSingle(cfg, out, file)
 	}
+	if out.err != nil && o.err == nil && o.signal == 0 {
+		o.err = hint(fmt.Errorf("writing the transcript: %w", out.err), "check where it goes")
+	}
+	return o
+}
+
+// runSingle is a run with the options as given.
+func runSingle(cfg *config, out io.Writer, file *os.File) *outcome {
 	// Catching signals takes the runtime a thread and a round trip to it
 	// per signal, so that goes on beside the child's start; runOnce waits
 	// for it before it creates anything, so that a signal always finds the
@@ -43,7 +60,7 @@ func runParent(cfg *config) *outcome {
 	sigs := make(chan os.Signal, 4)
 	caught := make(chan struct{})
 	go func() { catchSignals(sigs); close(caught) }()
-	p := &parent{cfg: cfg, out: out, sigs: sigs, caught: caught}
+	p := &parent{cfg: cfg, out: out, childOut: file, sigs: sigs, caught: caught}
 	p.verbosef("Parent: PID of parent is %d\n", os.Getpid())
 	rec := newRecord(cfg)
 	spec := &runSpec{IPC: cfg.IPC, NewIPC: cfg.NewIPC}
@@ -84,7 +101,7 @@ func (p *parent) runOnce(spec *runSpec, rec *record) *outcome {
 	p.spec = spec
 	// The child starts first: its runtime starts while the parent gets
 	// ready, and it waits at the checkpoint until the objects exist.
-	c, err := startChild(p.cfg, spec, p.out)
+	c, err := startChild(p.cfg, spec, p.childOut)
 	<-p.caught
 	namespaces := shownNamespaces(p.cfg, spec.IPC)
 	if p.wantNS() {
@@ -97,18 +114,14 @@ func (p *parent) runOnce(spec *runSpec, rec *record) *outcome {
 		return &outcome{err: err}
 	}
 	defer c.link.close()
-	if hasSysV(spec.Objects) {
-		p.printf("Parent: System V key: %d (0x%08x in ipcs)\n", p.cfg.Key, uint32(p.cfg.Key))
+	objs, err := p.createAll(spec)
+	if err != nil {
+		c.kill()
+		return &outcome{err: err}
 	}
-	var objs []object
-	for _, t := range spec.Objects {
-		o, err := p.create(t)
-		if err != nil {
-			c.kill()
-			p.removeAll(spec.Objects, objs)
-			return &outcome{err: err}
-		}
-		objs = append(objs, o)
+	if rec.Options != nil && hasSysV(spec.Objects) {
+		key := spec.Objects[slices.IndexFunc(spec.Objects, func(t target) bool { return !t.kind().byName })].Key
+		rec.Options.Key = &key
 	}
 	if p.cfg.Verbose && spec.NewIPC && hasSysV(spec.Objects) {
 		p.verbosef("Parent: /proc/sysvipc: %s\n", sysvCounts())
@@ -177,25 +190,6 @@ func (p *parent) exchanges(c *childProc, spec *runSpec, objs []object, rec *reco
 	}
 }
 
-// create makes one object, first removing a leftover with -f.
-func (p *parent) create(t target) (object, error) {
-	if p.cfg.Force {
-		removed, err := t.removeStale()
-		if err != nil {
-			return nil, err
-		}
-		if removed {
-			p.verbosef("Parent: removed %s left by an earlier run\n", t)
-		}
-	}
-	o, err := t.create()
-	if err != nil {
-		return nil, err
-	}
-	p.verbosef("Parent: %s %s\n", t.kind().created, t)
-	return o, nil
-}
-
 // removeAll closes and removes the objects made, saying so with -v.
 func (p *parent) removeAll(ts []target, objs []object) error {
 	var first error
@@ -204,13 +198,18 @@ func (p *parent) removeAll(ts []target, objs []object) error {
 		if t.kind().closeLine {
 			p.verbosef("Parent: closing %s\n", t)
 		}
-		cerr := o.Close()
 		p.verbosef("Parent: Removing %s\n", t)
-		if err := o.Remove(); err != nil {
-			cerr = hint(err, "another process removed it (invoke_ns -f?)")
+		err := o.Remove()
+		if errors.Is(err, errReplaced) {
+			err = fmt.Errorf("removing %s: %w", t, err)
+		} else if err != nil {
+			err = hint(err, "another process removed it")
+		}
+		if cerr := o.Close(); err == nil {
+			err = cerr
 		}
 		if first == nil {
-			first = cerr
+			first = err
 		}
 	}
 	return first
@@ -259,6 +258,15 @@ func (p *parent) exchange(t target, o object, c *childProc, reports <-chan repor
 		select {
 		case m := <-msgs:
 			receiving, msgs = false, nil
+			if rep != nil && errors.Is(m.err, unix.ETIMEDOUT) {
+				// The child said it sent, and the wait ended without
+				// it, at the timeout or interrupted: one more look,
+				// without waiting, tells whether it is there.
+				o.Interrupt()
+				buf := make([]byte, messageMax+1)
+				n, err := o.Receive(buf, time.Now())
+				m = received{buf[:n], err}
+			}
 			if m.err != nil {
 				return p.delivery(t, m, rep, c, rec)
 			}
@@ -279,6 +287,11 @@ func (p *parent) exchange(t target, o object, c *childProc, reports <-chan repor
 			if r.Outcome != outcomeSent {
 				return exchanged{verdict: p.undelivered(t, r), reported: true}
 			}
+			if got == nil && receiving {
+				// The message is in the object by now, or someone took
+				// it: the interrupted receive tells which, at once.
+				o.Interrupt()
+			}
 		case sig := <-p.sigs:
 			return exchanged{signal: sig.(unix.Signal)}
 		}
@@ -293,6 +306,14 @@ func (p *parent) delivery(t target, m received, rep *report, c *childProc, rec *
 		if !errors.Is(m.err, unix.ETIMEDOUT) {
 			return exchanged{reported: reported, err: m.err}
 		}
+		if reported {
+			// The child sent it, and it is not there: with the object
+			// private to this user, another of this user's processes,
+			// or root, took it.
+			p.printf("Parent: no %s arrived: the child sent it, but another process took it from %s first\n",
+				t.kind().what(), t.shortName())
+			return exchanged{verdict: taken, reported: true}
+		}
 		if !reported {
 			// Still at its prompt: end the prompt's line, and the child,
 			// since nobody will take its answer now.
@@ -300,7 +321,7 @@ func (p *parent) delivery(t target, m received, rep *report, c *childProc, rec *
 			c.kill()
 		}
 		p.perror(t.kind().wait, m.err)
-		return exchanged{verdict: timedOut, reported: reported}
+		return exchanged{verdict: timedOut}
 	}
 	msg := bytes.TrimSuffix(m.msg, []byte{0})
 	switch {
@@ -322,10 +343,7 @@ func (p *parent) delivery(t target, m received, rep *report, c *childProc, rec *
 
 // undelivered says, in one sentence, why no message can arrive.
 func (p *parent) undelivered(t target, r report) verdict {
-	what := "message"
-	if !t.kind().carriesText {
-		what = "signal"
-	}
+	what := t.kind().what()
 	switch r.Outcome {
 	case outcomeOpenFailed:
 		if r.Errno == unix.ENOENT && p.spec.NewIPC {
@@ -338,7 +356,11 @@ func (p *parent) undelivered(t target, r report) verdict {
 		p.printf("Parent: no message will arrive: the child was given none\n")
 		return noMessage
 	case outcomeTooLong:
-		p.printf("Parent: no message will arrive: the child's was %d bytes, more than the %d that fit\n", r.Size, messageMax)
+		if r.Endless {
+			p.printf("Parent: no message will arrive: the child's goes on past %d bytes\n", r.Size)
+		} else {
+			p.printf("Parent: no message will arrive: the child's was %d bytes, more than the %d that fit\n", r.Size, messageMax)
+		}
 		return noMessage
 	}
 	p.printf("Parent: no %s will arrive: the child could not send it (%s)\n", what, strerror(r.Errno))
@@ -358,10 +380,18 @@ func (p *parent) childGone(c *childProc) exchanged {
 	return exchanged{verdict: childGone}
 }
 
+// pid1Grace is how long a command that is PID 1 of a new PID namespace
+// (-p) has to end after SIGTERM or SIGHUP: such a process ignores every
+// signal it has no handler for (pid_namespaces(7)), so it is then killed.
+const pid1Grace = 2 * time.Second
+
 // waitChild waits for the child, and for its command, to end. Ctrl-C at
 // the terminal reaches the child's command directly, as with unshare
-// --fork, so invoke_ns lets it be; SIGTERM and SIGHUP are passed on.
+// --fork, so invoke_ns lets it be; SIGTERM and SIGHUP are passed on, and
+// with -p the command is killed if it has not ended within pid1Grace.
 func (p *parent) waitChild(c *childProc, o *outcome) {
+	var grace <-chan time.Time
+	var passed unix.Signal
 	for {
 		select {
 		case <-c.exited:
@@ -370,9 +400,17 @@ func (p *parent) waitChild(c *childProc, o *outcome) {
 			}
 			return
 		case sig := <-p.sigs:
-			if sig != unix.SIGINT {
-				c.signal(sig.(unix.Signal))
+			if sig == unix.SIGINT {
+				continue
 			}
+			c.signal(sig.(unix.Signal))
+			if p.cfg.NewPID && grace == nil {
+				passed, grace = sig.(unix.Signal), time.After(pid1Grace)
+			}
+		case <-grace:
+			c.kill()
+			o.signal = passed
+			return
 		}
 	}
 }
@@ -386,6 +424,21 @@ func (p *parent) verbosef(format string, args ...any) {
 // printf prints a line of the transcript.
 func (p *parent) printf(format string, args ...any) {
 	fmt.Fprintf(p.out, format, args...)
+}
+
+// transcript is where a side's lines go. It keeps the first error of a
+// write, so that a run whose lines were lost does not end as a success.
+type transcript struct {
+	w   io.Writer
+	err error
+}
+
+func (t *transcript) Write(b []byte) (int, error) {
+	n, err := t.w.Write(b)
+	if err != nil && t.err == nil {
+		t.err = err
+	}
+	return n, err
 }
 
 // perror prints as perror(3) does in the original, on stderr; not in a

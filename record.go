@@ -156,7 +156,7 @@ func (v verdict) MarshalText() ([]byte, error) { return []byte(v.String()), nil 
 
 // UnmarshalText reads a verdict's name back, for readers of the record.
 func (v *verdict) UnmarshalText(b []byte) error {
-	for w := verdictNone; w <= childGone; w++ {
+	for w := verdictNone; w <= lastVerdict; w++ {
 		if w.String() == string(b) {
 			*v = w
 			return nil

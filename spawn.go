@@ -8,9 +8,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -40,15 +42,25 @@ func cloneFlags(cfg *config, spec *runSpec) uintptr {
 	return flags
 }
 
+// pipeEnd is one end of a handshake pipe: its descriptor in the parent,
+// and the pipe's inode, by which the child knows it is the parent's.
+type pipeEnd struct {
+	fd  uintptr
+	ino uint64
+}
+
 // buildCmd describes the child without starting it: the program, its
 // argv, and how to start it. stdio are the child's descriptors 0, 1 and 2;
-// in and out, its ends of the handshake pipes, become 3 and 4. pidfd
-// receives a pidfd of the child (CLONE_PIDFD), through which it is
+// each of inherited, the caller's own descriptors above 2, keeps its
+// number, so that the command gets them as unshare(1) passes them on; in
+// and out, the child's ends of the handshake pipes, take numbers the
+// caller left free.
+// pidfd receives a pidfd of the child (CLONE_PIDFD), through which it is
 // signalled without the risk of a reused PID.
 //
 // syscall.ForkExec rather than os/exec: os/exec forks a throwaway process
 // on its first start, to find out whether pidfds work.
-func buildCmd(cfg *config, spec *runSpec, stdio [3]uintptr, in, out uintptr, pidfd *int, uid, gid int) (string, []string, *syscall.ProcAttr) {
+func buildCmd(cfg *config, spec *runSpec, stdio [3]uintptr, inherited []int, in, out pipeEnd, pidfd *int, uid, gid int) (string, []string, *syscall.ProcAttr) {
 	sys := &syscall.SysProcAttr{
 		Cloneflags: cloneFlags(cfg, spec),
 		// Ends the child if the parent is killed outright. It is tied to
@@ -62,24 +74,66 @@ func buildCmd(cfg *config, spec *runSpec, stdio [3]uintptr, in, out uintptr, pid
 		sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: gid, Size: 1}}
 		sys.GidMappingsEnableSetgroups = false
 	}
+	// The pipes go in the lowest numbers the caller left free; the
+	// caller's own below them are listed as themselves, and those above
+	// stay where they are, being open across execve(2) already.
+	files := []uintptr{stdio[0], stdio[1], stdio[2]}
+	var marker []string
+	for _, end := range []pipeEnd{in, out} {
+		for slices.Contains(inherited, len(files)) {
+			files = append(files, uintptr(len(files)))
+		}
+		marker = append(marker, fmt.Sprintf("%d:%d", len(files), end.ino))
+		files = append(files, end.fd)
+	}
 	return "/proc/self/exe", []string{childName}, &syscall.ProcAttr{
-		Env:   childEnviron(),
-		Files: []uintptr{stdio[0], stdio[1], stdio[2], in, out},
+		Env:   childEnviron(strings.Join(marker, " ")),
+		Files: files,
 		Sys:   sys,
 	}
 }
 
 // childEnviron is the child's environment: the parent's, the handshake's
-// descriptors, and GOMAXPROCS=1 unless the user set GOMAXPROCS. The child
+// marker, and GOMAXPROCS=1 unless the user set GOMAXPROCS. The child
 // does one thing after another, and a runtime with one P per CPU starts
-// threads and takes fresh memory for the idle one (BENCHMARKS.md). A GOMAXPROCS
-// the parent adds is marked in childEnv, and the child removes it again
-// before its command can see it.
-func childEnviron() []string {
+// threads and takes fresh memory for the idle one (BENCHMARKS.md). A
+// GOMAXPROCS the parent adds is marked in childEnv, and the child removes
+// it again before its command can see it.
+func childEnviron(marker string) []string {
 	if _, set := os.LookupEnv(maxProcsEnv); set {
-		return append(os.Environ(), childEnv+"=3 4")
+		return append(os.Environ(), childEnv+"="+marker)
 	}
-	return append(os.Environ(), childEnv+"=3 4 "+maxProcsEnv, maxProcsEnv+"=1")
+	return append(os.Environ(), childEnv+"="+marker+" "+maxProcsEnv, maxProcsEnv+"=1")
+}
+
+// inheritedFDs are the descriptors above 2 that invoke_ns was given: open,
+// and not close-on-exec. Every descriptor Go opens is close-on-exec, so
+// these are the caller's.
+func inheritedFDs() []int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return nil
+	}
+	var fds []int
+	for _, e := range entries {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd < 3 {
+			continue
+		}
+		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
+			fds = append(fds, fd)
+		}
+	}
+	return fds
+}
+
+// pipeEndOf is f as buildCmd wants it.
+func pipeEndOf(f *os.File) (pipeEnd, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return pipeEnd{}, fmt.Errorf("fstat of a pipe: %w", err)
+	}
+	return pipeEnd{f.Fd(), st.Ino}, nil
 }
 
 // childProc is a started child and the parent's end of the handshake.
@@ -94,8 +148,8 @@ type childProc struct {
 }
 
 // startChild starts the child, which waits for its config. Its standard
-// output is stdout when that is a file, /dev/null otherwise.
-func startChild(cfg *config, spec *runSpec, stdout io.Writer) (*childProc, error) {
+// output is stdout, or /dev/null when that is nil.
+func startChild(cfg *config, spec *runSpec, stdout *os.File) (*childProc, error) {
 	toChildR, toChildW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("pipe: %w", err)
@@ -106,16 +160,24 @@ func startChild(cfg *config, spec *runSpec, stdout io.Writer) (*childProc, error
 		toChildW.Close()
 		return nil, fmt.Errorf("pipe: %w", err)
 	}
-	out, ok := stdout.(*os.File)
-	if !ok {
+	out := stdout
+	if out == nil {
 		if out, err = os.Open(os.DevNull); err != nil {
 			return nil, err
 		}
 		defer out.Close()
 	}
+	in, err := pipeEndOf(toChildR)
+	if err != nil {
+		return nil, err
+	}
+	outEnd, err := pipeEndOf(fromChildW)
+	if err != nil {
+		return nil, err
+	}
 	pidfd := -1
 	path, argv, attr := buildCmd(cfg, spec, [3]uintptr{os.Stdin.Fd(), out.Fd(), os.Stderr.Fd()},
-		toChildR.Fd(), fromChildW.Fd(), &pidfd, os.Getuid(), os.Getgid())
+		inheritedFDs(), in, outEnd, &pidfd, os.Getuid(), os.Getgid())
 	c := &childProc{exited: make(chan struct{})}
 	started := make(chan error)
 	go c.startAndWait(path, argv, attr, started)
@@ -185,12 +247,24 @@ func (c *childProc) tryReap(options int) bool {
 
 // cloneError says why the kernel refused the child, and what to do.
 func cloneError(cfg *config, spec *runSpec, err error) error {
+	what := "starting the child in new namespaces"
 	if cloneFlags(cfg, spec) == 0 {
-		return fmt.Errorf("starting the child: %w", err)
+		what = "starting the child"
 	}
-	err = fmt.Errorf("starting the child in new namespaces: %w", err)
+	err = fmt.Errorf("%s: %w", what, err)
 	denied := errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES)
+	var fs unix.Statfs_t
 	switch {
+	case errors.Is(err, unix.EACCES) && unix.Statfs("/proc/self/exe", &fs) == nil && fs.Flags&unix.ST_NOEXEC != 0:
+		exe, _ := os.Executable()
+		return hint(err, "invoke_ns runs itself again as the child, and "+exe+" is on a filesystem "+
+			"mounted noexec: copy it to one that is not (findmnt -T "+exe+" shows the mount)")
+	case errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE):
+		var rl unix.Rlimit
+		unix.Getrlimit(unix.RLIMIT_NOFILE, &rl)
+		return hint(err, fmt.Sprintf("the limit on open files is reached (RLIMIT_NOFILE, ulimit -n: %d): raise it", rl.Cur))
+	case cloneFlags(cfg, spec) == 0:
+		return err
 	case cfg.NewUser && (denied || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EUSERS)):
 		return hint(err, "this host does not let you create a user namespace; "+
 			"look at sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone "+

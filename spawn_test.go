@@ -28,7 +28,7 @@ func TestBuildCmd(t *testing.T) {
 	var pidfd int
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path, argv, attr := buildCmd(&tt.cfg, &tt.spec, [3]uintptr{0, 7, 2}, 10, 11, &pidfd, 1000, 1001)
+			path, argv, attr := buildCmd(&tt.cfg, &tt.spec, [3]uintptr{0, 7, 2}, nil, pipeEnd{10, 100}, pipeEnd{11, 110}, &pidfd, 1000, 1001)
 			sys := attr.Sys
 			if got := sys.Cloneflags; got != tt.flags {
 				t.Errorf("Cloneflags %#x, want %#x", got, tt.flags)
@@ -38,7 +38,7 @@ func TestBuildCmd(t *testing.T) {
 			}
 			// Descriptors 0 to 2 as given, then the handshake pipes as 3 and 4.
 			// (TestChildEnviron checks what the environment holds.)
-			if !slices.Equal(attr.Files, []uintptr{0, 7, 2, 10, 11}) || !slices.Equal(attr.Env, childEnviron()) {
+			if !slices.Equal(attr.Files, []uintptr{0, 7, 2, 10, 11}) || !slices.Equal(attr.Env, childEnviron("3:100 4:110")) {
 				t.Errorf("files %v, env %v: stdio and the handshake pipes not wired and announced as 3 and 4", attr.Files, attr.Env)
 			}
 			if sys.Pdeathsig != syscall.SIGKILL {
@@ -57,6 +57,33 @@ func TestBuildCmd(t *testing.T) {
 	}
 }
 
+// The caller's descriptors keep their numbers, and the handshake pipes
+// take the lowest free ones.
+func TestBuildCmdPassesTheCallersDescriptors(t *testing.T) {
+	tests := []struct {
+		name      string
+		inherited []int
+		files     []uintptr
+		marker    string
+	}{
+		{"none", nil, []uintptr{0, 1, 2, 20, 21}, "3:8 4:9"},
+		{"3 and 4", []int{3, 4}, []uintptr{0, 1, 2, 3, 4, 20, 21}, "5:8 6:9"},
+		{"4 alone", []int{4}, []uintptr{0, 1, 2, 20, 4, 21}, "3:8 5:9"},
+		{"above the pipes: open across exec already", []int{9}, []uintptr{0, 1, 2, 20, 21}, "3:8 4:9"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("GOMAXPROCS", "")
+			os.Unsetenv("GOMAXPROCS") // the marker is followed by a word then
+			_, _, attr := buildCmd(&config{}, &runSpec{}, [3]uintptr{0, 1, 2}, tt.inherited, pipeEnd{20, 8}, pipeEnd{21, 9}, new(int), 0, 0)
+			announced := slices.ContainsFunc(attr.Env, func(e string) bool { return strings.HasPrefix(e, childEnv+"="+tt.marker+" ") })
+			if !slices.Equal(attr.Files, tt.files) || !announced {
+				t.Errorf("files %v, env %v; want files %v, marker %s", attr.Files, attr.Env, tt.files, tt.marker)
+			}
+		})
+	}
+}
+
 func TestChildEnviron(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -64,8 +91,8 @@ func TestChildEnviron(t *testing.T) {
 		maxprocs  string
 		handshake string
 	}{
-		{"GOMAXPROCS unset: one P, marked for removal", "", "GOMAXPROCS=1", childEnv + "=3 4 " + maxProcsEnv},
-		{"GOMAXPROCS set: the user's, unmarked", "4", "GOMAXPROCS=4", childEnv + "=3 4"},
+		{"GOMAXPROCS unset: one P, marked for removal", "", "GOMAXPROCS=1", childEnv + "=3:1 4:2 " + maxProcsEnv},
+		{"GOMAXPROCS set: the user's, unmarked", "4", "GOMAXPROCS=4", childEnv + "=3:1 4:2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,7 +101,7 @@ func TestChildEnviron(t *testing.T) {
 				os.Unsetenv("GOMAXPROCS")
 			}
 			var maxprocs, handshake []string
-			for _, e := range childEnviron() {
+			for _, e := range childEnviron("3:1 4:2") {
 				if strings.HasPrefix(e, "GOMAXPROCS=") {
 					maxprocs = append(maxprocs, e)
 				}

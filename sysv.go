@@ -188,13 +188,19 @@ func (s *SemSet) Receive(_ []byte, deadline time.Time) (int, error) {
 			return 0, sysvErr("semtimedop", s.key, e)
 		}
 		if s.interrupted.Load() {
-			return 0, sysvErr("semtimedop", s.key, unix.ETIMEDOUT)
+			// One of the posts may be Interrupt's: the child's, if it
+			// came, is the other, and is there to be taken now.
+			if e := s.semop(-1, unix.IPC_NOWAIT, nil); e != 0 {
+				return 0, sysvErr("semtimedop", s.key, unix.ETIMEDOUT)
+			}
 		}
 		return 0, nil
 	}
 }
 
-// Interrupt posts the semaphore itself, marked as not the child's.
+// Interrupt posts the semaphore itself, marked as not the child's: a
+// waiting Receive, and every later one, returns, with the child's post if
+// it is there by then.
 func (s *SemSet) Interrupt() {
 	s.interrupted.Store(true)
 	s.semop(1, unix.IPC_NOWAIT, nil)

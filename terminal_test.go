@@ -101,7 +101,7 @@ func TestTerminalAsksAgain(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s", code, screen)
 	}
-	if !strings.Contains(screen, "That is 82 bytes; at most 80 fit.") {
+	if !strings.Contains(screen, "That is 41 characters (82 bytes); at most 80 bytes fit. Try again\n") {
 		t.Errorf("no explanation of the limit:\n%s", screen)
 	}
 	if !strings.Contains(screen, "received from the child\n     >> short\n") || strings.Count(screen, long) != 1 {

@@ -20,6 +20,7 @@ const (
 	exitTimeout   = 4 // no message arrived in time
 	exitNoMessage = 5 // the child had no message to send
 	exitExposed   = 6 // --compare: the run did not show isolation
+	exitTaken     = 7 // the child sent, and another process took the message
 )
 
 // verdict is what the exchange through one object came to.
@@ -33,6 +34,9 @@ const (
 	noMessage                  // the child had no message to send
 	sendFailed                 // the child opened the object but could not send
 	childGone                  // the child ended before it reported
+	taken                      // the child sent, and someone else took it first
+
+	lastVerdict = taken
 )
 
 // String is the verdict's name in --json (docs/json.md).
@@ -48,6 +52,8 @@ func (v verdict) String() string {
 		return "no-message"
 	case sendFailed, childGone:
 		return "failed"
+	case taken:
+		return "taken"
 	}
 	return "none"
 }
@@ -86,6 +92,8 @@ func (o *outcome) exitStatus() int {
 			return exitTimeout
 		case noMessage:
 			return exitNoMessage
+		case taken:
+			return exitTaken
 		case childGone:
 			if o.child != nil && o.child.Signaled() {
 				return 128 + int(o.child.Signal())

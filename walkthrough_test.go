@@ -49,7 +49,7 @@ func normalize(s string) string {
 }
 
 func TestWalkthrough(t *testing.T) {
-	needRoot(t, "the walkthrough's root commands, and switching to uid 65534 for its others,")
+	needRealRoot(t, "the walkthrough's root commands, and switching to uid 65534 for its others,")
 	doc, err := os.ReadFile("docs/walkthrough.md")
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,105 @@
+// limits.go: the headroom a run needs under the caller's resource limits,
+// checked before anything is made. The Go runtime cannot recover from a
+// thread it fails to start (RLIMIT_NPROC) or a poller it cannot open
+// (RLIMIT_NOFILE): it dies with a stack trace, whatever it had made left
+// behind. A run is refused at once instead, with what to raise.
+
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// What a run takes at most, measured with -k all and a command: the
+// parent's threads and the child's, the command, and the descriptors the
+// parent holds at once (the child, with the same limit, holds fewer).
+const (
+	tasksNeeded = 16
+	filesNeeded = 20
+)
+
+// checkLimits refuses a run that the limits would cut short.
+func checkLimits() error {
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil {
+		if open := entries("/proc/self/fd") - 1; open >= 0 && uint64(open+filesNeeded) > rl.Cur {
+			return fmt.Errorf("too few file descriptors: RLIMIT_NOFILE (ulimit -n) is %d, %d are open, "+
+				"and a run needs %d more — raise it (ulimit -n %d)", rl.Cur, open, filesNeeded, max(1024, open+filesNeeded))
+		}
+	}
+	if unix.Getrlimit(unix.RLIMIT_NPROC, &rl) != nil || rl.Cur == unix.RLIM_INFINITY || nprocExempt() {
+		return nil
+	}
+	if systemTasks()+tasksNeeded <= rl.Cur {
+		return nil // not even every task on the system would reach it
+	}
+	if n := userTasks(os.Getuid()); uint64(n+tasksNeeded) > rl.Cur {
+		return fmt.Errorf("too few processes: RLIMIT_NPROC (ulimit -u) is %d, your user runs %d processes "+
+			"and threads, and a run needs %d more — raise it, or end some of them", rl.Cur, n, tasksNeeded)
+	}
+	return nil
+}
+
+// nprocExempt says whether RLIMIT_NPROC binds this process at all: the
+// kernel does not hold root of the initial user namespace to it (fork.c).
+func nprocExempt() bool {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	return err == nil && os.Getuid() == 0 && strings.Join(strings.Fields(string(b)), " ") == "0 0 4294967295"
+}
+
+// systemTasks is the number of tasks on the system, as /proc/loadavg
+// counts them ("0.20 0.31 0.17 1/79 1146": 79).
+func systemTasks() uint64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ^uint64(0) >> 1
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 4 {
+		return ^uint64(0) >> 1
+	}
+	_, total, _ := strings.Cut(f[3], "/")
+	n, err := strconv.ParseUint(total, 10, 64)
+	if err != nil {
+		return ^uint64(0) >> 1
+	}
+	return n
+}
+
+// userTasks counts the threads of the processes that uid owns.
+func userTasks(uid int) int {
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, p := range procs {
+		if _, err := strconv.Atoi(p.Name()); err != nil {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Stat("/proc/"+p.Name(), &st) == nil && int(st.Uid) == uid {
+			n += max(entries("/proc/"+p.Name()+"/task"), 0)
+		}
+	}
+	return n
+}
+
+// entries is the number of entries of a directory, or -1.
+func entries(dir string) int {
+	f, err := os.Open(dir)
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return -1
+	}
+	return len(names)
+}
