@@ -83,7 +83,7 @@ func runChild(l *link) error {
 }
 
 // childSignals are the signals the child ignores until its command.
-var childSignals = []os.Signal{unix.SIGINT, unix.SIGHUP, unix.SIGPIPE}
+var childSignals = []os.Signal{unix.SIGINT, unix.SIGHUP, unix.SIGPIPE, unix.SIGTERM}
 
 func parentGone(err error) error {
 	if errors.Is(err, io.EOF) {
@@ -230,6 +230,13 @@ func (c *child) exec() error {
 		}
 		return &codeError{code: code, err: hint(err, "check the command's name and PATH")}
 	}
+	// execve(2) keeps an ignored signal ignored, but resets a caught one
+	// to its default: caught, the command gets the defaults back. Only
+	// here, because catching costs a thread and a few context switches.
+	// One that comes once the line below is out, which is when a reader
+	// may act on it, is the command's to take: the child ends by it.
+	sigs := make(chan os.Signal, len(childSignals))
+	signal.Notify(sigs, childSignals...)
 	fmt.Fprintf(c.out, " Child: Executing command %s ...\n", argv[0])
 	// Lines of the child's that could not be written: where the parent
 	// writes none of its own, it has nothing to tell, so the child does,
@@ -237,10 +244,11 @@ func (c *child) exec() error {
 	if err := c.lines.err; err != nil && !c.cfg.Verbose && !c.spec.IPC {
 		return hint(fmt.Errorf("writing the transcript: %w", err), "check where it goes")
 	}
-	// execve(2) keeps an ignored signal ignored, but resets a caught one
-	// to its default: caught, the command gets the defaults back. Only
-	// here, because catching costs a thread and a few context switches.
-	signal.Notify(make(chan os.Signal, 1), childSignals...)
+	for len(sigs) > 0 {
+		if sig := (<-sigs).(unix.Signal); sig != unix.SIGPIPE {
+			return &codeError{code: 128 + int(sig)} // as if the command had it
+		}
+	}
 	err = syscall.Exec(path, argv, os.Environ())
 	code := 1
 	if errors.Is(err, unix.EACCES) || errors.Is(err, unix.ENOEXEC) {

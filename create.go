@@ -68,22 +68,31 @@ func (p *parent) createAll(spec *runSpec) ([]object, error) {
 // so; with -f, a leftover of that name is removed first.
 func (p *parent) createByName(t target) (object, target, error) {
 	for try := 0; try < 8; try++ {
-		o, err := t.create()
-		if err == nil {
-			n := o.(namedObject)
-			if err := n.lock(); err != nil || !n.isNamed(t.Name) {
-				// Removed by a -f that came between the two: again.
-				n.Close()
-				continue
-			}
-			return o, t, nil
-		}
-		if !errors.Is(err, unix.EEXIST) {
+		lock, h, err := lockTarget(t)
+		if err != nil {
 			return nil, t, err
 		}
-		h, herr := queueHolder(t.Name)
-		if errors.Is(herr, unix.ENOENT) {
-			continue // gone since: try the name again
+		if lock != nil {
+			var o object
+			if o, err = t.create(); err == nil {
+				// Also locked where runs that share no network namespace
+				// see it; a failure is a -f of such a run: again.
+				n := o.(namedObject)
+				if n.lock() == nil && n.isNamed(t.Name) {
+					return lockedObject{o, lock}, t, nil
+				}
+				n.Close()
+				lock.Close()
+				continue
+			}
+			lock.Close()
+			if !errors.Is(err, unix.EEXIST) {
+				return nil, t, err
+			}
+			var herr error
+			if h, herr = queueHolder(t.Name); errors.Is(herr, unix.ENOENT) {
+				continue // gone since: try the name again
+			}
 		}
 		switch {
 		case p.cfg.Force && !h.live:
@@ -93,7 +102,7 @@ func (p *parent) createByName(t target) (object, target, error) {
 			p.verbosef("Parent: removed %s left by an earlier run\n", t)
 			continue
 		case p.cfg.Force:
-			return nil, t, fmt.Errorf("-f: %s, so it stays — -f removes only what an earlier run left behind", h.about(t.Name))
+			return nil, t, fmt.Errorf("-f: %s: %s, so it stays — -f removes only what an earlier run left behind", t, h.why())
 		case !p.cfg.QueueGiven && try < 3:
 			own := fmt.Sprintf("%s.%d", defaultQueue, os.Getpid())
 			if try > 0 {
@@ -111,7 +120,7 @@ func (p *parent) createByName(t target) (object, target, error) {
 		if !h.live {
 			todo = "remove it with -f, or choose another name with -q"
 		}
-		return nil, t, fmt.Errorf("%w — %s: %s", err, h.about(t.Name), todo)
+		return nil, t, fmt.Errorf("creating %s: %s — %s", t, h.why(), todo)
 	}
 	return nil, t, fmt.Errorf("creating %s: it was taken again and again — try again", t)
 }
@@ -156,11 +165,14 @@ func (p *parent) createSysVWith(spec *runSpec, objs []object, key int32) (taken 
 			continue
 		}
 		t.Key = key
-		lock, h, err := lockSysV(*t)
+		lock, h, err := lockTarget(*t)
 		if err != nil || h.live {
 			undo()
-			if err == nil && p.cfg.Key != 0 {
-				err = fmt.Errorf("key %d: %s — choose another with --key", t.Key, h.about("the "+t.String()))
+			switch {
+			case err == nil && p.cfg.Key != 0 && p.cfg.Force:
+				err = fmt.Errorf("-f: %s: %s, so it stays — -f removes only what an earlier run left behind", t, h.why())
+			case err == nil && p.cfg.Key != 0:
+				err = fmt.Errorf("creating %s: %s — choose another with --key", t, h.why())
 			}
 			return err == nil, err
 		}

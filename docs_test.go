@@ -30,7 +30,7 @@ func TestManPageMatchesHelp(t *testing.T) {
 	if len(help) < 12 || !slices.Equal(help, manual) {
 		t.Errorf("--help lists %v\nthe man page lists %v", help, manual)
 	}
-	for _, code := range []string{"0", "1", "2", "3", "4", "5", "6"} {
+	for _, code := range []string{"0", "1", "2", "3", "4", "5", "6", "7"} {
 		if !strings.Contains(string(page), ".B "+code+"\n") {
 			t.Errorf("the man page does not explain exit status %s", code)
 		}

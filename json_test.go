@@ -164,7 +164,7 @@ func TestJSON(t *testing.T) {
 	r := run(t, "", append(flags, "--json", "-i", "no", "-q", q)...)
 	var got record
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || got.ExitStatus != exitFailure ||
-		got.Verdict != "failed" || !strings.Contains(got.Error, "file exists") || !strings.Contains(r.stderr, got.Error) {
+		got.Verdict != "failed" || !strings.Contains(got.Error, "left behind by an earlier run") || !strings.Contains(r.stderr, got.Error) {
 		t.Errorf("exit %d, object %+v (%v)\nstderr: %s", r.code, got, err, r.stderr)
 	}
 }

@@ -1,11 +1,11 @@
 // live.go: telling a live run's object from one that an earlier run left
-// behind, by a lock the kernel lets go of when its holder dies, even by
-// SIGKILL. A POSIX queue is locked with flock(2) on its own descriptor; a
-// System V object, which has no descriptor, by an abstract unix socket
-// (unix(7)) named after its IPC namespace, kind and key, bound before the
-// object is made and held as long as it lives. Abstract names belong to a
-// network namespace: runs see each other's System V locks when they share
-// one, as runs on one host do.
+// behind, by locks the kernel lets go of when their holder dies, even by
+// SIGKILL. Every object is locked by an abstract unix socket (unix(7))
+// named after its IPC namespace, kind and name or key, bound before the
+// object is made, so that there is no moment when a run's object exists
+// unlocked, and held as long as it lives. Abstract names belong to a
+// network namespace, and runs on one host share one; a POSIX queue, which
+// has a descriptor, is also locked with flock(2), which any run sees.
 
 package main
 
@@ -27,17 +27,25 @@ type holder struct {
 	otherUser bool // it belongs to someone this user may not open
 }
 
-// about says what h means for the object it holds, named so.
-func (h holder) about(name string) string {
+// why says what h means for the object it holds.
+func (h holder) why() string {
 	switch {
 	case h.otherUser:
-		return name + " belongs to another user"
+		return "owned by another user"
 	case h.live && h.pid > 0:
-		return fmt.Sprintf("%s is in use by invoke_ns PID %d", name, h.pid)
+		return fmt.Sprintf("in use by invoke_ns PID %d", h.pid)
 	case h.live:
-		return name + " is in use by another run"
+		return "in use by another run"
 	}
-	return name + " was left behind by an earlier run"
+	return "left behind by an earlier run"
+}
+
+// about is why, about the object named so.
+func (h holder) about(name string) string {
+	if !h.live {
+		return name + " was " + h.why()
+	}
+	return name + " is " + h.why()
 }
 
 // lockQueue marks q as this run's for as long as the descriptor is open.
@@ -103,40 +111,44 @@ func (q *Queue) isNamed(name string) bool {
 	return aerr == nil && berr == nil && os.SameFile(a, b)
 }
 
-// sysvLock is the lock of one System V object of this IPC namespace.
-type sysvLock struct{ fd int }
+// runLock is the lock of one object of this IPC namespace.
+type runLock struct{ fd int }
 
-// sysvLockName is the abstract socket's name for t in the caller's IPC
+// lockName is the abstract socket's name for t in the caller's IPC
 // namespace.
-func sysvLockName(t target) string {
+func lockName(t target) string {
 	ns, _ := os.Readlink("/proc/self/ns/ipc")
+	if t.kind().byName {
+		return fmt.Sprintf("@invoke_ns/%s/%s/%s", ns, t.Kind, t.Name)
+	}
 	return fmt.Sprintf("@invoke_ns/%s/%s/%d", ns, t.Kind, t.Key)
 }
 
-// lockSysV takes the lock of t, or says who holds it.
-func lockSysV(t target) (*sysvLock, holder, error) {
+// lockTarget takes the lock of t, or says who holds it.
+func lockTarget(t target) (*runLock, holder, error) {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, holder{}, fmt.Errorf("socket for the lock of key %d: %w", t.Key, err)
+		return nil, holder{}, fmt.Errorf("socket for the lock of the %s: %w", t, err)
 	}
-	addr := &unix.SockaddrUnix{Name: sysvLockName(t)}
+	addr := &unix.SockaddrUnix{Name: lockName(t)}
 	if err := unix.Bind(fd, addr); err != nil {
 		unix.Close(fd)
 		if errors.Is(err, unix.EADDRINUSE) {
 			return nil, holder{live: true, pid: lockPeer(addr)}, nil
 		}
-		return nil, holder{}, fmt.Errorf("binding the lock of key %d: %w", t.Key, err)
+		return nil, holder{}, fmt.Errorf("binding the lock of the %s: %w", t, err)
 	}
-	if err := unix.Listen(fd, 1); err != nil {
+	// Runs that look at the lock queue up unaccepted, till it goes.
+	if err := unix.Listen(fd, 128); err != nil {
 		unix.Close(fd)
-		return nil, holder{}, fmt.Errorf("the lock of key %d: %w", t.Key, err)
+		return nil, holder{}, fmt.Errorf("the lock of the %s: %w", t, err)
 	}
-	return &sysvLock{fd}, holder{}, nil
+	return &runLock{fd}, holder{}, nil
 }
 
 // lockPeer is the PID of the process listening on addr, or 0.
 func lockPeer(addr *unix.SockaddrUnix) int {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
 		return 0
 	}
@@ -151,13 +163,13 @@ func lockPeer(addr *unix.SockaddrUnix) int {
 	return int(cred.Pid)
 }
 
-func (l *sysvLock) Close() error { return unix.Close(l.fd) }
+func (l *runLock) Close() error { return unix.Close(l.fd) }
 
-// lockedObject is a System V object and its lock, let go of once the
-// object is removed.
+// lockedObject is an object and its lock, let go of once the object is
+// removed.
 type lockedObject struct {
 	object
-	lock *sysvLock
+	lock *runLock
 }
 
 func (o lockedObject) Remove() error {

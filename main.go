@@ -66,7 +66,7 @@ func main() {
 		os.Exit(exitFailure)
 	case l != nil:
 		err := runChild(l)
-		if err != nil {
+		if err != nil && err.Error() != "" {
 			fmt.Fprintf(os.Stderr, "invoke_ns: child: %v\n", err)
 		}
 		os.Exit(errStatus(err))
@@ -280,11 +280,12 @@ Options:
                            queue (default); msg, sem or shm, the System V
                            message queue, semaphore set or shared memory;
                            all of them in turn; or a list such as msg,shm
-  -q, --queue NAME         queue name (default /ipc_namespace)
+  -q, --queue NAME         queue name (default /ipc_namespace, or while that
+                           is taken /ipc_namespace.PID, said so)
       --key KEY            System V key, as 17118584 or 0x01053578 (default:
-                           made from invoke_ns's PID, so runs do not collide)
-  -f, --force              remove an object of that name or key left by an
-                           earlier run
+                           a free one drawn at random)
+  -f, --force              remove an object of that name or key that an
+                           earlier run left behind (never a live run's)
   -c, --compare            read the message once, run the exchange with -i no
                            and then with -i yes, and show both side by side
       --json               print the verdict as one JSON object on stdout
@@ -299,11 +300,13 @@ Exit status:
   5  the child had no message to send (end of input, or too long)
   6  --compare: the runs did not show isolation (delivered with -i no,
      blocked with -i yes)
+  7  taken: the child sent the message, and another process took it
   With a command: once the exchange is over (or without -i), the
   command's own status (127 not found, 126 not executable, 128+N
-  killed by signal N); statuses 3 to 5 come first.
+  killed by signal N); statuses 3 to 5 and 7 come first.
   The child killed by signal N before it sent, or invoke_ns ended by
-  signal N while it waited for the message: 128+N.
+  signal N: 128+N. With -p, SIGTERM and SIGHUP go to the command, which
+  is killed if it has not ended 2 s later.
 `
 
 func usage(w io.Writer) { io.WriteString(w, usageText) }

@@ -116,6 +116,7 @@ func TestExitStatus(t *testing.T) {
 		{"a signal after a verdict", outcome{verdicts: []verdict{blocked}, signal: unix.SIGINT}, 130},
 		{"a signal before a failure", outcome{err: errors.New("x"), signal: unix.SIGTERM}, 143},
 		{"not isolated", outcome{exposed: true, verdicts: []verdict{delivered}}, exitExposed},
+		{"taken", outcome{verdicts: []verdict{taken}, child: exited(0)}, exitTaken},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,7 +125,7 @@ func TestExitStatus(t *testing.T) {
 			}
 		})
 	}
-	for _, code := range []int{exitOK, exitFailure, exitUsage, exitBlocked, exitTimeout, exitNoMessage, exitExposed} {
+	for _, code := range []int{exitOK, exitFailure, exitUsage, exitBlocked, exitTimeout, exitNoMessage, exitExposed, exitTaken} {
 		if !strings.Contains(usageText, "\n  "+string(rune('0'+code))+"  ") {
 			t.Errorf("--help does not explain exit status %d", code)
 		}

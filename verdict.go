@@ -139,13 +139,20 @@ func usagef(format string, args ...any) error {
 }
 
 // codeError is a failure with a status of its own: the child's command
-// not found (127) or not executable (126), or --compare without a message.
+// not found (127) or not executable (126), the child ended by a signal
+// before its command (128+N), or --compare without a message.
 type codeError struct {
 	code int
 	err  error
 }
 
-func (e *codeError) Error() string { return e.err.Error() }
+// Error is empty for a bare status, which has nothing to say.
+func (e *codeError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
 func (e *codeError) Unwrap() error { return e.err }
 
 // errStatus is the exit status for a failure.
