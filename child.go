@@ -53,11 +53,11 @@ func runChild(l *link) error {
 		return parentGone(err)
 	}
 	c.verbosef(" Child: PID of child is %d\n", os.Getpid())
-	if names := shownNamespaces(c.cfg, c.spec.IPC); len(names) > 0 && c.cfg.Verbose {
-		c.verbosef(" Child: namespaces %s\n", nsLine(nsIDs("self", names), names))
+	if names := shownNamespaces(c.cfg, c.spec.IPC); len(names) > 0 && c.cfg.Verbose >= 2 {
+		c.moref(" Child: namespaces %s\n", nsLine(nsIDs("self", names), names))
 	}
-	if c.cfg.Verbose && c.spec.NewIPC && hasSysV(c.spec.Objects) {
-		c.verbosef(" Child: /proc/sysvipc: %s\n", sysvCounts())
+	if c.cfg.Verbose >= 2 && c.spec.NewIPC && hasSysV(c.spec.Objects) {
+		c.moref(" Child: /proc/sysvipc: %s\n", sysvCounts())
 	}
 	// For each object: try it, report, and wait for the verdict's ack
 	// unless none follows (acksWanted).
@@ -103,7 +103,9 @@ func (c *child) try(t target) report {
 		if err == nil {
 			c.verbosef(" Child: created a %s of its own, and removed it\n", t)
 		} else {
-			c.verbosef(" Child: could not create a %s of its own: %s\n", t, strerror(err))
+			if c.cfg.Verbose >= 1 {
+				sentence(c.out, " Child: ", fmt.Sprintf("could not create a %s of its own: %s", t, strerror(err)))
+			}
 		}
 	}
 	return rep
@@ -153,10 +155,10 @@ func (c *child) message() ([]byte, *report) {
 	var tl *tooLongError
 	switch err := c.msgErr; {
 	case errors.Is(err, errNoMessage):
-		fmt.Fprintf(c.out, " Child: %v: sending nothing\n", err)
+		sentence(c.out, " Child: ", err.Error()+": sending nothing")
 		return nil, &report{Outcome: outcomeNoMessage}
 	case errors.As(err, &tl):
-		fmt.Fprintf(c.out, " Child: %v: sending nothing\n", err)
+		sentence(c.out, " Child: ", err.Error()+": sending nothing")
 		return nil, &report{Outcome: outcomeTooLong, Size: tl.size, Endless: tl.endless}
 	case err != nil:
 		c.perror("read", err)
@@ -204,14 +206,14 @@ func (c *child) setUp() error {
 func (c *child) mountMqueue() error {
 	const dir = "/dev/mqueue"
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		c.verbosef(" Child: no %s here: nothing mounted\n", dir)
+		c.moref(" Child: no %s here: nothing mounted\n", dir)
 		return nil
 	}
 	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
 	if err := unix.Mount("mqueue", dir, "mqueue", flags, ""); err != nil {
 		return fmt.Errorf("mounting mqueue on %s: %w", dir, err)
 	}
-	c.verbosef(" Child: mounted this IPC namespace's queues on %s\n", dir)
+	c.moref(" Child: mounted this IPC namespace's queues on %s\n", dir)
 	return nil
 }
 
@@ -241,7 +243,7 @@ func (c *child) exec() error {
 	// Lines of the child's that could not be written: where the parent
 	// writes none of its own, it has nothing to tell, so the child does,
 	// and runs no command behind a transcript that was lost.
-	if err := c.lines.err; err != nil && !c.cfg.Verbose && !c.spec.IPC {
+	if err := c.lines.err; err != nil && c.cfg.Verbose == 0 && !c.spec.IPC {
 		return hint(fmt.Errorf("writing the transcript: %w", err), "check where it goes")
 	}
 	for len(sigs) > 0 {
@@ -257,8 +259,16 @@ func (c *child) exec() error {
 	return &codeError{code: code, err: fmt.Errorf("exec %s: %w", path, err)}
 }
 
+// verbosef prints a line of -v, the article's.
 func (c *child) verbosef(format string, args ...any) {
-	if c.cfg.Verbose {
+	if c.cfg.Verbose >= 1 {
+		fmt.Fprintf(c.out, format, args...)
+	}
+}
+
+// moref prints a line of -vv, which explains more than the article does.
+func (c *child) moref(format string, args ...any) {
+	if c.cfg.Verbose >= 2 {
 		fmt.Fprintf(c.out, format, args...)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -37,11 +36,11 @@ var compareRuns = []struct {
 	{"new", true, "new (-i yes)"},
 }
 
-func runCompare(cfg *config, out io.Writer, file *os.File) *outcome {
+func runCompare(cfg *config, out io.Writer, file *os.File, inherited []int) *outcome {
 	start := time.Now()
 	cr := &compareRecord{Options: newRecord(cfg).Options, Runs: []*record{}}
-	o := compare(cfg, out, file, cr)
-	if cfg.Verbose {
+	o := compare(cfg, out, file, inherited, cr)
+	if cfg.Verbose >= 1 {
 		fmt.Fprintf(out, "Parent: %s - Finishing up\n", cfg.Prog)
 	}
 	if cfg.JSON {
@@ -52,40 +51,99 @@ func runCompare(cfg *config, out io.Writer, file *os.File) *outcome {
 	return o
 }
 
-func compare(cfg *config, out io.Writer, file *os.File, cr *compareRecord) *outcome {
-	if cfg.Verbose {
+func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *compareRecord) *outcome {
+	if cfg.Verbose >= 1 {
 		fmt.Fprintf(out, "Parent: PID of parent is %d\n", os.Getpid())
-	}
-	// Read before signals are caught: Ctrl-C at this prompt just ends
-	// invoke_ns, which has made nothing yet.
-	msg, err := promptMessage(os.Stdin, out, comparePrompt)
-	if err != nil {
-		return &outcome{err: &codeError{code: exitNoMessage, err: hint(fmt.Errorf("reading the message: %w", err),
-			fmt.Sprintf("give one line of at most %d bytes", messageMax))}}
 	}
 	sigs := make(chan os.Signal, 4)
 	catchSignals(sigs)
-	caught := make(chan struct{})
-	close(caught)
+	msg, sig, err := promptOrSignal(out, sigs)
+	switch {
+	case sig != 0:
+		return &outcome{signal: sig}
+	case err != nil:
+		return &outcome{err: &codeError{code: exitNoMessage, err: hint(fmt.Errorf("reading the message: %w", err),
+			fmt.Sprintf("give one line of at most %d bytes", messageMax))}}
+	}
 	text := string(msg)
 	cr.Message = &text
-	for _, r := range compareRuns {
-		spec := &runSpec{IPC: true, NewIPC: r.newIPC, Objects: targets(cfg), Message: &text,
-			TryCreate: true, Quiet: !cfg.Verbose}
-		runOut, childOut := out, file
-		if spec.Quiet {
-			runOut, childOut = io.Discard, nil
+
+	// Both children start at once, before the objects exist: each waits
+	// at its checkpoint, and with both alive together, each of their
+	// namespaces is its own, even where the kernel would reuse a number.
+	quiet := cfg.Verbose == 0
+	p := &parent{cfg: cfg, out: out, childOut: file, inherited: inherited, sigs: sigs, quiet: quiet}
+	if quiet {
+		p.out, p.childOut = io.Discard, nil
+	}
+	objects := targets(cfg)
+	var specs []*runSpec
+	var children []*childProc
+	defer func() {
+		for _, c := range children {
+			c.kill()
+			c.link.close()
 		}
-		fmt.Fprintf(runOut, "--- the child in a %s IPC namespace ---\n", strings.Fields(r.title)[0])
-		p := &parent{cfg: cfg, out: runOut, childOut: childOut, sigs: sigs, caught: caught, quiet: spec.Quiet}
-		rec := &record{Run: r.name, Objects: []*objectRecord{}, start: time.Now()}
-		o := p.runOnce(spec, rec)
-		rec.finish(cfg, o)
+	}()
+	for _, r := range compareRuns {
+		spec := &runSpec{IPC: true, NewIPC: r.newIPC, Objects: objects, Message: &text, TryCreate: true, Quiet: quiet}
+		c, err := startChild(cfg, spec, p.childOut, inherited)
+		if err != nil {
+			return &outcome{err: err}
+		}
+		specs, children = append(specs, spec), append(children, c)
+	}
+	namespaces := shownNamespaces(cfg, true)
+	parentNS := nsIDs("self", namespaces)
+	p.moref("Parent: namespaces %s\n", nsLine(parentNS, namespaces))
+	// One set of objects for both: the child in a new namespace cannot
+	// reach them, and one that could would show it in the table.
+	objs, err := p.createAll(specs[0])
+	if err != nil {
+		return &outcome{err: err}
+	}
+	o := p.compareRuns(specs, children, objs, parentNS, namespaces, cr)
+	if err := p.removeAll(objects, objs); err != nil && o.err == nil {
+		o.err = err
+	}
+	if o.err != nil || o.signal != 0 {
+		return o
+	}
+	if cfg.Verbose >= 1 {
+		io.WriteString(out, "\n")
+	}
+	printTable(out, cfg, objects, cr.Runs)
+	cr.Isolated = isolated(cfg, cr.Runs)
+	if !cr.Isolated {
+		io.WriteString(out, "\n")
+		sentence(out, "", "Isolation not shown: with -i no the child should reach what the parent made, "+
+			"and with -i yes find none of it (ENOENT).")
+		return &outcome{exposed: true}
+	}
+	io.WriteString(out, "\n")
+	sentence(out, "", "Isolation shown: with -i no the child reached what the parent made; with -i yes "+
+		"it could not even find it, and could create its own with the same "+nameOrKey(objects)+".")
+	return &outcome{}
+}
+
+// compareRuns drives each child through the objects in turn, the objects
+// set back between them, and records each run.
+func (p *parent) compareRuns(specs []*runSpec, children []*childProc, objs []object, parentNS map[string]string,
+	namespaces []string, cr *compareRecord) *outcome {
+	var o *outcome
+	for i, r := range compareRuns {
+		p.printf("--- the child in a %s IPC namespace ---\n", strings.Fields(r.title)[0])
+		rec := &record{Run: r.name, ParentNS: parentNS, Objects: []*objectRecord{}, start: time.Now()}
+		o = p.drive(children[i], specs[i], objs, rec, namespaces)
+		rec.finish(p.cfg, o)
 		cr.Runs = append(cr.Runs, rec)
+		for _, obj := range objs {
+			obj.Reset()
+		}
 		// A verdict is a result to show; a failure or a signal ends it
 		// here, a signal that came after the run's own wait too.
 		select {
-		case sig := <-sigs:
+		case sig := <-p.sigs:
 			o.signal = sig.(unix.Signal)
 		default:
 		}
@@ -93,19 +151,29 @@ func compare(cfg *config, out io.Writer, file *os.File, cr *compareRecord) *outc
 			return o
 		}
 	}
-	if cfg.Verbose {
+	return o
+}
+
+// promptOrSignal reads --compare's message, or gives the signal that came
+// first; the prompt's line is then ended, so that what follows starts on
+// a line of its own.
+func promptOrSignal(out io.Writer, sigs <-chan os.Signal) ([]byte, unix.Signal, error) {
+	type line struct {
+		msg []byte
+		err error
+	}
+	read := make(chan line, 1)
+	go func() {
+		msg, err := promptMessage(os.Stdin, out, comparePrompt)
+		read <- line{msg, err}
+	}()
+	select {
+	case l := <-read:
+		return l.msg, 0, l.err
+	case sig := <-sigs:
 		io.WriteString(out, "\n")
+		return nil, sig.(unix.Signal), nil
 	}
-	printTable(out, cfg, cr.Runs)
-	cr.Isolated = isolated(cfg, cr.Runs)
-	if !cr.Isolated {
-		fmt.Fprintf(out, "\nIsolation not shown: with -i no the child should reach what the parent made,\n"+
-			"and with -i yes find none of it (ENOENT).\n")
-		return &outcome{exposed: true}
-	}
-	fmt.Fprintf(out, "\nIsolation shown: with -i no the child reached what the parent made;\n"+
-		"with -i yes it could not even find it, and could create its own with the same %s.\n", nameOrKey(cfg))
-	return &outcome{}
 }
 
 // isolated says whether every object was delivered in the shared
@@ -123,27 +191,25 @@ func isolated(cfg *config, runs []*record) bool {
 	return true
 }
 
-// printTable shows the two runs side by side: the namespaces, then for
-// each object its verdict and how it came about.
-func printTable(out io.Writer, cfg *config, runs []*record) {
-	tw := tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)
+// printTable shows the runs side by side: the namespaces, then for each
+// object its verdict and how it came about, within 80 columns.
+func printTable(out io.Writer, cfg *config, objects []target, runs []*record) {
+	rows := [][]string{{""}}
+	for i := range runs {
+		rows[0] = append(rows[0], compareRuns[i].title)
+	}
 	row := func(label string, cell func(r *record) string) {
 		cells := []string{label}
 		for _, r := range runs {
 			cells = append(cells, cell(r))
 		}
-		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		rows = append(rows, cells)
 	}
-	header := []string{""}
-	for i := range runs {
-		header = append(header, compareRuns[i].title)
-	}
-	fmt.Fprintln(tw, strings.Join(header, "\t"))
 	for _, ns := range shownNamespaces(cfg, true) {
 		row("parent's "+ns+" namespace", func(r *record) string { return r.ParentNS[ns] })
 		row("child's "+ns+" namespace", func(r *record) string { return r.ChildNS[ns] })
 	}
-	for i, t := range targets(cfg) {
+	for i, t := range objects {
 		obj := func(r *record) *objectRecord {
 			if i < len(r.Objects) {
 				return r.Objects[i]
@@ -160,7 +226,7 @@ func printTable(out io.Writer, cfg *config, runs []*record) {
 		row("  what arrived", func(r *record) string { return arrivedCell(t, obj(r)) })
 		row("  child creates its own", func(r *record) string { return createCell(obj(r).ChildCreate) })
 	}
-	tw.Flush()
+	table(out, rows)
 }
 
 func openCell(o *openResult) string {
@@ -170,7 +236,7 @@ func openCell(o *openResult) string {
 	case o.Result == "ok":
 		return "ok"
 	}
-	return fmt.Sprintf("%s (%s)", o.Error, o.Errno)
+	return fmt.Sprintf("%s (%s)", o.Errno, o.Error)
 }
 
 func arrivedCell(t target, o *objectRecord) string {
@@ -190,13 +256,13 @@ func createCell(o *openResult) string {
 	case o.Result == "ok":
 		return "created, then removed"
 	}
-	return fmt.Sprintf("no: %s (%s)", o.Error, o.Errno)
+	return fmt.Sprintf("no: %s (%s)", o.Errno, o.Error)
 }
 
-// nameOrKey words the closing sentence for the kinds compared.
-func nameOrKey(cfg *config) string {
+// nameOrKey words the closing sentence for the objects compared.
+func nameOrKey(objects []target) string {
 	byName, byKey := false, false
-	for _, t := range targets(cfg) {
+	for _, t := range objects {
 		byName = byName || t.kind().byName
 		byKey = byKey || !t.kind().byName
 	}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -26,20 +25,20 @@ func TestCompare(t *testing.T) {
 	}
 	cells := func(label string) []string {
 		t.Helper()
-		m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(label) + `  +(.+?)  +(.+)$`).FindStringSubmatch(r.stdout)
-		if m == nil {
+		got := tableCells(r.stdout, label)
+		if got == nil {
 			t.Fatalf("no row %q:\n%s", label, r.stdout)
 		}
-		return m[1:]
+		return got
 	}
 	for _, tt := range []struct {
 		label        string
 		shared, want string
 	}{
 		{"mq " + q, "delivered", "blocked"},
-		{"  child's mq_open", "ok", "No such file or directory (ENOENT)"},
+		{"  child's mq_open", "ok", "ENOENT (No such file or directory)"},
 		{"  what arrived", `"` + pianoRiffs + `"`, "nothing"},
-		{"  child creates its own", "no: File exists (EEXIST)", "created, then removed"},
+		{"  child creates its own", "no: EEXIST (File exists)", "created, then removed"},
 	} {
 		if got := cells(tt.label); got[0] != tt.shared || got[1] != tt.want {
 			t.Errorf("row %q: %q, want %q and %q", tt.label, got, tt.shared, tt.want)
@@ -58,6 +57,43 @@ func TestCompare(t *testing.T) {
 	if strings.Count(r.stdout, "enter a message") != 1 || !strings.Contains(r.stdout, "\nIsolation shown:") || r.stderr != "" {
 		t.Errorf("want one prompt and the verdict, nothing on stderr:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	}
+}
+
+// tableCells reads the cells of the row with label from --compare's table,
+// each cell's lines joined with a space; nil if there is no such row.
+func tableCells(out, label string) []string {
+	lines := strings.Split(out, "\n")
+	var header, at = -1, -1
+	for i, l := range lines {
+		if strings.Contains(l, "shared (-i no)") && header < 0 {
+			header = i
+		}
+		if header >= 0 && strings.HasPrefix(l, label+"  ") && strings.TrimSpace(l[:len(label)]) == strings.TrimSpace(label) {
+			at = i
+			break
+		}
+	}
+	if at < 0 {
+		return nil
+	}
+	cols := []int{strings.Index(lines[header], "shared (-i no)"), strings.Index(lines[header], "new (-i yes)")}
+	cells := make([]string, len(cols))
+	for i := at; i < len(lines) && (i == at || strings.TrimSpace(lines[i][:min(cols[0], len(lines[i]))]) == ""); i++ {
+		l := lines[i]
+		if i > at && strings.TrimSpace(l) == "" {
+			break
+		}
+		for c, from := range cols {
+			to := len(l)
+			if c+1 < len(cols) {
+				to = min(cols[c+1], len(l))
+			}
+			if from < len(l) {
+				cells[c] = strings.TrimSpace(cells[c] + " " + strings.TrimSpace(l[from:to]))
+			}
+		}
+	}
+	return cells
 }
 
 func TestCompareWithoutAMessage(t *testing.T) {

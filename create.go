@@ -99,7 +99,9 @@ func (p *parent) createByName(t target) (object, target, error) {
 			if err := t.kind().remove(t); err != nil && !errors.Is(err, unix.ENOENT) {
 				return nil, t, removeError(err, t)
 			}
-			p.verbosef("Parent: removed %s left by an earlier run\n", t)
+			if p.cfg.Verbose >= 1 {
+				p.say("Parent: ", fmt.Sprintf("removed %s left by an earlier run", t))
+			}
 			continue
 		case p.cfg.Force:
 			return nil, t, fmt.Errorf("-f: %s: %s, so it stays — -f removes only what an earlier run left behind", t, h.why())
@@ -183,7 +185,9 @@ func (p *parent) createSysVWith(spec *runSpec, objs []object, key int32) (taken 
 				undo()
 				return false, removeError(rerr, *t)
 			}
-			p.verbosef("Parent: removed %s left by an earlier run\n", *t)
+			if p.cfg.Verbose >= 1 {
+				p.say("Parent: ", fmt.Sprintf("removed %s left by an earlier run", *t))
+			}
 			o, err = t.create()
 		}
 		if err != nil {

@@ -67,7 +67,7 @@ func TestAckSendsOnlyWhatTheChildReads(t *testing.T) {
 func TestMessageRoundTrip(t *testing.T) {
 	msg := "a \"quoted\" message\x00\n\t✓"
 	for _, m := range []message{
-		{Step: stepConfig, Config: &config{Prog: "./invoke_ns", Verbose: true, IPC: true, Kinds: []string{"mq", "sem"},
+		{Step: stepConfig, Config: &config{Prog: "./invoke_ns", Verbose: 1, IPC: true, Kinds: []string{"mq", "sem"},
 			Key: -5, Timeout: 1500000000, Command: []string{"sh", "-c", "echo $$"}},
 			Run: &runSpec{IPC: true, NewIPC: true, Objects: []target{{Kind: "mq", Name: "/q"}, {Kind: "sem", Key: -5}},
 				Message: &msg, TryCreate: true, Quiet: true}},

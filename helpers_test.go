@@ -418,6 +418,10 @@ func (s *started) childPID() int {
 	return pid
 }
 
+// flat is s with every run of white space, line ends too, made one space:
+// a sentence broken within 80 columns reads the same.
+func flat(s string) string { return strings.Join(strings.Fields(s), " ") }
+
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
 	return lines[len(lines)-1]

@@ -37,7 +37,7 @@ const (
 // receives it whole over the handshake pipe (handshake.go).
 type config struct {
 	Prog     string        // argv[0] as typed, for "Finishing up"
-	Verbose  bool          // -v
+	Verbose  int           // -v: the article's lines; -vv: more
 	NewPID   bool          // -p
 	NewMount bool          // -m
 	NewNet   bool          // -n
@@ -98,7 +98,7 @@ func parseOptions(args []string) (*config, error) {
 	kind, key, host, ipc, timeout, queue := kinds[0].name, "", "", "", "60s", defaultQueue
 	set := getopt.New()
 	set.FlagLong(&help, "help", 'h')
-	set.FlagLong(&cfg.Verbose, "verbose", 'v')
+	verbose := set.CounterLong("verbose", 'v')
 	set.FlagLong(&cfg.NewPID, "pid", 'p')
 	set.FlagLong(&cfg.NewMount, "mount", 'm')
 	set.FlagLong(&cfg.NewNet, "net", 'n')
@@ -118,6 +118,7 @@ func parseOptions(args []string) (*config, error) {
 	if help {
 		return nil, errHelp
 	}
+	cfg.Verbose = *verbose
 	cfg.Queue, cfg.QueueGiven, cfg.Command = queue, set.IsSet('q'), set.Args()
 	if set.IsSet('u') {
 		if err := checkHostname(host); err != nil {

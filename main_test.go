@@ -37,8 +37,8 @@ func TestParseOptions(t *testing.T) {
 		want *config
 	}{
 		{"nothing", nil, base(config{})},
-		{"-vi no bundled", []string{"-vi", "no"}, base(config{Verbose: true, IPC: true})},
-		{"-vpmi yes bundled", []string{"-vpmi", "yes"}, base(config{Verbose: true, NewPID: true, NewMount: true, IPC: true, NewIPC: true})},
+		{"-vi no bundled", []string{"-vi", "no"}, base(config{Verbose: 1, IPC: true})},
+		{"-vpmi yes bundled", []string{"-vpmi", "yes"}, base(config{Verbose: 1, NewPID: true, NewMount: true, IPC: true, NewIPC: true})},
 		{"-iyes attached", []string{"-iyes"}, base(config{IPC: true, NewIPC: true})},
 		{"long options", []string{"--ipc=no", "--uts", "box", "--net", "--user", "--force", "--queue", "/q", "--timeout", "2m"},
 			base(config{IPC: true, Hostname: "box", NewNet: true, NewUser: true, Force: true, Queue: "/q", Timeout: 2 * time.Minute})},

@@ -197,6 +197,18 @@ func (q *Queue) Interrupt() {
 	q.f.SetReadDeadline(time.Now())
 }
 
+// Reset takes back an Interrupt and empties the queue.
+func (q *Queue) Reset() {
+	q.interrupted.Store(false)
+	q.f.SetReadDeadline(time.Time{})
+	buf := make([]byte, messageMax+1)
+	for {
+		if _, err := q.receiveNow(buf); err != nil {
+			return
+		}
+	}
+}
+
 // Attr returns the queue's attributes (mq_getattr(3)).
 func (q *Queue) Attr() (mqAttr, error) {
 	var attr mqAttr

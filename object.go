@@ -24,6 +24,9 @@ type object interface {
 	// ETIMEDOUT if not. So once the child says it sent, an interrupted
 	// Receive tells at once whether the message is there or was taken.
 	Interrupt()
+	// Reset makes the object as it was made, for another exchange: no
+	// Interrupt in force, nothing left in it.
+	Reset()
 	// Close lets go of the parent's handle; Remove deletes the object.
 	Close() error
 	Remove() error
@@ -178,6 +181,15 @@ func (t target) shortName() string {
 	return "the " + t.String()
 }
 
+// bare names the object without its kind's noun where a name is enough:
+// "/ipc_namespace", "System V message queue with key 1".
+func (t target) bare() string {
+	if t.kind().byName {
+		return t.Name
+	}
+	return t.String()
+}
+
 // create makes the object, refusing one that exists already, and explains
 // a failure.
 func (t target) create() (object, error) {
@@ -205,7 +217,7 @@ func (t target) createOwn() error {
 	if err != nil {
 		return err
 	}
-	return errors.Join(o.Close(), o.Remove())
+	return errors.Join(o.Remove(), o.Close())
 }
 
 // removeStale removes an object of this name or key left by an earlier
@@ -224,7 +236,7 @@ func removeSysV[T object](o T, err error) error {
 	if err != nil {
 		return err
 	}
-	return errors.Join(o.Close(), o.Remove())
+	return errors.Join(o.Remove(), o.Close())
 }
 
 // namedObject is an object found by name, which the parent locks as its

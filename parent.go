@@ -21,17 +21,21 @@ import (
 
 type parent struct {
 	cfg      *config
-	out      io.Writer      // the transcript: stdout, or stderr with --json
-	childOut *os.File       // the child's standard output: out's file, or nil for none
-	sigs     chan os.Signal // SIGINT, SIGTERM and SIGHUP to invoke_ns
-	quiet    bool           // no perror: --compare's table says it instead
-	spec     *runSpec       // the run under way
+	out      io.Writer // the transcript: stdout, or stderr with --json
+	childOut *os.File  // the child's standard output: out's file, or nil for none
+	// inherited are the caller's descriptors above 2, which the command
+	// gets at their numbers.
+	inherited []int
+	sigs      chan os.Signal // SIGINT, SIGTERM and SIGHUP to invoke_ns
+	quiet     bool           // no perror: --compare's table says it instead
+	spec      *runSpec       // the run under way
 	// caught is closed once sigs receives the signals.
 	caught <-chan struct{}
 }
 
 func runParent(cfg *config) *outcome {
-	if err := checkLimits(); err != nil {
+	inherited, open := openFDs()
+	if err := checkLimits(open); err != nil {
 		return &outcome{err: err}
 	}
 	file := os.Stdout
@@ -41,9 +45,9 @@ func runParent(cfg *config) *outcome {
 	out := &transcript{w: file}
 	var o *outcome
 	if cfg.Compare {
-		o = runCompare(cfg, out, file)
+		o = runCompare(cfg, out, file, inherited)
 	} else {
-		o = runSingle(cfg, out, file)
+		o = runSingle(cfg, out, file, inherited)
 	}
 	if out.err != nil && o.err == nil && o.signal == 0 {
 		o.err = hint(fmt.Errorf("writing the transcript: %w", out.err), "check where it goes")
@@ -52,7 +56,7 @@ func runParent(cfg *config) *outcome {
 }
 
 // runSingle is a run with the options as given.
-func runSingle(cfg *config, out io.Writer, file *os.File) *outcome {
+func runSingle(cfg *config, out io.Writer, file *os.File, inherited []int) *outcome {
 	// Catching signals takes the runtime a thread and a round trip to it
 	// per signal, so that goes on beside the child's start; runOnce waits
 	// for it before it creates anything, so that a signal always finds the
@@ -60,7 +64,7 @@ func runSingle(cfg *config, out io.Writer, file *os.File) *outcome {
 	sigs := make(chan os.Signal, 4)
 	caught := make(chan struct{})
 	go func() { catchSignals(sigs); close(caught) }()
-	p := &parent{cfg: cfg, out: out, childOut: file, sigs: sigs, caught: caught}
+	p := &parent{cfg: cfg, out: out, childOut: file, inherited: inherited, sigs: sigs, caught: caught}
 	p.verbosef("Parent: PID of parent is %d\n", os.Getpid())
 	rec := newRecord(cfg)
 	spec := &runSpec{IPC: cfg.IPC, NewIPC: cfg.NewIPC}
@@ -91,23 +95,22 @@ func catchSignals(sigs chan os.Signal) {
 // wantNS says whether the namespace identities are shown or recorded:
 // reading them costs a few system calls per process for nothing otherwise.
 func (p *parent) wantNS() bool {
-	return p.cfg.Verbose || p.cfg.JSON || p.cfg.Compare
+	return p.cfg.Verbose >= 2 || p.cfg.JSON || p.cfg.Compare
 }
 
 // runOnce is one run: it starts the child, which waits at the checkpoint
 // meanwhile, creates the objects of spec, runs the exchange through each,
 // waits for the child, and removes the objects again, on every path.
 func (p *parent) runOnce(spec *runSpec, rec *record) *outcome {
-	p.spec = spec
 	// The child starts first: its runtime starts while the parent gets
 	// ready, and it waits at the checkpoint until the objects exist.
-	c, err := startChild(p.cfg, spec, p.childOut)
+	c, err := startChild(p.cfg, spec, p.childOut, p.inherited)
 	<-p.caught
 	namespaces := shownNamespaces(p.cfg, spec.IPC)
 	if p.wantNS() {
 		rec.ParentNS = nsIDs("self", namespaces)
 		if len(namespaces) > 0 {
-			p.verbosef("Parent: namespaces %s\n", nsLine(rec.ParentNS, namespaces))
+			p.moref("Parent: namespaces %s\n", nsLine(rec.ParentNS, namespaces))
 		}
 	}
 	if err != nil {
@@ -123,8 +126,8 @@ func (p *parent) runOnce(spec *runSpec, rec *record) *outcome {
 		key := spec.Objects[slices.IndexFunc(spec.Objects, func(t target) bool { return !t.kind().byName })].Key
 		rec.Options.Key = &key
 	}
-	if p.cfg.Verbose && spec.NewIPC && hasSysV(spec.Objects) {
-		p.verbosef("Parent: /proc/sysvipc: %s\n", sysvCounts())
+	if spec.NewIPC && hasSysV(spec.Objects) {
+		p.moref("Parent: /proc/sysvipc: %s\n", sysvCounts())
 	}
 	o := p.drive(c, spec, objs, rec, namespaces)
 	if err := p.removeAll(spec.Objects, objs); err != nil && o.err == nil {
@@ -136,6 +139,7 @@ func (p *parent) runOnce(spec *runSpec, rec *record) *outcome {
 // drive hands the child its options and lets it go, does the exchange
 // through each object, and waits for the child.
 func (p *parent) drive(c *childProc, spec *runSpec, objs []object, rec *record, namespaces []string) *outcome {
+	p.spec = spec
 	p.verbosef("Parent: PID of child is %d\n", c.pid)
 	if p.wantNS() {
 		// The child is in its namespaces already, held at the checkpoint.
@@ -310,8 +314,8 @@ func (p *parent) delivery(t target, m received, rep *report, c *childProc, rec *
 			// The child sent it, and it is not there: with the object
 			// private to this user, another of this user's processes,
 			// or root, took it.
-			p.printf("Parent: no %s arrived: the child sent it, but another process took it from %s first\n",
-				t.kind().what(), t.shortName())
+			p.say("Parent: ", fmt.Sprintf("no %s arrived: the child sent it, but another process took it from %s first",
+				t.kind().what(), t.shortName()))
 			return exchanged{verdict: taken, reported: true}
 		}
 		if !reported {
@@ -328,7 +332,9 @@ func (p *parent) delivery(t target, m received, rep *report, c *childProc, rec *
 	case !t.kind().carriesText:
 		p.verbosef("Parent: received the child's signal\n")
 		rec.arrived(nil)
-		p.printf("\n    Parent: the child's signal arrived through the %s\n     (a semaphore carries no text)\n\n", t)
+		p.printf("\n")
+		p.say("    Parent: ", "the child's signal arrived through the "+t.String())
+		p.printf("     (a semaphore carries no text)\n\n")
 	case t.kind().byName:
 		p.verbosef("Parent: received message from child\n")
 		rec.arrived(msg)
@@ -336,7 +342,9 @@ func (p *parent) delivery(t target, m received, rep *report, c *childProc, rec *
 	default:
 		p.verbosef("Parent: received message from child\n")
 		rec.arrived(msg)
-		p.printf("\n    Parent: the following message was received from the child through the %s\n     >> %s\n\n", t, msg)
+		p.printf("\n")
+		p.say("    Parent: ", "the following message was received from the child through the "+t.String())
+		p.printf("     >> %s\n\n", msg)
 	}
 	return exchanged{verdict: delivered, reported: reported}
 }
@@ -347,9 +355,9 @@ func (p *parent) undelivered(t target, r report) verdict {
 	switch r.Outcome {
 	case outcomeOpenFailed:
 		if r.Errno == unix.ENOENT && p.spec.NewIPC {
-			p.printf("Parent: no %s can arrive: the child is in a new IPC namespace, where %s does not exist\n", what, t.shortName())
+			p.say("Parent: ", fmt.Sprintf("no %s can arrive: the new IPC namespace has no %s", what, t.bare()))
 		} else {
-			p.printf("Parent: no %s can arrive: the child could not open %s (%s)\n", what, t.shortName(), strerror(r.Errno))
+			p.say("Parent: ", fmt.Sprintf("no %s can arrive: the child could not open %s (%s)", what, t.shortName(), strerror(r.Errno)))
 		}
 		return blocked
 	case outcomeNoMessage:
@@ -363,7 +371,7 @@ func (p *parent) undelivered(t target, r report) verdict {
 		}
 		return noMessage
 	}
-	p.printf("Parent: no %s will arrive: the child could not send it (%s)\n", what, strerror(r.Errno))
+	p.say("Parent: ", fmt.Sprintf("no %s will arrive: the child could not send it (%s)", what, strerror(r.Errno)))
 	return sendFailed
 }
 
@@ -415,11 +423,23 @@ func (p *parent) waitChild(c *childProc, o *outcome) {
 	}
 }
 
+// verbosef prints a line of -v, the article's.
 func (p *parent) verbosef(format string, args ...any) {
-	if p.cfg.Verbose {
+	if p.cfg.Verbose >= 1 {
 		fmt.Fprintf(p.out, format, args...)
 	}
 }
+
+// moref prints a line of -vv, which explains more than the article does.
+func (p *parent) moref(format string, args ...any) {
+	if p.cfg.Verbose >= 2 {
+		fmt.Fprintf(p.out, format, args...)
+	}
+}
+
+// say prints a sentence of the transcript within 80 columns, after
+// prefix.
+func (p *parent) say(prefix, text string) { sentence(p.out, prefix, text) }
 
 // printf prints a line of the transcript.
 func (p *parent) printf(format string, args ...any) {

@@ -54,7 +54,7 @@ type jsonOptions struct {
 	Queue   string   `json:"queue"`
 	Force   bool     `json:"force"`
 	Command []string `json:"command"`
-	Verbose bool     `json:"verbose"`
+	Verbose int      `json:"verbose"`
 }
 
 // openResult is the child's mq_open: "ok", or the error and its errno.

@@ -92,7 +92,7 @@ func TestTakenMessage(t *testing.T) {
 	if got := <-stolen; got != "for the parent\x00" {
 		t.Fatalf("the thief got %q", got)
 	}
-	if r.code != exitTaken || !strings.Contains(r.stdout, "Parent: no message arrived: the child sent it, but another process took it from "+q+" first\n") {
+	if r.code != exitTaken || !strings.Contains(flat(r.stdout), "Parent: no message arrived: the child sent it, but another process took it from "+q+" first") {
 		t.Errorf("exit %d, want %d and the verdict:\n%s\nstderr:\n%s", r.code, exitTaken, r.stdout, r.stderr)
 	}
 	// A bound on a wait: the timeout is 60 s.

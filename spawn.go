@@ -106,25 +106,34 @@ func childEnviron(marker string) []string {
 	return append(os.Environ(), childEnv+"="+marker+" "+maxProcsEnv, maxProcsEnv+"=1")
 }
 
-// inheritedFDs are the descriptors above 2 that invoke_ns was given: open,
-// and not close-on-exec. Every descriptor Go opens is close-on-exec, so
-// these are the caller's.
-func inheritedFDs() []int {
-	entries, err := os.ReadDir("/proc/self/fd")
+// openFDs lists the descriptors above 2 that invoke_ns was given, read
+// from /proc/self/fd with plain system calls: open across execve(2), so
+// not close-on-exec, where every descriptor Go opens is. It says how many
+// are open in all too.
+func openFDs() (inherited []int, open int) {
+	dir, err := unix.Open("/proc/self/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil
+		return nil, 0
 	}
-	var fds []int
-	for _, e := range entries {
-		fd, err := strconv.Atoi(e.Name())
-		if err != nil || fd < 3 {
-			continue
+	defer unix.Close(dir)
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.ReadDirent(dir, buf)
+		if err != nil || n <= 0 {
+			return inherited, open
 		}
-		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
-			fds = append(fds, fd)
+		_, _, names := unix.ParseDirent(buf[:n], -1, nil)
+		for _, name := range names {
+			fd, err := strconv.Atoi(name)
+			if err != nil || fd == dir {
+				continue
+			}
+			open++
+			if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); fd > 2 && err == nil && flags&unix.FD_CLOEXEC == 0 {
+				inherited = append(inherited, fd)
+			}
 		}
 	}
-	return fds
 }
 
 // pipeEndOf is f as buildCmd wants it.
@@ -148,8 +157,9 @@ type childProc struct {
 }
 
 // startChild starts the child, which waits for its config. Its standard
-// output is stdout, or /dev/null when that is nil.
-func startChild(cfg *config, spec *runSpec, stdout *os.File) (*childProc, error) {
+// output is stdout, or /dev/null when that is nil; inherited are the
+// caller's own descriptors, which it gets too (openFDs).
+func startChild(cfg *config, spec *runSpec, stdout *os.File, inherited []int) (*childProc, error) {
 	toChildR, toChildW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("pipe: %w", err)
@@ -177,7 +187,7 @@ func startChild(cfg *config, spec *runSpec, stdout *os.File) (*childProc, error)
 	}
 	pidfd := -1
 	path, argv, attr := buildCmd(cfg, spec, [3]uintptr{os.Stdin.Fd(), out.Fd(), os.Stderr.Fd()},
-		inheritedFDs(), in, outEnd, &pidfd, os.Getuid(), os.Getgid())
+		inherited, in, outEnd, &pidfd, os.Getuid(), os.Getgid())
 	c := &childProc{exited: make(chan struct{})}
 	started := make(chan error)
 	go c.startAndWait(path, argv, attr, started)

@@ -126,6 +126,21 @@ func (m *MsgQueue) Receive(buf []byte, deadline time.Time) (int, error) {
 // child's messages are there to be taken, so a failure does not matter.
 func (m *MsgQueue) Interrupt() { m.send(wakeType, nil) }
 
+// Reset empties the queue: the child's messages and the wake-ups alike.
+func (m *MsgQueue) Reset() {
+	raw := make([]byte, 8+messageMax+1)
+	for {
+		_, _, e := unix.Syscall6(unix.SYS_MSGRCV, uintptr(m.id), uintptr(unsafe.Pointer(&raw[0])),
+			uintptr(len(raw)-8), 0, unix.IPC_NOWAIT|msgNoError, 0)
+		if e != 0 && e != unix.EINTR {
+			return
+		}
+	}
+}
+
+// msgNoError is MSG_NOERROR: a message too long is cut, not kept.
+const msgNoError = 0o10000
+
 func (m *MsgQueue) Close() error { return nil }
 
 // Remove is IPC_RMID: the queue and its messages go at once.
@@ -205,6 +220,15 @@ func (s *SemSet) Interrupt() {
 	s.interrupted.Store(true)
 	s.semop(1, unix.IPC_NOWAIT, nil)
 }
+
+// Reset takes back an Interrupt and sets the semaphore to 0 again.
+func (s *SemSet) Reset() {
+	s.interrupted.Store(false)
+	unix.Syscall6(unix.SYS_SEMCTL, uintptr(s.id), 0, semSetVal, 0, 0, 0)
+}
+
+// semSetVal is SETVAL, whose argument (0 here) is the new value.
+const semSetVal = 16
 
 func (s *SemSet) Close() error { return nil }
 
@@ -307,6 +331,9 @@ func (s *ShmSegment) Interrupt() {
 		s.futex(futexWake, 1, nil)
 	}
 }
+
+// Reset marks the segment empty again.
+func (s *ShmSegment) Reset() { atomic.StoreUint32(s.state(), shmEmpty) }
 
 // Close detaches the segment.
 func (s *ShmSegment) Close() error {

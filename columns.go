@@ -1,0 +1,112 @@
+// columns.go: keeping what invoke_ns prints within 80 columns, for a
+// terminal or a projector: a sentence broken at its spaces, and a table
+// whose cells break within their column.
+
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+)
+
+// columns is the width everything fits.
+const columns = 80
+
+// wrap breaks text at spaces into lines of at most width columns, the
+// first starting with first and the others with indent. A word longer
+// than a line is cut.
+func wrap(first, indent, text string, width int) []string {
+	var lines []string
+	line := first
+	room := func(s string) int { return width - utf8.RuneCountInString(s) }
+	for _, word := range strings.Fields(text) {
+		fresh := line == first || line == indent
+		switch {
+		case fresh && utf8.RuneCountInString(word) <= room(line):
+			line += word
+		case !fresh && utf8.RuneCountInString(word)+1 <= room(line):
+			line += " " + word
+		default:
+			if !fresh {
+				lines = append(lines, line)
+				line = indent
+			}
+			for utf8.RuneCountInString(word) > room(line) && room(line) > 0 {
+				cut := cutAt(word, room(line))
+				lines = append(lines, line+word[:cut])
+				line, word = indent, word[cut:]
+			}
+			line += word
+		}
+	}
+	return append(lines, line)
+}
+
+// cutAt is the byte offset of the first n runes of s.
+func cutAt(s string, n int) int {
+	for i := range s {
+		if n == 0 {
+			return i
+		}
+		n--
+	}
+	return len(s)
+}
+
+// sentence writes text as lines of at most columns, each after the first
+// indented to line up with the text after prefix.
+func sentence(w io.Writer, prefix, text string) {
+	for _, l := range wrap(prefix, strings.Repeat(" ", len(prefix)), text, columns) {
+		fmt.Fprintln(w, l)
+	}
+}
+
+// table writes rows of cells in columns of at most columns in all: the
+// first column as wide as its widest cell, the others sharing what is
+// left, and a cell too wide for its column broken onto further lines.
+func table(w io.Writer, rows [][]string) {
+	const gap = 2
+	if len(rows) == 0 {
+		return
+	}
+	n := len(rows[0])
+	widths := make([]int, n)
+	for _, r := range rows {
+		for i, c := range r {
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
+	}
+	if n > 1 {
+		share := (columns - widths[0] - gap*(n-1)) / (n - 1)
+		for i := 1; i < n; i++ {
+			widths[i] = min(widths[i], share)
+		}
+	}
+	for _, r := range rows {
+		cells := make([][]string, n)
+		height := 1
+		for i, c := range r {
+			cells[i] = []string{c} // a label keeps its indent, and its width
+			if i > 0 {
+				cells[i] = wrap("", "", c, widths[i])
+			}
+			height = max(height, len(cells[i]))
+		}
+		for l := 0; l < height; l++ {
+			var b strings.Builder
+			for i := range n {
+				part := ""
+				if l < len(cells[i]) {
+					part = cells[i][l]
+				}
+				if i < n-1 {
+					part += strings.Repeat(" ", widths[i]-utf8.RuneCountInString(part)+gap)
+				}
+				b.WriteString(part)
+			}
+			fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+		}
+	}
+}
