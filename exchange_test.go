@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -285,16 +286,23 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown option", []string{"-x"}, "unknown option -x"},
 		{"unknown long option", []string{"--bogus"}, "unknown option --bogus"},
 		{"-i without argument", []string{"-i"}, "option -i needs an argument"},
-		{"-i maybe", []string{"-i", "maybe"}, "the argument must be yes or no"},
-		{"hostname too long", []string{"-u", strings.Repeat("h", 65)}, "more than the 64"},
+		{"-i maybe", []string{"-i", "maybe"}, "give yes or no"},
+		{"hostname too long", []string{"-u", strings.Repeat("h", 65)}, "65 bytes, more than the kernel's 64"},
 		{"empty hostname", []string{"-u", ""}, "the hostname is empty"},
 		{"queue without slash", []string{"-i", "no", "-q", "q"}, "must start with /"},
 		{"queue with two slashes", []string{"-i", "no", "-q", "/a/b"}, "no / after the first"},
-		{"queue too long", []string{"-i", "no", "-q", "/" + strings.Repeat("q", 256)}, "longer than 255"},
+		{"queue too long", []string{"-i", "no", "-q", "/" + strings.Repeat("q", 256)}, "over 255 bytes"},
 		{"empty queue", []string{"-i", "no", "-q", ""}, "the name is empty"},
 		{"zero timeout", []string{"-i", "no", "-t", "0"}, "more than zero"},
 		{"negative timeout", []string{"-i", "no", "-t", "-5s"}, "more than zero"},
 		{"unparsable timeout", []string{"-i", "no", "-t", "soon"}, "not a duration"},
+		{"-c with -i", []string{"-c", "-i", "no"}, "-c runs both"},
+		{"-c with a command", []string{"-c", "true"}, "-c runs two children"},
+		{"-k without the exchange", []string{"-k", "msg"}, "-k and --key are for the exchange"},
+		{"--key without System V", []string{"--key", "7", "-i", "no"}, "--key is for the System V kinds"},
+		{"-q without mq", []string{"-k", "msg", "-q", "/q", "-i", "no"}, "which -k \"msg\" leaves out"},
+		{"a bad kind", []string{"-k", "pipe", "-i", "no"}, "give mq, msg"},
+		{"a bad key", []string{"-k", "msg", "--key", "0", "-i", "no"}, "IPC_PRIVATE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -302,9 +310,11 @@ func TestUsageErrors(t *testing.T) {
 			if r.code != exitUsage {
 				t.Errorf("exit status %d, want 2", r.code)
 			}
-			if !strings.HasPrefix(r.stderr, "invoke_ns: ") || !strings.Contains(r.stderr, tt.want) ||
-				strings.Count(r.stderr, "\n") != 1 {
-				t.Errorf("stderr is not one line holding %q:\n%s", tt.want, r.stderr)
+			// util-linux's form: what is wrong, then where to look.
+			lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+			if len(lines) != 2 || !strings.HasPrefix(lines[0], "invoke_ns: ") || !strings.Contains(lines[0], tt.want) ||
+				lines[1] != "Try 'invoke_ns --help' for more information." || utf8.RuneCountInString(lines[0]) > columns {
+				t.Errorf("stderr is not two lines, the first within 80 columns holding %q:\n%s", tt.want, r.stderr)
 			}
 			if r.stdout != "" {
 				t.Errorf("stdout: %q", r.stdout)

@@ -116,8 +116,8 @@ func TestParentKilledOutright(t *testing.T) {
 	s.wait()
 
 	r := run(t, "fresh\n", append(flags, "-i", "no", "-q", q)...)
-	if r.code != exitFailure || !strings.Contains(r.stderr, "creating message queue "+q+": left behind by an earlier run — remove it with -f") ||
-		strings.Count(r.stderr, "\n") != 1 {
+	if msg, one := oneError(r.stderr); r.code != exitFailure || !one ||
+		!strings.Contains(msg, "creating message queue "+q+": left behind by an earlier run — remove it with -f") {
 		t.Errorf("a left-behind queue was not refused in one line naming it and -f: exit %d\n%s", r.code, r.stderr)
 	}
 	// The queue left behind is still there, untouched by the refusal.
@@ -142,7 +142,7 @@ func TestSameNameTwiceAtOnce(t *testing.T) {
 	first := start(t, append(flags, "-vi", "no", "-q", q)...)
 	first.waitForPrompt()
 	second := run(t, "second\n", append(flags, "-i", "no", "-q", q)...)
-	if second.code != exitFailure || !strings.Contains(second.stderr, "creating message queue "+q+": in use by invoke_ns PID ") {
+	if second.code != exitFailure || !strings.Contains(flat(second.stderr), "creating message queue "+q+": in use by invoke_ns PID ") {
 		t.Errorf("the second run was not refused: exit %d\n%s", second.code, second.stderr)
 	}
 	first.stdin.Write([]byte("first\n"))

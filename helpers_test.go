@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -416,6 +417,21 @@ func (s *started) childPID() int {
 		s.t.Fatalf("no child PID in %q: %v", s.seen.String(), err)
 	}
 	return pid
+}
+
+// oneError says whether stderr holds one error of invoke_ns's, within 80
+// columns (the lines after the first indented), and gives it on one line.
+func oneError(stderr string) (string, bool) {
+	lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+	if !strings.HasPrefix(lines[0], "invoke_ns: ") {
+		return "", false
+	}
+	for i, l := range lines {
+		if utf8.RuneCountInString(l) > columns || i > 0 && !strings.HasPrefix(l, "  ") {
+			return "", false
+		}
+	}
+	return flat(stderr), true
 }
 
 // flat is s with every run of white space, line ends too, made one space:

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pborman/getopt/v2"
 )
@@ -62,12 +63,12 @@ func main() {
 	// The child is told apart before any option is parsed.
 	switch l, err := childLink(); {
 	case err != nil:
-		fmt.Fprintf(os.Stderr, "invoke_ns: %v\n", err)
+		complain(err.Error())
 		os.Exit(exitFailure)
 	case l != nil:
 		err := runChild(l)
 		if err != nil && err.Error() != "" {
-			fmt.Fprintf(os.Stderr, "invoke_ns: child: %v\n", err)
+			complain("child: " + err.Error())
 		}
 		os.Exit(errStatus(err))
 	}
@@ -77,14 +78,34 @@ func main() {
 		usage(os.Stdout)
 		os.Exit(exitOK)
 	case err != nil:
-		fmt.Fprintf(os.Stderr, "invoke_ns: %v\n", err)
+		complain(err.Error())
+		if errors.As(err, new(*usageError)) {
+			fmt.Fprintln(os.Stderr, "Try 'invoke_ns --help' for more information.")
+		}
 		os.Exit(errStatus(err))
 	}
 	o := runParent(cfg)
 	if msg := o.errText(); msg != "" {
-		fmt.Fprintf(os.Stderr, "invoke_ns: %s\n", msg)
+		complain(msg)
 	}
 	os.Exit(o.exitStatus())
+}
+
+// arg quotes what the user gave for a message, shortened so that the
+// message keeps to one line.
+func arg(s string) string {
+	if utf8.RuneCountInString(s) > 24 {
+		s = s[:cutAt(s, 20)] + "..."
+	}
+	return strconv.Quote(s)
+}
+
+// complain prints msg on standard error as one error of invoke_ns's,
+// within 80 columns: the lines after the first are indented.
+func complain(msg string) {
+	for _, l := range wrap("invoke_ns: ", "  ", msg, columns) {
+		fmt.Fprintln(os.Stderr, l)
+	}
 }
 
 var errHelp = errors.New("help requested")
@@ -122,7 +143,7 @@ func parseOptions(args []string) (*config, error) {
 	cfg.Queue, cfg.QueueGiven, cfg.Command = queue, set.IsSet('q'), set.Args()
 	if set.IsSet('u') {
 		if err := checkHostname(host); err != nil {
-			return nil, usagef("-u %q: %v", host, err)
+			return nil, usagef("-u %s: %v", arg(host), err)
 		}
 		cfg.Hostname = host
 	}
@@ -133,7 +154,7 @@ func parseOptions(args []string) (*config, error) {
 		case "no":
 			cfg.IPC = true
 		default:
-			return nil, usagef("-i %q: the argument must be yes or no", ipc)
+			return nil, usagef("-i %s: give yes or no", arg(ipc))
 		}
 	}
 	if err := parseObjects(set, cfg, kind, key); err != nil {
@@ -141,11 +162,11 @@ func parseOptions(args []string) (*config, error) {
 	}
 	d, err := parseTimeout(timeout)
 	if err != nil {
-		return nil, usagef("-t %q: %v", timeout, err)
+		return nil, usagef("-t %s: %v", arg(timeout), err)
 	}
 	cfg.Timeout = d
 	if err := checkQueueName(queue); err != nil {
-		return nil, usagef("-q %q: %v", queue, err)
+		return nil, usagef("-q %s: %v", arg(queue), err)
 	}
 	return cfg, nil
 }
@@ -154,25 +175,25 @@ func parseOptions(args []string) (*config, error) {
 func parseObjects(set *getopt.Set, cfg *config, kind, key string) error {
 	kinds, err := parseKinds(kind)
 	if err != nil {
-		return usagef("-k %q: %v", kind, err)
+		return usagef("-k %s: %v", arg(kind), err)
 	}
 	cfg.Kinds = kinds
 	switch {
 	case cfg.Compare && set.IsSet('i'):
-		return usagef("-c runs the exchange both with -i no and with -i yes: leave out -i")
+		return usagef("-c runs both -i no and -i yes: leave out -i")
 	case cfg.Compare && len(cfg.Command) > 0:
-		return usagef("-c runs two children, so it cannot run a command (%s) in one", cfg.Command[0])
+		return usagef("-c runs two children, and no command (%s) in them", arg(cfg.Command[0]))
 	case !cfg.IPC && !cfg.Compare && (set.IsSet('k') || set.IsSet("key")):
-		return usagef("-k and --key choose the object of the exchange: add -i yes, -i no or -c")
+		return usagef("-k and --key are for the exchange: add -i yes, -i no or -c")
 	case set.IsSet("key") && !hasSysV(targets(cfg)):
 		return usagef("--key is for the System V kinds: add -k msg, sem, shm or all")
 	case set.IsSet('q') && !slices.ContainsFunc(kinds, func(k string) bool { return kindNamed(k).byName }):
-		return usagef("-q names the POSIX queue, and -k %s leaves it out: add mq to -k, or leave out -q", kind)
+		return usagef("-q names a queue, which -k %s leaves out: add mq to -k", arg(kind))
 	}
 	if set.IsSet("key") {
 		k, err := parseKey(key)
 		if err != nil {
-			return usagef("--key %q: %v", key, err)
+			return usagef("--key %s: %v", arg(key), err)
 		}
 		cfg.Key = k
 	}
@@ -187,7 +208,7 @@ func parseKinds(s string) ([]string, error) {
 	var kinds []string
 	for _, k := range strings.Split(s, ",") {
 		if kindNamed(k) == nil {
-			return nil, errors.New("the kind must be mq, msg, sem, shm, all, or a list such as msg,shm")
+			return nil, errors.New("give mq, msg, sem, shm, all, or a list such as msg,shm")
 		}
 		if !slices.Contains(kinds, k) {
 			kinds = append(kinds, k)
@@ -202,11 +223,11 @@ func parseKey(s string) (int32, error) {
 	v, err := strconv.ParseInt(s, 0, 64)
 	switch {
 	case err != nil:
-		return 0, errors.New("not a number: give it in decimal or as 0x followed by hex digits")
+		return 0, errors.New("not a number: give decimal, or 0x and hex digits")
 	case v == 0:
-		return 0, errors.New("0 is IPC_PRIVATE, which no other process can look up: choose another")
+		return 0, errors.New("0 is IPC_PRIVATE, which nobody can look up: choose another")
 	case v < math.MinInt32 || v > math.MaxUint32:
-		return 0, errors.New("a key has 32 bits: from -2147483648 to 0xffffffff")
+		return 0, errors.New("a key has 32 bits: -2147483648 to 0xffffffff")
 	}
 	return int32(uint32(v)), nil
 }
@@ -231,7 +252,7 @@ func parseTimeout(s string) (time.Duration, error) {
 	if err != nil {
 		secs, ferr := strconv.ParseFloat(s, 64)
 		if ferr != nil || secs != secs || secs > 1e9 {
-			return 0, errors.New("not a duration: give seconds (30) or a Go duration (500ms, 2m)")
+			return 0, errors.New("not a duration: give seconds (30), or 500ms, 2m")
 		}
 		d = time.Duration(secs * float64(time.Second))
 	}
@@ -246,7 +267,7 @@ func checkHostname(h string) error {
 	case h == "":
 		return errors.New("the hostname is empty")
 	case len(h) > hostnameMax:
-		return fmt.Errorf("the hostname is %d bytes, more than the %d the kernel allows", len(h), hostnameMax)
+		return fmt.Errorf("%d bytes, more than the kernel's %d", len(h), hostnameMax)
 	case strings.ContainsRune(h, 0):
 		return errors.New("the hostname holds a NUL byte")
 	}

@@ -47,11 +47,11 @@ func checkQueueName(name string) error {
 	case !ok:
 		return errors.New("the name must start with /")
 	case rest == "" || rest == "." || rest == "..":
-		return errors.New("the name needs at least one character after / (and not . or ..)")
+		return errors.New("the name needs a character after / (not . or ..)")
 	case strings.Contains(rest, "/"):
 		return errors.New("the name may hold no / after the first")
 	case len(rest) > queueNameMax:
-		return errors.New("the name is longer than 255 bytes after the /")
+		return errors.New("the name is over 255 bytes after the /")
 	}
 	return nil
 }

@@ -170,9 +170,13 @@ func (p *parent) drive(c *childProc, spec *runSpec, objs []object, rec *record, 
 // that is not a verdict, a signal, or a child cut short ends the round.
 func (p *parent) exchanges(c *childProc, spec *runSpec, objs []object, rec *record, o *outcome) {
 	reports := c.reports()
+	// The child prompts for the message at the first object it can send
+	// text through, unless it was given the message.
+	prompts := spec.Message == nil
 	for i, t := range spec.Objects {
 		orec := rec.object(t)
-		x := p.exchange(t, objs[i], c, reports, orec)
+		x := p.exchange(t, objs[i], c, reports, orec, prompts && t.kind().carriesText)
+		prompts = prompts && !x.read
 		if x.signal != 0 {
 			c.kill()
 			o.signal = x.signal
@@ -223,6 +227,7 @@ func (p *parent) removeAll(ts []target, objs []object) error {
 type exchanged struct {
 	verdict  verdict
 	reported bool        // the child reported, and may wait for an ack
+	read     bool        // the child has read its message (or tried)
 	signal   unix.Signal // a signal ended the wait
 	err      error       // a failure that is not a verdict
 }
@@ -235,7 +240,7 @@ type received struct {
 // exchange waits for the message, for the child's report, or for a signal,
 // whichever comes first: a child that cannot reach the object says so at
 // once, so that the parent never sits out the timeout for nothing.
-func (p *parent) exchange(t target, o object, c *childProc, reports <-chan report, rec *objectRecord) exchanged {
+func (p *parent) exchange(t target, o object, c *childProc, reports <-chan report, rec *objectRecord, prompts bool) exchanged {
 	msgs := make(chan received, 1)
 	go func() {
 		buf := make([]byte, messageMax+1)
@@ -289,7 +294,7 @@ func (p *parent) exchange(t target, o object, c *childProc, reports <-chan repor
 			rep = &r
 			rec.childReport(r)
 			if r.Outcome != outcomeSent {
-				return exchanged{verdict: p.undelivered(t, r), reported: true}
+				return exchanged{verdict: p.undelivered(t, r), reported: true, read: r.Outcome != outcomeOpenFailed}
 			}
 			if got == nil && receiving {
 				// The message is in the object by now, or someone took
@@ -297,6 +302,11 @@ func (p *parent) exchange(t target, o object, c *childProc, reports <-chan repor
 				o.Interrupt()
 			}
 		case sig := <-p.sigs:
+			if rep == nil && prompts {
+				// End the line the signal cut short at the prompt,
+				// before anything else is said.
+				io.WriteString(p.out, "\n")
+			}
 			return exchanged{signal: sig.(unix.Signal)}
 		}
 	}
@@ -316,7 +326,7 @@ func (p *parent) delivery(t target, m received, rep *report, c *childProc, rec *
 			// or root, took it.
 			p.say("Parent: ", fmt.Sprintf("no %s arrived: the child sent it, but another process took it from %s first",
 				t.kind().what(), t.shortName()))
-			return exchanged{verdict: taken, reported: true}
+			return exchanged{verdict: taken, reported: true, read: true}
 		}
 		if !reported {
 			// Still at its prompt: end the prompt's line, and the child,
@@ -346,7 +356,7 @@ func (p *parent) delivery(t target, m received, rep *report, c *childProc, rec *
 		p.say("    Parent: ", "the following message was received from the child through the "+t.String())
 		p.printf("     >> %s\n\n", msg)
 	}
-	return exchanged{verdict: delivered, reported: reported}
+	return exchanged{verdict: delivered, reported: reported, read: true}
 }
 
 // undelivered says, in one sentence, why no message can arrive.

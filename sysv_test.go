@@ -286,7 +286,7 @@ func TestSysVLeftover(t *testing.T) {
 			o.Close()
 			args := append(flags, "-k", kind, "--key", fmt.Sprint(tg.Key), "-i", "no")
 			r := run(t, "again\n", args...)
-			if r.code != exitFailure || !strings.Contains(r.stderr, "file exists — an earlier run, or another program, holds key") {
+			if r.code != exitFailure || !strings.Contains(flat(r.stderr), "file exists — an earlier run, or another program, holds key") {
 				t.Errorf("exit %d\nstderr:\n%s", r.code, r.stderr)
 			}
 			if !hasKey(kind, tg.Key) {

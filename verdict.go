@@ -130,9 +130,7 @@ func waitStatus(ws syscall.WaitStatus) int {
 // usageError is a mistake on the command line: exit 2.
 type usageError struct{ msg string }
 
-func (e *usageError) Error() string {
-	return e.msg + " — usage: invoke_ns [options] [command [argument...]]; see invoke_ns --help"
-}
+func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error {
 	return &usageError{fmt.Sprintf(format, args...)}
