@@ -6,18 +6,26 @@ COMPDIR = $(PREFIX)/share/bash-completion/completions
 GO     ?= go
 export CGO_ENABLED = 0
 
+# What --version prints: the checkout's description, if there is one.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+SOURCES  = $(wildcard *.go) go.mod go.sum
+
 # Where the demo can get privilege from: root, or a user namespace (-U).
 DEMO_FLAGS = $(shell [ "$$(id -u)" = 0 ] || echo -U)
 
 .PHONY: build test demo install clean lint bench
 
-build:
-	$(GO) build -trimpath -ldflags='-s -w' -o invoke_ns .
+build: invoke_ns
+
+# A file target, so that `make build && sudo make install` (or demo) does
+# not need Go on root's PATH: the binary is up to date already.
+invoke_ns: $(SOURCES)
+	$(GO) build -trimpath -ldflags='-s -w -X main.version=$(VERSION)' -o invoke_ns .
 
 test: lint
 	$(GO) test -count=1 $(TESTFLAGS) ./...
 
-demo: build
+demo: invoke_ns
 	@if [ "$$(id -u)" != 0 ] && ! unshare --user --map-root-user true 2>/dev/null; then \
 	  echo "make demo needs root (sudo make demo), or a host that lets users create user namespaces." >&2; exit 1; fi
 	@echo '$$ printf "I will return to haunt you with peculiar piano riffs\n" | ./invoke_ns $(DEMO_FLAGS) -vi no'
@@ -26,7 +34,7 @@ demo: build
 	@echo '$$ printf "I will return to haunt you with peculiar piano riffs\n" | ./invoke_ns $(DEMO_FLAGS) -vi yes'
 	@printf 'I will return to haunt you with peculiar piano riffs\n' | ./invoke_ns $(DEMO_FLAGS) -vi yes 2>&1; echo "(exit status $$?)"
 
-install: build
+install: invoke_ns
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(COMPDIR)
 	install -m 0755 invoke_ns $(DESTDIR)$(BINDIR)/invoke_ns
 	install -m 0644 docs/invoke_ns.1 $(DESTDIR)$(MANDIR)/invoke_ns.1
@@ -34,7 +42,7 @@ install: build
 
 # Timings need root (unshare --ipc and invoke_ns without -U), hyperfine and
 # GNU time; what is missing comes from the distribution's packages.
-bench: build
+bench: invoke_ns
 	@if [ "$$(id -u)" != 0 ]; then echo "make bench needs root: sudo make bench" >&2; exit 1; fi
 	@if ! command -v hyperfine >/dev/null || [ ! -x /usr/bin/time ]; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine time >/dev/null; fi

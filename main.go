@@ -14,6 +14,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,6 +78,12 @@ func main() {
 	case errors.Is(err, errHelp):
 		usage(os.Stdout)
 		os.Exit(exitOK)
+	case errors.Is(err, errVersion):
+		fmt.Println("invoke_ns", buildVersion())
+		os.Exit(exitOK)
+	case err == nil && !cfg.IPC && !cfg.Compare && len(cfg.Command) == 0:
+		complain("nothing to exchange or run: add -i yes|no (with -k), -c, or a command")
+		os.Exit(exitOK)
 	case err != nil:
 		complain(err.Error())
 		if errors.As(err, new(*usageError)) {
@@ -108,17 +115,59 @@ func complain(msg string) {
 	}
 }
 
-var errHelp = errors.New("help requested")
+var (
+	errHelp    = errors.New("help requested")
+	errVersion = errors.New("version requested")
+)
+
+// version is set by the Makefile (-ldflags -X main.version=...); without
+// it, the build's own record says what it can.
+var version string
+
+// buildVersion is version, or the module's version, or the VCS revision
+// the binary was built from, or "devel".
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	rev, dirty := "", false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "devel"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	return rev
+}
 
 // parseOptions turns argv into a config, checking everything before
 // anything is created.
 func parseOptions(args []string) (*config, error) {
 	// Flags go straight into cfg, the rest into locals checked below.
 	cfg := &config{Prog: args[0]}
-	var help bool
+	var help, showVersion bool
 	kind, key, host, ipc, timeout, queue := kinds[0].name, "", "", "", "60s", defaultQueue
 	set := getopt.New()
 	set.FlagLong(&help, "help", 'h')
+	set.FlagLong(&showVersion, "version", 'V')
 	verbose := set.CounterLong("verbose", 'v')
 	set.FlagLong(&cfg.NewPID, "pid", 'p')
 	set.FlagLong(&cfg.NewMount, "mount", 'm')
@@ -138,6 +187,9 @@ func parseOptions(args []string) (*config, error) {
 	}
 	if help {
 		return nil, errHelp
+	}
+	if showVersion {
+		return nil, errVersion
 	}
 	cfg.Verbose = *verbose
 	cfg.Queue, cfg.QueueGiven, cfg.Command = queue, set.IsSet('q'), set.Args()
@@ -287,7 +339,9 @@ argument and those after it are the command the child runs at the end.
 
 Options:
   -h, --help               show this help and exit
-  -v, --verbose            print each step, as in the article's transcripts
+  -V, --version            show the version and exit
+  -v, --verbose            print each step, as in the article's transcripts;
+                           twice (-vv) for more: namespaces, /proc/sysvipc
   -i, --ipc yes|no         do the message exchange; yes puts the child in a
                            new IPC namespace, no leaves it in the parent's
   -p, --pid                new PID namespace (the child is PID 1)
@@ -308,10 +362,11 @@ Options:
                            a free one drawn at random)
   -f, --force              remove an object of that name or key that an
                            earlier run left behind (never a live run's)
-  -c, --compare            read the message once, run the exchange with -i no
-                           and then with -i yes, and show both side by side
+  -c, --compare            read the message once, run a child with -i no and
+                           one with -i yes, and show both side by side
       --json               print the verdict as one JSON object on stdout
-                           (docs/json.md); the transcript goes to stderr
+                           (its fields: JSON in invoke_ns(1)); the
+                           transcript goes to stderr
 
 Exit status:
   0  the message was delivered, or there was nothing to deliver

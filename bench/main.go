@@ -214,7 +214,7 @@ func report(t map[string]timing, rssNo, rssYes int, bin string) error {
 	fmt.Printf("\nPeak resident memory: -i no %.1f MiB, -i yes %.1f MiB. Binary: %.2f MiB, static %v, stripped %v.\n\n",
 		float64(rssNo)/1024, float64(rssYes)/1024, float64(fi.Size())/(1<<20), static, stripped)
 
-	no, yes, noFile := t["invoke_ns -i no"].Median, t["invoke_ns -i yes"].Median, t[fileFed].Median
+	no, yes, noFile, cmp := t["invoke_ns -i no"].Median, t["invoke_ns -i yes"].Median, t[fileFed].Median, t["invoke_ns --compare"].Median
 	targets := []struct {
 		what   string
 		figure string
@@ -223,6 +223,7 @@ func report(t map[string]timing, rssNo, rssYes int, bin string) error {
 		{"-i no at most 1.35 × the floor, both fed by printf", fmt.Sprintf("%.2f ×", no/flp), no <= 1.35*flp},
 		{"-i no at most 1.35 × the floor, no pipeline: the message from a file", fmt.Sprintf("%.2f ×", noFile/fl), noFile <= 1.35*fl},
 		{"-i yes at most 1.5 × -i no", fmt.Sprintf("%.2f ×", yes/no), yes <= 1.5*no},
+		{"--compare at most 1.25 × -i no", fmt.Sprintf("%.2f ×", cmp/no), cmp <= 1.25*no},
 		{"peak RSS under 12 MiB, -i no", fmt.Sprintf("%.1f MiB", float64(rssNo)/1024), rssNo < 12*1024},
 		{"peak RSS under 12 MiB, -i yes", fmt.Sprintf("%.1f MiB", float64(rssYes)/1024), rssYes < 12*1024},
 		{"binary static and stripped", fmt.Sprintf("static %v, stripped %v", static, stripped), static && stripped},
