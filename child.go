@@ -59,6 +59,11 @@ func runChild(l *link) error {
 	if c.cfg.Verbose >= 2 && c.spec.NewIPC && hasSysV(c.spec.Objects) {
 		c.moref(" Child: /proc/sysvipc: %s\n", sysvCounts())
 	}
+	// The mounts come first: a /dev/shm of the child's own is what stops
+	// POSIX shared memory, which the IPC namespace lets through.
+	if err := c.setUp(); err != nil {
+		return err
+	}
 	// For each object: try it, report, and wait for the verdict's ack
 	// unless none follows (acksWanted).
 	acks := acksWanted(c.cfg, len(c.spec.Objects))
@@ -72,9 +77,6 @@ func runChild(l *link) error {
 				return parentGone(err)
 			}
 		}
-	}
-	if err := c.setUp(); err != nil {
-		return err
 	}
 	if len(c.cfg.Command) == 0 {
 		return nil
@@ -167,7 +169,7 @@ func (c *child) message() ([]byte, *report) {
 	return bytes.Clone(c.msg), nil
 }
 
-// setUp does what the other namespaces are for, after the IPC step.
+// setUp does what the other namespaces are for, before the IPC step.
 func (c *child) setUp() error {
 	if c.cfg.NewMount {
 		// CLONE_NEWNS copies the mount tree with its propagation: where /
@@ -188,6 +190,9 @@ func (c *child) setUp() error {
 			if err := c.mountMqueue(); err != nil {
 				return err
 			}
+		}
+		if err := c.mountShm(); err != nil {
+			return err
 		}
 	}
 	if h := c.cfg.Hostname; h != "" {
@@ -214,6 +219,22 @@ func (c *child) mountMqueue() error {
 		return fmt.Errorf("mounting mqueue on %s: %w", dir, err)
 	}
 	c.moref(" Child: mounted this IPC namespace's queues on %s\n", dir)
+	return nil
+}
+
+// mountShm gives the child a /dev/shm of its own, as container runtimes
+// give each container: a fresh tmpfs, where no POSIX shared memory object
+// of anyone else's is. Only where the directory exists, as for mqueue.
+func (c *child) mountShm() error {
+	if fi, err := os.Stat(shmDir); err != nil || !fi.IsDir() {
+		c.moref(" Child: no %s here: nothing mounted\n", shmDir)
+		return nil
+	}
+	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV)
+	if err := unix.Mount("tmpfs", shmDir, "tmpfs", flags, "mode=1777"); err != nil {
+		return fmt.Errorf("mounting a tmpfs on %s: %w", shmDir, err)
+	}
+	c.moref(" Child: mounted a %s of its own\n", shmDir)
 	return nil
 }
 

@@ -114,16 +114,9 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 	}
 	printTable(out, cfg, objects, cr.Runs)
 	cr.Isolated = isolated(cfg, cr.Runs)
-	if !cr.Isolated {
-		io.WriteString(out, "\n")
-		sentence(out, "", "Isolation not shown: with -i no the child should reach what the parent made, "+
-			"and with -i yes find none of it (ENOENT).")
-		return &outcome{exposed: true}
-	}
 	io.WriteString(out, "\n")
-	sentence(out, "", "Isolation shown: with -i no the child reached what the parent made; with -i yes "+
-		"it could not even find it, and could create its own with the same "+nameOrKey(objects)+".")
-	return &outcome{}
+	sentence(out, "", conclusion(cfg, objects, cr.Isolated))
+	return &outcome{exposed: !cr.Isolated}
 }
 
 // compareRuns drives each child through the objects in turn, the objects
@@ -176,19 +169,90 @@ func promptOrSignal(out io.Writer, sigs <-chan os.Signal) ([]byte, unix.Signal, 
 	}
 }
 
-// isolated says whether every object was delivered in the shared
-// namespace and not found in the new one.
+// expected is the verdict each run should give for t: what the IPC
+// namespace isolates is blocked in the new one alone; POSIX shared memory
+// crosses it, and is blocked in both only by a /dev/shm of the child's
+// own (-m).
+func expected(cfg *config, t target) (shared, own verdict) {
+	if t.kind().isolation == "mnt" {
+		if cfg.NewMount {
+			return blocked, blocked
+		}
+		return delivered, delivered
+	}
+	return delivered, blocked
+}
+
+// isolated says whether every object gave the verdicts expected of it in
+// both runs, each block for want of the name or key (ENOENT).
 func isolated(cfg *config, runs []*record) bool {
 	if len(runs) != 2 || len(runs[0].Objects) != len(cfg.Kinds) || len(runs[1].Objects) != len(cfg.Kinds) {
 		return false
 	}
-	for i := range cfg.Kinds {
-		shared, own := runs[0].Objects[i], runs[1].Objects[i]
-		if shared.Verdict != delivered || own.Verdict != blocked || own.ChildOpen == nil || own.ChildOpen.Errno != "ENOENT" {
-			return false
+	for i, t := range targets(cfg) {
+		wantShared, wantOwn := expected(cfg, t)
+		for r, want := range []verdict{wantShared, wantOwn} {
+			got := runs[r].Objects[i]
+			if got.Verdict != want || want == blocked && (got.ChildOpen == nil || got.ChildOpen.Errno != "ENOENT") {
+				return false
+			}
 		}
 	}
 	return true
+}
+
+// conclusion says what the runs showed, each namespace for what it
+// isolates.
+func conclusion(cfg *config, objects []target, shown bool) string {
+	var ipc, mnt []string
+	for _, t := range objects {
+		if t.kind().isolation == "mnt" {
+			mnt = append(mnt, t.Kind)
+		} else {
+			ipc = append(ipc, t.Kind)
+		}
+	}
+	if !shown {
+		s := "Isolation not shown: "
+		if len(ipc) > 0 {
+			s += "with -i no the child should reach what the parent made, and with -i yes find none of it (ENOENT)"
+		}
+		if len(mnt) > 0 {
+			if len(ipc) > 0 {
+				s += "; "
+			}
+			if cfg.NewMount {
+				s += "POSIX shared memory should be out of reach of both children, each with a " + shmDir + " of its own"
+			} else {
+				s += "POSIX shared memory should reach both children"
+			}
+		}
+		return s + "."
+	}
+	var parts []string
+	if len(ipc) > 0 {
+		parts = append(parts, "Isolation shown: the IPC namespace isolated "+list(ipc)+": with -i no the child reached "+
+			"what the parent made; with -i yes it could not even find it, and could create its own with the same "+
+			nameOrKey(ipc)+".")
+	}
+	if len(mnt) > 0 {
+		if cfg.NewMount {
+			parts = append(parts, "POSIX shared memory was out of reach of both children: each had a "+shmDir+
+				" of its own (-m); the IPC namespace has nothing to do with it.")
+		} else {
+			parts = append(parts, "POSIX shared memory crossed the IPC namespace: it is a file in "+shmDir+
+				", and only a private "+shmDir+" (-m) stops it.")
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// list is "mq", "mq and msg", "mq, msg and sem".
+func list(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
 }
 
 // printTable shows the runs side by side: the namespaces, then for each
@@ -259,12 +323,12 @@ func createCell(o *openResult) string {
 	return fmt.Sprintf("no: %s (%s)", o.Errno, o.Error)
 }
 
-// nameOrKey words the closing sentence for the objects compared.
-func nameOrKey(objects []target) string {
+// nameOrKey words the closing sentence for the kinds compared.
+func nameOrKey(kinds []string) string {
 	byName, byKey := false, false
-	for _, t := range objects {
-		byName = byName || t.kind().byName
-		byKey = byKey || !t.kind().byName
+	for _, k := range kinds {
+		byName = byName || kindNamed(k).byName
+		byKey = byKey || !kindNamed(k).byName
 	}
 	switch {
 	case byName && byKey:

@@ -90,7 +90,7 @@ func (p *parent) createByName(t target) (object, target, error) {
 				return nil, t, err
 			}
 			var herr error
-			if h, herr = queueHolder(t.Name); errors.Is(herr, unix.ENOENT) {
+			if h, herr = t.kind().holder(t); errors.Is(herr, unix.ENOENT) {
 				continue // gone since: try the name again
 			}
 		}

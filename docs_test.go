@@ -104,7 +104,7 @@ printf '%s\n' "${COMPREPLY[@]}"`
 		{"-vi: yes or no", []string{"invoke_ns", "-vi", ""}, []string{"yes", "no"}, "", ""},
 		{"-vpmi: yes or no", []string{"invoke_ns", "-vpmi", ""}, []string{"yes", "no"}, "", ""},
 		{"-i y", []string{"invoke_ns", "-i", "y"}, []string{"yes"}, "", ""},
-		{"-k: the kinds", []string{"invoke_ns", "-k", ""}, []string{"mq", "msg", "sem", "shm", "all"}, "", ""},
+		{"-k: the kinds", []string{"invoke_ns", "-k", ""}, append(kindNames(), "all"), "", ""},
 		{"-k a list", []string{"invoke_ns", "-k", "msg,s"}, []string{"msg,sem", "msg,shm"}, "", ""},
 		{"-u: nothing", []string{"invoke_ns", "-u", ""}, []string{}, "", ""},
 		{"--ipc=, split at =", []string{"invoke_ns", "--ipc", "=", "n"}, []string{"no"}, "", ""},

@@ -14,18 +14,19 @@
 //	runtime starts meanwhile                  blocks reading its pipe
 //	creates the objects, prints its lines
 //	stepConfig: the options and the run ----->  reads them
-//	stepGo: the checkpoint            ----->  prints its lines, tries an object
+//	stepGo: the checkpoint            ----->  prints its lines; mounts and
+//	                                          hostname; tries an object
 //	                                  <-----  stepReport: what happened (-i only)
 //	prints the verdict
 //	stepAck                           ----->  (report and ack again for each
 //	                                          further object, with -k)
-//	                                          mounts, hostname, then its command
+//	                                          then its command
 //	                                          its pipes are close-on-exec: exec
 //	                                          or exit is EOF for the parent
 //
-// After its last report, a child with nothing more to do (no mounts, no
-// hostname, no command) exits without waiting for the ack, and the parent
-// sends none (acksWanted).
+// After its last report, a child with nothing more to do (no command)
+// exits without waiting for the ack, and the parent sends none
+// (acksWanted).
 //
 // The checkpoint is the one of the reference articles: the child reads until
 // the parent has said its own lines, so the two never interleave. EOF in
@@ -106,11 +107,11 @@ type report struct {
 // acksWanted is how many acks the child reads when it reports on n
 // objects: one after each report, so that what it says next comes after
 // the parent's verdict, but none after the last if it has nothing more to
-// do (no mounts, no hostname, no command, each of which may print). Both
-// sides count with it, so that the parent never writes an ack into a pipe
-// whose reader may be gone.
+// do (no command, which prints a line and runs). Both sides count with
+// it, so that the parent never writes an ack into a pipe whose reader may
+// be gone.
 func acksWanted(cfg *config, n int) int {
-	if n > 0 && !cfg.NewMount && cfg.Hostname == "" && len(cfg.Command) == 0 {
+	if n > 0 && len(cfg.Command) == 0 {
 		return n - 1
 	}
 	return n

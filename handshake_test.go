@@ -21,8 +21,8 @@ func TestAcksWanted(t *testing.T) {
 		{"no objects", config{}, 0, 0},
 		{"one object, nothing after it", config{}, 1, 0},
 		{"four objects, nothing after them", config{}, 4, 3},
-		{"one object, then mounts", config{NewMount: true}, 1, 1},
-		{"one object, then a hostname", config{Hostname: "h"}, 1, 1},
+		{"one object, mounts before it", config{NewMount: true}, 1, 0},
+		{"one object, a hostname before it", config{Hostname: "h"}, 1, 0},
 		{"four objects, then a command", config{Command: []string{"true"}}, 4, 4},
 		{"no objects, then a command", config{Command: []string{"true"}}, 0, 0},
 	}

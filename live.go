@@ -118,6 +118,12 @@ type runLock struct{ fd int }
 // namespace.
 func lockName(t target) string {
 	ns, _ := os.Readlink("/proc/self/ns/ipc")
+	if t.kind().isolation == "mnt" {
+		// A file's place is its filesystem, whatever the IPC namespace.
+		var st unix.Stat_t
+		unix.Stat(shmDir, &st)
+		ns = fmt.Sprintf("dev:%d", st.Dev)
+	}
 	if t.kind().byName {
 		return fmt.Sprintf("@invoke_ns/%s/%s/%s", ns, t.Kind, t.Name)
 	}

@@ -260,7 +260,7 @@ func parseKinds(s string) ([]string, error) {
 	var kinds []string
 	for _, k := range strings.Split(s, ",") {
 		if kindNamed(k) == nil {
-			return nil, errors.New("give mq, msg, sem, shm, all, or a list such as msg,shm")
+			return nil, errors.New("give mq, msg, sem, shm, pshm or all, or a list (msg,shm)")
 		}
 		if !slices.Contains(kinds, k) {
 			kinds = append(kinds, k)
@@ -333,7 +333,8 @@ const usageText = `Usage: invoke_ns [options] [command [argument...]]
 Create the POSIX message queue /ipc_namespace, start a child in the
 namespaces asked for, and let the child send a message through the queue:
 with -i no it arrives, with -i yes the child cannot even see the queue.
-With -k the same goes for System V objects.
+With -k the same goes for System V objects, and POSIX shared memory shows
+what the IPC namespace does not isolate.
 Option parsing stops at the first argument that is not an option; that
 argument and those after it are the command the child runs at the end.
 
@@ -345,7 +346,8 @@ Options:
   -i, --ipc yes|no         do the message exchange; yes puts the child in a
                            new IPC namespace, no leaves it in the parent's
   -p, --pid                new PID namespace (the child is PID 1)
-  -m, --mount              new mount namespace (with -p: a fresh /proc)
+  -m, --mount              new mount namespace, with a /dev/shm of its own
+                           (with -p: a fresh /proc)
   -u, --uts HOSTNAME       new UTS namespace with that hostname
   -n, --net                new network namespace (only lo)
   -U, --user               new user namespace with your uid and gid mapped to
@@ -355,7 +357,9 @@ Options:
   -k, --kind KIND          the object the message goes through: mq, the POSIX
                            queue (default); msg, sem or shm, the System V
                            message queue, semaphore set or shared memory;
-                           all of them in turn; or a list such as msg,shm
+                           pshm, POSIX shared memory in /dev/shm, which the
+                           IPC namespace does not isolate (-m does); all of
+                           them in turn; or a list such as msg,shm
   -q, --queue NAME         queue name (default /ipc_namespace, or while that
                            is taken /ipc_namespace.PID, said so)
       --key KEY            System V key, as 17118584 or 0x01053578 (default:
@@ -375,8 +379,9 @@ Exit status:
   3  blocked: the child could not open the queue (or object)
   4  timed out: no message arrived in time
   5  the child had no message to send (end of input, or too long)
-  6  --compare: the runs did not show isolation (delivered with -i no,
-     blocked with -i yes)
+  6  --compare: the runs did not show what each namespace isolates
+     (delivered with -i no, blocked with -i yes; pshm delivered in both,
+     or with -m blocked in both)
   7  taken: the child sent the message, and another process took it
   With a command: once the exchange is over (or without -i), the
   command's own status (127 not found, 126 not executable, 128+N

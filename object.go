@@ -52,11 +52,15 @@ type kind struct {
 	closeLine   bool   // the parent says "closing" before "Removing"
 	limit       string // where the kernel's limit on their number is
 	owner       string // the command that names an object's owner
+	// isolation is the namespace that keeps one from the child: "ipc" for
+	// what the IPC namespace isolates, "mnt" for a file in /dev/shm.
+	isolation string
 
 	create func(t target) (object, error)                    // refuses one that exists
 	open   func(t target) (endpoint, error)                  // looks it up, in the caller's namespace
 	remove func(t target) error                              // by name or key, for -f
 	hints  func(err error, k *kind, t target) (string, bool) // what to do when create fails
+	holder func(t target) (holder, error)                    // who holds one found by name
 }
 
 // kinds are all of them, in the order -k all goes through them.
@@ -72,36 +76,51 @@ var kinds = []*kind{
 			}
 			return posixQueue{q}, nil
 		},
-		open:   func(t target) (endpoint, error) { return OpenQueue(t.Name, unix.O_WRONLY) },
-		remove: func(t target) error { return UnlinkQueue(t.Name) },
-		hints:  queueHints,
+		open:      func(t target) (endpoint, error) { return OpenQueue(t.Name, unix.O_WRONLY) },
+		remove:    func(t target) error { return UnlinkQueue(t.Name) },
+		hints:     queueHints,
+		holder:    func(t target) (holder, error) { return queueHolder(t.Name) },
+		isolation: "ipc",
 	},
 	{
 		name: "msg", noun: "System V message queue",
 		lookup: "msgget", send: "msgsnd", wait: "msgrcv", carriesText: true,
 		created: "created", limit: "/proc/sys/kernel/msgmni", owner: "ipcs -q -c",
-		create: func(t target) (object, error) { return MsgGet(t.Key, createFlags) },
-		open:   func(t target) (endpoint, error) { return MsgGet(t.Key, 0) },
-		remove: func(t target) error { return removeSysV(MsgGet(t.Key, 0)) },
-		hints:  sysvHints,
+		create:    func(t target) (object, error) { return MsgGet(t.Key, createFlags) },
+		open:      func(t target) (endpoint, error) { return MsgGet(t.Key, 0) },
+		remove:    func(t target) error { return removeSysV(MsgGet(t.Key, 0)) },
+		hints:     sysvHints,
+		isolation: "ipc",
 	},
 	{
 		name: "sem", noun: "System V semaphore set",
 		lookup: "semget", send: "semop", wait: "semtimedop", carriesText: false,
 		created: "created", limit: "the 4th field of /proc/sys/kernel/sem", owner: "ipcs -s -c",
-		create: func(t target) (object, error) { return SemGet(t.Key, createFlags) },
-		open:   func(t target) (endpoint, error) { return SemGet(t.Key, 0) },
-		remove: func(t target) error { return removeSysV(SemGet(t.Key, 0)) },
-		hints:  sysvHints,
+		create:    func(t target) (object, error) { return SemGet(t.Key, createFlags) },
+		open:      func(t target) (endpoint, error) { return SemGet(t.Key, 0) },
+		remove:    func(t target) error { return removeSysV(SemGet(t.Key, 0)) },
+		hints:     sysvHints,
+		isolation: "ipc",
 	},
 	{
 		name: "shm", noun: "System V shared memory segment",
 		lookup: "shmget", send: "shm write", wait: "futex", carriesText: true,
 		created: "created", limit: "/proc/sys/kernel/shmmni", owner: "ipcs -m -c",
-		create: func(t target) (object, error) { return ShmGet(t.Key, createFlags) },
-		open:   func(t target) (endpoint, error) { return ShmGet(t.Key, 0) },
-		remove: func(t target) error { return removeSysV(ShmGet(t.Key, 0)) },
-		hints:  sysvHints,
+		create:    func(t target) (object, error) { return ShmGet(t.Key, createFlags) },
+		open:      func(t target) (endpoint, error) { return ShmGet(t.Key, 0) },
+		remove:    func(t target) error { return removeSysV(ShmGet(t.Key, 0)) },
+		hints:     sysvHints,
+		isolation: "ipc",
+	},
+	{
+		name: "pshm", noun: "POSIX shared memory object", byName: true,
+		lookup: "shm_open", send: "shm write", wait: "futex", carriesText: true,
+		created: "created", owner: "ls -l /dev/shm", isolation: "mnt",
+		create: func(t target) (object, error) { return CreateShm(shmDir, t.Name) },
+		open:   func(t target) (endpoint, error) { return OpenShm(shmDir, t.Name) },
+		remove: func(t target) error { return UnlinkShm(shmDir, t.Name) },
+		hints:  func(error, *kind, target) (string, bool) { return "", false },
+		holder: func(t target) (holder, error) { return shmHolder(shmDir, t.Name) },
 	},
 }
 

@@ -356,6 +356,10 @@ func (p *parent) delivery(t target, m received, rep *report, c *childProc, rec *
 		p.say("    Parent: ", "the following message was received from the child through the "+t.String())
 		p.printf("     >> %s\n\n", msg)
 	}
+	if t.kind().isolation == "mnt" && p.spec.NewIPC {
+		p.say("Parent: ", "it crossed the new IPC namespace: POSIX shared memory is a file in "+shmDir+
+			", which the IPC namespace does not isolate; a mount namespace with its own "+shmDir+" does (-m)")
+	}
 	return exchanged{verdict: delivered, reported: reported, read: true}
 }
 
@@ -364,9 +368,17 @@ func (p *parent) undelivered(t target, r report) verdict {
 	what := t.kind().what()
 	switch r.Outcome {
 	case outcomeOpenFailed:
-		if r.Errno == unix.ENOENT && p.spec.NewIPC {
+		isolation, missing := t.kind().isolation, r.Errno == unix.ENOENT
+		switch {
+		case missing && isolation == "ipc" && p.spec.NewIPC:
 			p.say("Parent: ", fmt.Sprintf("no %s can arrive: the new IPC namespace has no %s", what, t.bare()))
-		} else {
+		case missing && isolation == "mnt" && p.cfg.NewMount && !p.spec.NewIPC:
+			p.say("Parent: ", fmt.Sprintf("no %s can arrive: the child's new mount namespace has a %s of its own, "+
+				"without %s: this time the mount namespace blocked it, not the IPC namespace", what, shmDir, t.bare()))
+		case missing && isolation == "mnt" && p.cfg.NewMount:
+			p.say("Parent: ", fmt.Sprintf("no %s can arrive: the child's new mount namespace has a %s of its own, "+
+				"without %s", what, shmDir, t.bare()))
+		default:
 			p.say("Parent: ", fmt.Sprintf("no %s can arrive: the child could not open %s (%s)", what, t.shortName(), strerror(r.Errno)))
 		}
 		return blocked

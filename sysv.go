@@ -239,33 +239,18 @@ func (s *SemSet) Remove() error {
 
 // ---- shared memory (shmget(2), shmop(2)) ----
 
-// futex(2) operations on a word in memory that processes share.
-const (
-	futexWait = 0
-	futexWake = 1
-)
-
-// The segment's layout: a state word the parent waits on with futex(2),
-// the text's length, then the text.
-const (
-	shmEmpty   = 0 // nothing written yet
-	shmWritten = 1 // the child has written the message
-	shmWoken   = 2 // the parent's own wake-up
-	shmText    = 8
-	shmSize    = shmText + messageMax + 1
-)
-
-// ShmSegment is a System V shared memory segment, attached.
+// ShmSegment is a System V shared memory segment, attached; the message
+// goes through it as mapping.go lays it out.
 type ShmSegment struct {
 	key int32
 	id  int
-	mem []byte
+	mapping
 }
 
-// ShmGet is shmget(key, shmSize, flag), as MsgGet, and attaches the
+// ShmGet is shmget(key, mappingSize, flag), as MsgGet, and attaches the
 // segment.
 func ShmGet(key int32, flag int) (*ShmSegment, error) {
-	id, err := unix.SysvShmGet(int(key), shmSize, flag)
+	id, err := unix.SysvShmGet(int(key), mappingSize, flag)
 	if err != nil {
 		return nil, sysvErr("shmget", key, err)
 	}
@@ -276,64 +261,10 @@ func ShmGet(key int32, flag int) (*ShmSegment, error) {
 		}
 		return nil, sysvErr("shmat", key, err)
 	}
-	return &ShmSegment{key: key, id: id, mem: mem}, nil
+	s := &ShmSegment{key: key, id: id}
+	s.mapping = mapping{mem: mem, wrap: func(op string, err error) error { return sysvErr(op, key, err) }}
+	return s, nil
 }
-
-func (s *ShmSegment) state() *uint32 { return (*uint32)(unsafe.Pointer(&s.mem[0])) }
-
-// futex wakes, or waits while the state is still val, for at most
-// timeout. Not FUTEX_PRIVATE: the word is shared between processes.
-func (s *ShmSegment) futex(op int, val uint32, timeout *unix.Timespec) unix.Errno {
-	_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(s.state())), uintptr(op),
-		uintptr(val), uintptr(unsafe.Pointer(timeout)), 0, 0)
-	return e
-}
-
-// Send writes msg into the segment, then marks it written and wakes the
-// parent.
-func (s *ShmSegment) Send(msg []byte) error {
-	if len(msg) > shmSize-shmText {
-		return sysvErr("shm write", s.key, unix.EMSGSIZE)
-	}
-	copy(s.mem[shmText:], msg)
-	*(*uint32)(unsafe.Pointer(&s.mem[4])) = uint32(len(msg))
-	if !atomic.CompareAndSwapUint32(s.state(), shmEmpty, shmWritten) {
-		return sysvErr("shm write", s.key, unix.EAGAIN)
-	}
-	s.futex(futexWake, 1, nil)
-	return nil
-}
-
-// Receive waits until the child has written, or the deadline passes
-// (ETIMEDOUT), and copies the message out.
-func (s *ShmSegment) Receive(buf []byte, deadline time.Time) (int, error) {
-	for {
-		switch atomic.LoadUint32(s.state()) {
-		case shmWritten:
-			n := min(int(*(*uint32)(unsafe.Pointer(&s.mem[4]))), shmSize-shmText)
-			return copy(buf, s.mem[shmText:shmText+n]), nil
-		case shmWoken:
-			return 0, sysvErr("futex", s.key, unix.ETIMEDOUT)
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return 0, sysvErr("futex", s.key, unix.ETIMEDOUT)
-		}
-		ts := unix.NsecToTimespec(left.Nanoseconds())
-		// EAGAIN (the state changed first) and EINTR go round again.
-		s.futex(futexWait, shmEmpty, &ts)
-	}
-}
-
-// Interrupt ends a Receive, now or to come, unless the message is there.
-func (s *ShmSegment) Interrupt() {
-	if atomic.CompareAndSwapUint32(s.state(), shmEmpty, shmWoken) {
-		s.futex(futexWake, 1, nil)
-	}
-}
-
-// Reset marks the segment empty again.
-func (s *ShmSegment) Reset() { atomic.StoreUint32(s.state(), shmEmpty) }
 
 // Close detaches the segment.
 func (s *ShmSegment) Close() error {

@@ -1,0 +1,91 @@
+// mapping.go: a message through memory that processes share, as both the
+// System V segment (shm) and the POSIX shared memory object (pshm) carry
+// it. The layout: a state word, which the parent waits on with futex(2),
+// the text's length, then the text. Not FUTEX_PRIVATE: the word is shared
+// between processes, and for a file's mapping the kernel keys the wait by
+// the file and offset, wherever each process mapped it.
+
+package main
+
+import (
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// futex(2) operations.
+const (
+	futexWait = 0
+	futexWake = 1
+)
+
+// The states of the word, and the layout.
+const (
+	shmEmpty    = 0 // nothing written yet
+	shmWritten  = 1 // the child has written the message
+	shmWoken    = 2 // the parent's own wake-up
+	shmText     = 8
+	mappingSize = shmText + messageMax + 1
+)
+
+// mapping is the shared memory of one object, and how its errors are named.
+type mapping struct {
+	mem  []byte
+	wrap func(op string, err error) error
+}
+
+func (m *mapping) state() *uint32 { return (*uint32)(unsafe.Pointer(&m.mem[0])) }
+
+// futex wakes, or waits while the state is still val, for at most timeout.
+func (m *mapping) futex(op int, val uint32, timeout *unix.Timespec) unix.Errno {
+	_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(m.state())), uintptr(op),
+		uintptr(val), uintptr(unsafe.Pointer(timeout)), 0, 0)
+	return e
+}
+
+// Send writes msg, then marks it written and wakes the parent.
+func (m *mapping) Send(msg []byte) error {
+	if len(msg) > mappingSize-shmText {
+		return m.wrap("shm write", unix.EMSGSIZE)
+	}
+	copy(m.mem[shmText:], msg)
+	*(*uint32)(unsafe.Pointer(&m.mem[4])) = uint32(len(msg))
+	if !atomic.CompareAndSwapUint32(m.state(), shmEmpty, shmWritten) {
+		return m.wrap("shm write", unix.EAGAIN)
+	}
+	m.futex(futexWake, 1, nil)
+	return nil
+}
+
+// Receive waits until the child has written, or the deadline passes
+// (ETIMEDOUT), and copies the message out.
+func (m *mapping) Receive(buf []byte, deadline time.Time) (int, error) {
+	for {
+		switch atomic.LoadUint32(m.state()) {
+		case shmWritten:
+			n := min(int(*(*uint32)(unsafe.Pointer(&m.mem[4]))), mappingSize-shmText)
+			return copy(buf, m.mem[shmText:shmText+n]), nil
+		case shmWoken:
+			return 0, m.wrap("futex", unix.ETIMEDOUT)
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return 0, m.wrap("futex", unix.ETIMEDOUT)
+		}
+		ts := unix.NsecToTimespec(left.Nanoseconds())
+		// EAGAIN (the state changed first) and EINTR go round again.
+		m.futex(futexWait, shmEmpty, &ts)
+	}
+}
+
+// Interrupt ends a Receive, now or to come, unless the message is there.
+func (m *mapping) Interrupt() {
+	if atomic.CompareAndSwapUint32(m.state(), shmEmpty, shmWoken) {
+		m.futex(futexWake, 1, nil)
+	}
+}
+
+// Reset marks the memory empty again.
+func (m *mapping) Reset() { atomic.StoreUint32(m.state(), shmEmpty) }
