@@ -87,7 +87,7 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 	}()
 	for _, r := range compareRuns {
 		spec := &runSpec{IPC: true, NewIPC: r.newIPC, Objects: objects, Message: &text, TryCreate: true, Quiet: quiet}
-		c, err := startChild(cfg, spec, p.childOut, inherited)
+		c, err := startChild(cfg, spec, p.childOut, inherited, nil)
 		if err != nil {
 			return &outcome{err: err}
 		}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -105,6 +106,7 @@ func TestJSON(t *testing.T) {
 		{"-i yes", []string{"-i", "yes", "-p", "-u", "box"}, exitBlocked, "blocked", "ENOENT", false, []string{"mq"}},
 		{"-k all -i no", []string{"-k", "all", "-i", "no"}, exitOK, "delivered", "ok", true, kindNames()},
 		{"-k all -i yes", []string{"-k", "all", "-i", "yes"}, exitBlocked, "blocked", "ENOENT", false, kindNames()},
+		{"--target this process", []string{"--target", strconv.Itoa(os.Getpid())}, exitOK, "delivered", "ok", true, []string{"mq"}},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {
@@ -124,6 +126,9 @@ func TestJSON(t *testing.T) {
 				if slices.Contains(tt.args, "-p") && got.ParentNS[k] == got.ChildNS[k] {
 					t.Errorf("%s namespace not new: %q", k, got.ChildNS[k])
 				}
+			}
+			if slices.Contains(tt.args, "--target") && (got.Target == nil || got.Target.PID != os.Getpid() || got.Target.IPC != got.ParentNS["ipc"]) {
+				t.Errorf("target %+v", got.Target)
 			}
 			if !strings.Contains(r.stderr, "enter a message") && tt.verdict == "delivered" {
 				t.Errorf("the transcript did not go to stderr:\n%s", r.stderr)

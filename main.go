@@ -57,6 +57,7 @@ type config struct {
 	Kinds      []string // -k: the objects to go through, in order
 	Key        int32    // --key; 0: a run draws a free one at random
 	Compare    bool     // -c: a run with -i no, then one with -i yes
+	Target     string   // --target PID|PATH: the child joins that IPC namespace
 	Command    []string // what the child runs at the end, if anything
 }
 
@@ -182,6 +183,7 @@ func parseOptions(args []string) (*config, error) {
 	set.FlagLong(&ipc, "ipc", 'i')
 	set.FlagLong(&timeout, "timeout", 't')
 	set.FlagLong(&queue, "queue", 'q')
+	set.FlagLong(&cfg.Target, "target", 0)
 	if err := set.Getopt(args, nil); err != nil {
 		return nil, getoptError(err)
 	}
@@ -208,6 +210,17 @@ func parseOptions(args []string) (*config, error) {
 		default:
 			return nil, usagef("-i %s: give yes or no", arg(ipc))
 		}
+	}
+	if set.IsSet("target") {
+		switch {
+		case cfg.Target == "":
+			return nil, usagef("--target: give a PID, or a namespace file such as /proc/PID/ns/ipc")
+		case set.IsSet('i'):
+			return nil, usagef("--target joins an IPC namespace that exists: leave out -i")
+		case cfg.Compare:
+			return nil, usagef("--target and -c together are not in this version: run them apart")
+		}
+		cfg.IPC = true // the exchange, with the target's namespace
 	}
 	if err := parseObjects(set, cfg, kind, key); err != nil {
 		return nil, err
@@ -368,6 +381,10 @@ Options:
                            earlier run left behind (never a live run's)
   -c, --compare            read the message once, run a child with -i no and
                            one with -i yes, and show both side by side
+      --target PID|PATH    do the exchange with the child in the IPC
+                           namespace of process PID (a running container),
+                           or of the namespace file PATH: delivered means
+                           it shares this one, blocked that it is isolated
       --json               print the verdict as one JSON object on stdout
                            (its fields: JSON in invoke_ns(1)); the
                            transcript goes to stderr

@@ -7,6 +7,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -117,7 +118,7 @@ var kinds = []*kind{
 		lookup: "shm_open", send: "shm write", wait: "futex", carriesText: true,
 		created: "created", owner: "ls -l /dev/shm", isolation: "mnt",
 		create: func(t target) (object, error) { return CreateShm(shmDir, t.Name) },
-		open:   func(t target) (endpoint, error) { return OpenShm(shmDir, t.Name) },
+		open:   func(t target) (endpoint, error) { return OpenShm(cmp.Or(t.Dir, shmDir), t.Name) },
 		remove: func(t target) error { return UnlinkShm(shmDir, t.Name) },
 		hints:  func(error, *kind, target) (string, bool) { return "", false },
 		holder: func(t target) (holder, error) { return shmHolder(shmDir, t.Name) },
@@ -157,6 +158,9 @@ type target struct {
 	Kind string `json:"kind"`
 	Name string `json:"name,omitempty"` // for a kind found by name
 	Key  int32  `json:"key,omitempty"`  // for a System V kind
+	// Dir is where the child looks for a file in /dev/shm (pshm): the
+	// target's, with --target; empty for the child's own /dev/shm.
+	Dir string `json:"dir,omitempty"`
 }
 
 func (t target) kind() *kind { return kindNamed(t.Kind) }

@@ -31,6 +31,10 @@ type parent struct {
 	spec      *runSpec       // the run under way
 	// caught is closed once sigs receives the signals.
 	caught <-chan struct{}
+	// target is the IPC namespace the child joins (--target), if any, and
+	// targetGone is closed when its process ends.
+	target     *existing
+	targetGone <-chan struct{}
 }
 
 func runParent(cfg *config) *outcome {
@@ -71,13 +75,73 @@ func runSingle(cfg *config, out io.Writer, file *os.File, inherited []int) *outc
 	if cfg.IPC {
 		spec.Objects = targets(cfg)
 	}
-	o := p.runOnce(spec, rec)
+	var o *outcome
+	if err := p.aim(spec, rec); err != nil {
+		o = &outcome{err: err}
+	} else {
+		o = p.runOnce(spec, rec)
+	}
 	p.verbosef("Parent: %s - Finishing up\n", cfg.Prog)
 	if cfg.JSON {
 		rec.finish(cfg, o)
 		writeRecord(rec, o)
 	}
 	return o
+}
+
+// aim points the run at the IPC namespace of --target, if it is given:
+// the child joins it, looks for POSIX shared memory in the target's own
+// /dev/shm, and the run ends if the target's process does.
+func (p *parent) aim(spec *runSpec, rec *record) error {
+	if p.cfg.Target == "" {
+		return nil
+	}
+	e, err := openTarget(p.cfg.Target)
+	if err != nil {
+		return err
+	}
+	for i, t := range spec.Objects {
+		if t.kind().isolation == "mnt" {
+			if e.pid == 0 {
+				return fmt.Errorf("--target %s: a namespace file leads to no /dev/shm — "+
+					"give --target PID for pshm, or leave it out of -k", e.path)
+			}
+			spec.Objects[i].Dir = e.shmDirOf()
+		}
+	}
+	p.target, p.targetGone = e, watchProcess(e.pid)
+	rec.Target = &targetRecord{PID: e.pid, Command: e.comm, Path: e.path, IPC: e.id, UserNS: ownerID(e.file)}
+	p.moref("Parent: target: %s, %s, owned by %s\n", e.about(), e.id, rec.Target.UserNS)
+	return nil
+}
+
+// watchProcess is closed when process pid ends; never, for pid 0 or a
+// process that cannot be watched.
+func watchProcess(pid int) <-chan struct{} {
+	gone := make(chan struct{})
+	if pid == 0 {
+		return gone
+	}
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		return gone
+	}
+	f := os.NewFile(uintptr(fd), "target-pidfd")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return gone
+	}
+	go func() {
+		// A pidfd is readable once its process has ended.
+		rc.Read(func(fd uintptr) bool {
+			n, _ := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+			return n > 0
+		})
+		f.Close()
+		close(gone)
+	}()
+	return gone
 }
 
 // catchSignals turns SIGINT, SIGTERM and SIGHUP into values on sigs, so
@@ -104,7 +168,7 @@ func (p *parent) wantNS() bool {
 func (p *parent) runOnce(spec *runSpec, rec *record) *outcome {
 	// The child starts first: its runtime starts while the parent gets
 	// ready, and it waits at the checkpoint until the objects exist.
-	c, err := startChild(p.cfg, spec, p.childOut, p.inherited)
+	c, err := startChild(p.cfg, spec, p.childOut, p.inherited, p.target)
 	<-p.caught
 	namespaces := shownNamespaces(p.cfg, spec.IPC)
 	if p.wantNS() {
@@ -301,6 +365,13 @@ func (p *parent) exchange(t target, o object, c *childProc, reports <-chan repor
 				// it: the interrupted receive tells which, at once.
 				o.Interrupt()
 			}
+		case <-p.targetGone:
+			if rep == nil && prompts {
+				io.WriteString(p.out, "\n")
+			}
+			c.kill()
+			p.say("Parent: ", fmt.Sprintf("no %s will arrive: the target, %s, ended", t.kind().what(), p.target.about()))
+			return exchanged{verdict: targetEnded}
 		case sig := <-p.sigs:
 			if rep == nil && prompts {
 				// End the line the signal cut short at the prompt,
@@ -356,7 +427,12 @@ func (p *parent) delivery(t target, m received, rep *report, c *childProc, rec *
 		p.say("    Parent: ", "the following message was received from the child through the "+t.String())
 		p.printf("     >> %s\n\n", msg)
 	}
-	if t.kind().isolation == "mnt" && p.spec.NewIPC {
+	switch {
+	case p.target != nil && t.kind().isolation == "mnt":
+		p.say("Parent: ", fmt.Sprintf("%s shares this %s", p.target.about(), shmDir))
+	case p.target != nil:
+		p.say("Parent: ", p.target.here())
+	case t.kind().isolation == "mnt" && p.spec.NewIPC:
 		p.say("Parent: ", "it crossed the new IPC namespace: POSIX shared memory is a file in "+shmDir+
 			", which the IPC namespace does not isolate; a mount namespace with its own "+shmDir+" does (-m)")
 	}
@@ -370,6 +446,10 @@ func (p *parent) undelivered(t target, r report) verdict {
 	case outcomeOpenFailed:
 		isolation, missing := t.kind().isolation, r.Errno == unix.ENOENT
 		switch {
+		case missing && isolation == "ipc" && p.target != nil:
+			p.say("Parent: ", fmt.Sprintf("no %s can arrive: %s", what, p.target.elsewhere()))
+		case missing && isolation == "mnt" && p.target != nil:
+			p.say("Parent: ", fmt.Sprintf("no %s can arrive: the %s of %s has no %s", what, shmDir, p.target.about(), t.bare()))
 		case missing && isolation == "ipc" && p.spec.NewIPC:
 			p.say("Parent: ", fmt.Sprintf("no %s can arrive: the new IPC namespace has no %s", what, t.bare()))
 		case missing && isolation == "mnt" && p.cfg.NewMount && !p.spec.NewIPC:

@@ -15,7 +15,8 @@ import (
 // record is what --json prints.
 type record struct {
 	Options    *jsonOptions      `json:"options,omitempty"`
-	Run        string            `json:"run,omitempty"` // in --compare: "shared" or "new"
+	Run        string            `json:"run,omitempty"`    // in --compare: "shared" or "new"
+	Target     *targetRecord     `json:"target,omitempty"` // with --target
 	ParentNS   map[string]string `json:"parent_namespaces"`
 	ChildNS    map[string]string `json:"child_namespaces"`
 	Objects    []*objectRecord   `json:"objects"`
@@ -26,6 +27,15 @@ type record struct {
 	Error      string            `json:"error,omitempty"`
 
 	start time.Time
+}
+
+// targetRecord is the IPC namespace of --target.
+type targetRecord struct {
+	PID     int    `json:"pid,omitempty"`     // the process it was found through
+	Command string `json:"command,omitempty"` // that process's name
+	Path    string `json:"path"`              // the namespace file
+	IPC     string `json:"ipc"`               // its identity
+	UserNS  string `json:"user_namespace"`    // the user namespace that owns it
 }
 
 // objectRecord is one object's exchange.

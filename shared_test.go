@@ -45,6 +45,7 @@ func asUser(t *testing.T, args ...string) result {
 
 // The queue is the run's alone: another user cannot open it.
 func TestQueueIsPrivate(t *testing.T) {
+	needRealRoot(t, "switching to uid 65534")
 	q := testQueue(t)
 	s, _ := atPrompt(t, nil, q)
 	r := asUser(t, "open-queue", q)

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -159,7 +158,7 @@ type childProc struct {
 // startChild starts the child, which waits for its config. Its standard
 // output is stdout, or /dev/null when that is nil; inherited are the
 // caller's own descriptors, which it gets too (openFDs).
-func startChild(cfg *config, spec *runSpec, stdout *os.File, inherited []int) (*childProc, error) {
+func startChild(cfg *config, spec *runSpec, stdout *os.File, inherited []int, join *existing) (*childProc, error) {
 	toChildR, toChildW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("pipe: %w", err)
@@ -190,7 +189,7 @@ func startChild(cfg *config, spec *runSpec, stdout *os.File, inherited []int) (*
 		inherited, in, outEnd, &pidfd, os.Getuid(), os.Getgid())
 	c := &childProc{exited: make(chan struct{})}
 	started := make(chan error)
-	go c.startAndWait(path, argv, attr, started)
+	go c.startAndWait(path, argv, attr, started, join)
 	err = <-started
 	// The child has its copies now; holding ours would hide its EOF.
 	toChildR.Close()
@@ -198,6 +197,9 @@ func startChild(cfg *config, spec *runSpec, stdout *os.File, inherited []int) (*
 	if err != nil {
 		toChildW.Close()
 		fromChildR.Close()
+		if errors.As(err, new(*joinError)) {
+			return nil, err
+		}
 		return nil, cloneError(cfg, spec, err)
 	}
 	c.link = newLink(fromChildR, toChildW)
@@ -207,24 +209,31 @@ func startChild(cfg *config, spec *runSpec, stdout *os.File, inherited []int) (*
 // startAndWait starts the child, says on started whether it could, and
 // reaps it. Pdeathsig is tied to the thread that starts the child (Go
 // issue 27505): this goroutine holds that thread, locked, until the child
-// is reaped. The rest of the parent runs unlocked, free of hand-offs
-// between threads. One waiter only, for this PID only: a second would
-// steal the status (rootlesskit #129).
-func (c *childProc) startAndWait(path string, argv []string, attr *syscall.ProcAttr, started chan<- error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	pid, err := syscall.ForkExec(path, argv, attr)
-	if err == nil {
-		// Non-blocking, so that os.NewFile hands it to the poller.
-		unix.SetNonblock(*attr.Sys.PidFD, true)
-		c.pid, c.pidfd = pid, os.NewFile(uintptr(*attr.Sys.PidFD), "pidfd")
-	}
-	started <- err
-	if err != nil {
-		return
-	}
-	c.reap()
-	close(c.exited)
+// is reaped. With join, that thread joins an existing IPC namespace first,
+// so that the child is born in it, and is then never handed back
+// (target.go). One waiter only, for this PID only: a second would steal
+// the status (rootlesskit #129).
+func (c *childProc) startAndWait(path string, argv []string, attr *syscall.ProcAttr, started chan<- error, join *existing) {
+	onOwnThread(func() (keep bool) {
+		if join != nil {
+			if err := join.join(); err != nil {
+				started <- err
+				return false
+			}
+		}
+		pid, err := syscall.ForkExec(path, argv, attr)
+		if err == nil {
+			// Non-blocking, so that os.NewFile hands it to the poller.
+			unix.SetNonblock(*attr.Sys.PidFD, true)
+			c.pid, c.pidfd = pid, os.NewFile(uintptr(*attr.Sys.PidFD), "pidfd")
+		}
+		started <- err
+		if err == nil {
+			c.reap()
+			close(c.exited)
+		}
+		return join == nil || join.same
+	})
 }
 
 // reap waits until the child has ended and reaps it. The wait is in the

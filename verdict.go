@@ -35,8 +35,9 @@ const (
 	sendFailed                 // the child opened the object but could not send
 	childGone                  // the child ended before it reported
 	taken                      // the child sent, and someone else took it first
+	targetEnded                // the --target process ended during the exchange
 
-	lastVerdict = taken
+	lastVerdict = targetEnded
 )
 
 // String is the verdict's name in --json (docs/json.md).
@@ -54,6 +55,8 @@ func (v verdict) String() string {
 		return "failed"
 	case taken:
 		return "taken"
+	case targetEnded:
+		return "target-ended"
 	}
 	return "none"
 }

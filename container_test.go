@@ -1,0 +1,278 @@
+// container_test.go: --target against real containers, started with runc
+// from an OCI bundle of busybox: one with an IPC namespace of its own (the
+// default), one whose spec leaves it out (as --ipc=host), one that joins
+// the first's (as --ipc=container: and a pod), and one of its own whose
+// /dev/shm is the suite's (as -v /dev/shm:/dev/shm).
+
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var containerSeq int
+
+// container starts a detached container whose spec edit changes, and
+// returns the PID of its process, which sleeps. It is deleted when the
+// test ends, failed or not.
+func container(t *testing.T, edit func(spec map[string]any)) int {
+	t.Helper()
+	needRealRoot(t, "starting containers with runc")
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		t.Fatalf("runc is missing (apt-get install runc): %v", err)
+	}
+	busybox, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Fatalf("busybox is missing (apt-get install busybox-static): %v", err)
+	}
+	state, bundle := t.TempDir(), t.TempDir()
+	rootfs := filepath.Join(bundle, "rootfs")
+	if err := os.MkdirAll(filepath.Join(rootfs, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, busybox, filepath.Join(rootfs, "bin", "busybox"))
+	for _, c := range []string{"sh", "sleep", "ls", "cat"} {
+		os.Symlink("busybox", filepath.Join(rootfs, "bin", c))
+	}
+	spec := command(t, runc, "spec")
+	spec.Dir = bundle
+	if out, err := spec.CombinedOutput(); err != nil {
+		t.Fatalf("runc spec: %v\n%s", err, out)
+	}
+	var config map[string]any
+	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &config)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	process := config["process"].(map[string]any)
+	process["terminal"] = false
+	process["args"] = []any{"sleep", "600"}
+	if edit != nil {
+		edit(config)
+	}
+	if b, err = json.Marshal(config); err == nil {
+		err = os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	containerSeq++
+	id := fmt.Sprintf("invoke-ns-test-%d-%d", os.Getpid(), containerSeq)
+	pidFile := filepath.Join(state, "pid")
+	t.Cleanup(func() {
+		del := exec.Command(runc, "--root", state, "delete", "--force", id)
+		if out, err := del.CombinedOutput(); err != nil {
+			t.Errorf("runc delete %s: %v\n%s", id, err, out)
+		}
+	})
+	// The container's process keeps runc's standard output and error: a
+	// file, which no one waits to see closed.
+	log := filepath.Join(state, "log")
+	logf, err := os.Create(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	run := command(t, runc, "--root", state, "run", "--detach", "--pid-file", pidFile, "--bundle", bundle, id)
+	run.Stdout, run.Stderr = logf, logf
+	if err := run.Run(); err != nil {
+		out, _ := os.ReadFile(log)
+		t.Fatalf("runc run: %v\n%s", err, out)
+	}
+	b, err = os.ReadFile(pidFile)
+	pid, perr := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || perr != nil {
+		t.Fatalf("the container's PID: %v %v", err, perr)
+	}
+	return pid
+}
+
+// withoutIPC leaves the IPC namespace out of a spec: the container shares
+// the one runc runs in.
+func withoutIPC(spec map[string]any) { setIPC(spec, "", false) }
+
+// setIPC gives a spec an IPC namespace at path ("" for a new one), or
+// none.
+func setIPC(spec map[string]any, path string, keep bool) {
+	linux := spec["linux"].(map[string]any)
+	var ns []any
+	for _, n := range linux["namespaces"].([]any) {
+		if n.(map[string]any)["type"] != "ipc" {
+			ns = append(ns, n)
+		}
+	}
+	if keep {
+		entry := map[string]any{"type": "ipc"}
+		if path != "" {
+			entry["path"] = path
+		}
+		ns = append(ns, entry)
+	}
+	linux["namespaces"] = ns
+}
+
+// hostShm gives the container the suite's /dev/shm instead of its own.
+func hostShm(spec map[string]any) {
+	var mounts []any
+	for _, m := range spec["mounts"].([]any) {
+		if m.(map[string]any)["destination"] != "/dev/shm" {
+			mounts = append(mounts, m)
+		}
+	}
+	spec["mounts"] = append(mounts, map[string]any{
+		"destination": "/dev/shm", "type": "bind", "source": "/dev/shm", "options": []any{"rbind", "rw"},
+	})
+}
+
+func TestTargetContainers(t *testing.T) {
+	own := container(t, nil)
+	host := container(t, withoutIPC)
+	pod := container(t, func(spec map[string]any) { setIPC(spec, fmt.Sprintf("/proc/%d/ns/ipc", own), true) })
+	shared := container(t, hostShm)
+	tests := []struct {
+		name   string
+		target string
+		code   int
+		says   string
+	}{
+		{"its own IPC namespace", strconv.Itoa(own), exitBlocked, fmt.Sprintf("process %d (sleep) is in another IPC namespace, ipc:[", own)},
+		{"the host's (no IPC namespace in its spec)", strconv.Itoa(host), exitOK, fmt.Sprintf("process %d (sleep) shares this IPC namespace", host)},
+		{"the first one's, joined", strconv.Itoa(pod), exitBlocked, "is in another IPC namespace"},
+		{"its namespace file", fmt.Sprintf("/proc/%d/ns/ipc", own), exitBlocked, fmt.Sprintf("/proc/%d/ns/ipc is another IPC namespace", own)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run(t, "to the container\n", "--target", tt.target, "-q", testQueue(t))
+			if r.code != tt.code || !strings.Contains(flat(r.stdout), tt.says) {
+				t.Errorf("exit %d, want %d and %q:\n%s\nstderr:\n%s", r.code, tt.code, tt.says, r.stdout, r.stderr)
+			}
+			// A bound on a wait: the timeout is 60 s.
+			if r.elapsed > 5*time.Second {
+				t.Errorf("the verdict took %v", r.elapsed)
+			}
+		})
+	}
+	// Every kind, through the container's own /dev/shm for pshm: blocked,
+	// but for the container whose /dev/shm is the suite's.
+	for _, tt := range []struct {
+		name string
+		pid  int
+		pshm string
+	}{{"every kind, its own /dev/shm", own, "blocked"}, {"every kind, the suite's /dev/shm", shared, "delivered"}} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run(t, "to the container\n", "--json", "-k", "all", "--target", strconv.Itoa(tt.pid), "-q", testQueue(t))
+			var got record
+			if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != exitBlocked {
+				t.Fatalf("exit %d, %v:\n%s\nstderr:\n%s", r.code, err, r.stdout, r.stderr)
+			}
+			for _, o := range got.Objects {
+				want := "blocked"
+				if o.Kind == "pshm" {
+					want = tt.pshm
+				}
+				if o.Verdict.String() != want {
+					t.Errorf("%s: %s, want %s", o.Kind, o.Verdict, want)
+				}
+			}
+			if got.Target == nil || got.Target.PID != tt.pid || got.Target.Command != "sleep" || !strings.HasPrefix(got.Target.UserNS, "user:[") {
+				t.Errorf("target %+v", got.Target)
+			}
+		})
+	}
+	// Nothing was left in the container's namespace.
+	// /proc/sysvipc shows the reader's IPC namespace; /dev/mqueue, in the
+	// container's mount namespace, shows the container's queues.
+	for _, look := range [][]string{
+		{"-i", "sh", "-c", "cat /proc/sysvipc/msg /proc/sysvipc/sem /proc/sysvipc/shm | grep -vc '^ *key'"},
+		{"-i", "-m", "ls", "-A", "/dev/mqueue"},
+	} {
+		out, err := command(t, "nsenter", append([]string{"-t", strconv.Itoa(own)}, look...)...).Output()
+		if got := strings.TrimSpace(string(out)); got != "0" && got != "" || err != nil && got == "" {
+			t.Errorf("in the container, %q gives %q (%v)", look, got, err)
+		}
+	}
+}
+
+// A target that cannot be joined, or is no namespace at all, is refused
+// in one error saying why and what to do.
+func TestTargetErrors(t *testing.T) {
+	privFlags(t)
+	tests := []struct {
+		name   string
+		target string
+		says   string
+	}{
+		{"no such process", "2147483000", "no such process"},
+		{"not a namespace", "/etc/hostname", "not an IPC namespace file"},
+		{"another kind of namespace", "/proc/self/ns/net", "not an IPC namespace file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run(t, "", "--target", tt.target)
+			if msg, one := oneError(r.stderr); r.code != exitFailure || !one || !strings.Contains(msg, tt.says) {
+				t.Errorf("exit %d, want 1 and %q:\n%s", r.code, tt.says, r.stderr)
+			}
+		})
+	}
+	t.Run("-i with --target", func(t *testing.T) {
+		if r := run(t, "", "--target", "1", "-i", "no"); r.code != exitUsage {
+			t.Errorf("exit %d, want 2\n%s", r.code, r.stderr)
+		}
+	})
+	t.Run("a namespace file and pshm", func(t *testing.T) {
+		r := run(t, "", "--target", "/proc/self/ns/ipc", "-k", "pshm")
+		if msg, _ := oneError(r.stderr); r.code != exitFailure || !strings.Contains(msg, "give --target PID for pshm") {
+			t.Errorf("exit %d\n%s", r.code, r.stderr)
+		}
+	})
+}
+
+// Joining another user's namespace without privilege says what to do.
+func TestTargetNeedsPrivilege(t *testing.T) {
+	pid := container(t, nil)
+	cmd := command(t, binary, "-U", "--target", fmt.Sprintf("/proc/%d/ns/ipc", pid))
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	r := finish(t, cmd)
+	if msg, one := oneError(r.stderr); r.code != exitFailure || !one || !strings.Contains(msg, "run as root") {
+		t.Errorf("exit %d:\n%s", r.code, r.stderr)
+	}
+}
+
+// The target's process ends while the child waits at its prompt: the run
+// ends at once, with nothing left behind.
+func TestTargetEnds(t *testing.T) {
+	privFlags(t)
+	sleeper := command(t, "sleep", "60")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := sleeper.Process.Pid
+	s := start(t, "-v", "--target", strconv.Itoa(pid), "-q", testQueue(t))
+	s.waitForPrompt()
+	began := time.Now()
+	sleeper.Process.Kill()
+	sleeper.Wait()
+	r := s.wait()
+	want := fmt.Sprintf("Parent: no message will arrive: the target, process %d (sleep), ended", pid)
+	if r.code != exitFailure || !strings.Contains(flat(r.stdout), want) {
+		t.Errorf("exit %d, want 1 and %q:\n%s\nstderr:\n%s", r.code, want, r.stdout, r.stderr)
+	}
+	// A bound on a wait: the timeout is 60 s.
+	if d := time.Since(began); d > 5*time.Second {
+		t.Errorf("ended after %v", d)
+	}
+}
