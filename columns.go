@@ -63,9 +63,18 @@ func sentence(w io.Writer, prefix, text string) {
 	}
 }
 
-// table writes rows of cells in columns of at most columns in all: the
-// first column as wide as its widest cell, the others sharing what is
-// left, and a cell too wide for its column broken onto further lines.
+func total(ws []int) int {
+	n := 0
+	for _, w := range ws {
+		n += w
+	}
+	return n
+}
+
+// table writes rows of cells in columns of at most columns in all: each
+// column as wide as its widest cell, the widest of those after the first
+// made narrower while they do not fit, and a cell too wide for its column
+// broken onto further lines.
 func table(w io.Writer, rows [][]string) {
 	const gap = 2
 	if len(rows) == 0 {
@@ -78,11 +87,19 @@ func table(w io.Writer, rows [][]string) {
 			widths[i] = max(widths[i], utf8.RuneCountInString(c))
 		}
 	}
-	if n > 1 {
-		share := (columns - widths[0] - gap*(n-1)) / (n - 1)
+	// Too wide in all: the widest column but the first gives up a column
+	// at a time, down to eight.
+	for total(widths)+gap*(n-1) > columns {
+		widest := 0
 		for i := 1; i < n; i++ {
-			widths[i] = min(widths[i], share)
+			if widest == 0 || widths[i] > widths[widest] {
+				widest = i
+			}
 		}
+		if widest == 0 || widths[widest] <= 8 {
+			break
+		}
+		widths[widest]--
 	}
 	for _, r := range rows {
 		cells := make([][]string, n)

@@ -276,3 +276,72 @@ func TestTargetEnds(t *testing.T) {
 		t.Errorf("ended after %v", d)
 	}
 }
+
+// --scan lists a container's IPC namespace with its process, marks the
+// suite's own (which a container without an IPC namespace shares), and
+// --probe proves each; --json gives the same.
+func TestScan(t *testing.T) {
+	own := container(t, nil)
+	host := container(t, withoutIPC)
+	id, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/ipc", own))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, "", "--scan", "--probe")
+	if r.code != exitOK {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	rows := map[string][]string{}
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if f := strings.Fields(l); len(f) >= 7 {
+			rows[f[0]] = f
+		}
+	}
+	if f := rows[number(id)]; f == nil || f[3] != strconv.Itoa(own) || f[4] != "sleep" || f[len(f)-1] != "blocked" {
+		t.Errorf("the container's row %q (want PID %d, sleep, blocked):\n%s", f, own, r.stdout)
+	}
+	self, _ := os.Readlink("/proc/self/ns/ipc")
+	if f := rows[number(self)]; f == nil || !strings.Contains(strings.Join(f, " "), "this one") || f[len(f)-1] != "delivered" {
+		t.Errorf("the suite's own row %q:\n%s", f, r.stdout)
+	}
+	hostID, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/ipc", host))
+	if hostID != self {
+		t.Errorf("the container without an IPC namespace is in %s, not the suite's %s", hostID, self)
+	}
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if len([]rune(l)) > columns {
+			t.Errorf("%d columns: %q", len([]rune(l)), l)
+		}
+	}
+	r = run(t, "", "--scan", "--json")
+	var got scanRecord
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != exitOK {
+		t.Fatalf("exit %d, %v:\n%s", r.code, err, r.stdout)
+	}
+	found := false
+	for _, s := range got.Namespaces {
+		if s.IPC == id {
+			found = s.PID == own && s.Processes == 1 && !s.Own && s.Verdict == nil && strings.HasPrefix(s.UserNS, "user:[")
+		}
+	}
+	if !found {
+		t.Errorf("--json lacks the container's namespace %s with PID %d:\n%s", id, own, r.stdout)
+	}
+}
+
+// The cgroup paths of the container runtimes name their containers.
+func TestContainerOf(t *testing.T) {
+	tests := []struct{ cgroup, want string }{
+		{"0::/system.slice/docker-4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b.scope", "docker 4a3b2c1d0e9f"},
+		{"0::/machine.slice/libpod-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope", "podman 0123456789ab"},
+		{"0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1234.slice/cri-containerd-abcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcd.scope", "containerd abcdefabcdef"},
+		{"0::/lxc.payload.web/init.scope", "lxc web"},
+		{"0::/machine.slice/machine-box.scope", "nspawn box"},
+		{"0::/user.slice/user-1000.slice/session-2.scope", "-"},
+	}
+	for _, tt := range tests {
+		if got := containerIn(tt.cgroup); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.cgroup, got, tt.want)
+		}
+	}
+}

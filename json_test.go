@@ -30,7 +30,7 @@ func jsonFields(path string, v any, into map[string]bool) {
 			} else {
 				into[p] = true
 			}
-			if !strings.HasSuffix(p, "namespaces") {
+			if !strings.HasSuffix(p, "_namespaces") { // keyed by namespace kind
 				jsonFields(p, sub, into)
 			}
 		}
@@ -154,6 +154,15 @@ func TestJSON(t *testing.T) {
 					t.Errorf("run %s, %s: child_create %+v", run.Run, o.Kind, o.ChildCreate)
 				}
 			}
+		}
+	})
+	t.Run("--scan --probe", func(t *testing.T) {
+		r := run(t, "", "--json", "--scan", "--probe", "-q", testQueue(t))
+		var got scanRecord
+		decode(t, r.stdout, &got, seen)
+		if r.code != exitOK || len(got.Namespaces) == 0 || !got.Namespaces[0].Own || got.Namespaces[0].Verdict == nil ||
+			*got.Namespaces[0].Verdict != "delivered" {
+			t.Errorf("exit %d, %+v\n%s", r.code, got, r.stderr)
 		}
 	})
 	seen["error"] = true // only on failures; checked below

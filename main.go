@@ -58,6 +58,8 @@ type config struct {
 	Key        int32    // --key; 0: a run draws a free one at random
 	Compare    bool     // -c: a run with -i no, then one with -i yes
 	Target     string   // --target PID|PATH: the child joins that IPC namespace
+	Scan       bool     // --scan: list every IPC namespace on the host
+	Probe      bool     // --probe: and try the exchange with each
 	Command    []string // what the child runs at the end, if anything
 }
 
@@ -82,7 +84,7 @@ func main() {
 	case errors.Is(err, errVersion):
 		fmt.Println("invoke_ns", buildVersion())
 		os.Exit(exitOK)
-	case err == nil && !cfg.IPC && !cfg.Compare && len(cfg.Command) == 0:
+	case err == nil && !cfg.IPC && !cfg.Compare && !cfg.Scan && len(cfg.Command) == 0:
 		complain("nothing to exchange or run: add -i yes|no (with -k), -c, or a command")
 		os.Exit(exitOK)
 	case err != nil:
@@ -184,6 +186,8 @@ func parseOptions(args []string) (*config, error) {
 	set.FlagLong(&timeout, "timeout", 't')
 	set.FlagLong(&queue, "queue", 'q')
 	set.FlagLong(&cfg.Target, "target", 0)
+	set.FlagLong(&cfg.Scan, "scan", 0)
+	set.FlagLong(&cfg.Probe, "probe", 0)
 	if err := set.Getopt(args, nil); err != nil {
 		return nil, getoptError(err)
 	}
@@ -222,6 +226,12 @@ func parseOptions(args []string) (*config, error) {
 		}
 		cfg.IPC = true // the exchange, with the target's namespace
 	}
+	switch {
+	case cfg.Probe && !cfg.Scan:
+		return nil, usagef("--probe tries what --scan finds: add --scan")
+	case cfg.Scan && (set.IsSet('i') || cfg.Compare || cfg.Target != "" || len(set.Args()) > 0):
+		return nil, usagef("--scan goes alone: leave out -i, -c, --target and any command")
+	}
 	if err := parseObjects(set, cfg, kind, key); err != nil {
 		return nil, err
 	}
@@ -248,7 +258,7 @@ func parseObjects(set *getopt.Set, cfg *config, kind, key string) error {
 		return usagef("-c runs both -i no and -i yes: leave out -i")
 	case cfg.Compare && len(cfg.Command) > 0:
 		return usagef("-c runs two children, and no command (%s) in them", arg(cfg.Command[0]))
-	case !cfg.IPC && !cfg.Compare && (set.IsSet('k') || set.IsSet("key")):
+	case !cfg.IPC && !cfg.Compare && !cfg.Probe && (set.IsSet('k') || set.IsSet("key")):
 		return usagef("-k and --key are for the exchange: add -i yes, -i no or -c")
 	case set.IsSet("key") && !hasSysV(targets(cfg)):
 		return usagef("--key is for the System V kinds: add -k msg, sem, shm or all")
@@ -385,6 +395,10 @@ Options:
                            namespace of process PID (a running container),
                            or of the namespace file PATH: delivered means
                            it shares this one, blocked that it is isolated
+      --scan               list every IPC namespace a process is in, with the
+                           container each belongs to
+      --probe              with --scan: try the exchange with each (with -k
+                           as given), as --target does
       --json               print the verdict as one JSON object on stdout
                            (its fields: JSON in invoke_ns(1)); the
                            transcript goes to stderr

@@ -48,6 +48,9 @@ func runParent(cfg *config) *outcome {
 	}
 	out := &transcript{w: file}
 	var o *outcome
+	if cfg.Scan {
+		return runScan(cfg, out)
+	}
 	if cfg.Compare {
 		o = runCompare(cfg, out, file, inherited)
 	} else {

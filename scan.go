@@ -1,0 +1,208 @@
+// scan.go: --scan, every IPC namespace on the host that a process is in,
+// found through /proc/*/ns/ipc and /proc/*/task/*/ns/ipc (a thread can be
+// in another than its process), with the container it belongs to where
+// the cgroup path tells; --probe proves each by a real message, as
+// --target does. A namespace that only a bind mount keeps alive has no
+// process, and is not found.
+
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// scanned is one IPC namespace found.
+type scanned struct {
+	IPC       string  `json:"ipc"`
+	UserNS    string  `json:"user_namespace"`
+	Processes int     `json:"processes"`
+	PID       int     `json:"pid"`
+	Command   string  `json:"command"`
+	Container string  `json:"container"`
+	Own       bool    `json:"own"`
+	Verdict   *string `json:"verdict,omitempty"` // with --probe
+
+	pids []int
+}
+
+// scanRecord is what --scan --json prints.
+type scanRecord struct {
+	Namespaces []*scanned `json:"namespaces"`
+	Unreadable int        `json:"unreadable"` // processes whose namespaces could not be read
+	ExitStatus int        `json:"exit_status"`
+	Error      string     `json:"error,omitempty"`
+}
+
+// scanNamespaces reads every process's and thread's IPC namespace.
+func scanNamespaces() ([]*scanned, int) {
+	own, _ := os.Readlink("/proc/self/ns/ipc")
+	found := map[string]*scanned{}
+	unreadable := 0
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		ids := map[string]bool{}
+		if id, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/ipc", pid)); err == nil {
+			ids[id] = true
+		} else if !os.IsNotExist(err) {
+			unreadable++
+			continue
+		}
+		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		for _, task := range tasks {
+			if id, err := os.Readlink(fmt.Sprintf("/proc/%d/task/%s/ns/ipc", pid, task.Name())); err == nil {
+				ids[id] = true
+			}
+		}
+		for id := range ids {
+			s := found[id]
+			if s == nil {
+				s = &scanned{IPC: id, Own: id == own}
+				found[id] = s
+			}
+			s.pids = append(s.pids, pid)
+		}
+	}
+	var all []*scanned
+	for _, s := range found {
+		slices.Sort(s.pids)
+		s.Processes, s.PID = len(s.pids), s.pids[0]
+		s.Command = commOf(s.PID)
+		s.Container = containerOf(s.PID)
+		if e, err := openTarget(strconv.Itoa(s.PID)); err == nil {
+			s.UserNS = ownerID(e.file)
+			e.file.Close()
+		}
+		all = append(all, s)
+	}
+	// The caller's own first, then the others by their first process.
+	slices.SortFunc(all, func(a, b *scanned) int {
+		if a.Own != b.Own {
+			if a.Own {
+				return -1
+			}
+			return 1
+		}
+		return a.PID - b.PID
+	})
+	return all, unreadable
+}
+
+// Where a container runtime puts a container's processes, by cgroup path.
+var containerPaths = []struct {
+	runtime string
+	re      *regexp.Regexp
+}{
+	{"podman", regexp.MustCompile(`libpod-(?:conmon-)?([0-9a-f]{12,64})`)},
+	{"containerd", regexp.MustCompile(`cri-containerd-([0-9a-f]{12,64})`)},
+	{"crio", regexp.MustCompile(`crio-([0-9a-f]{12,64})`)},
+	{"docker", regexp.MustCompile(`docker[-/]([0-9a-f]{64})`)},
+	{"k8s pod", regexp.MustCompile(`kubepods.*pod([0-9a-f_-]{36})`)},
+	{"lxc", regexp.MustCompile(`lxc(?:\.payload\.|/)([^/]+)`)},
+	{"nspawn", regexp.MustCompile(`machine-(.+)\.scope`)},
+}
+
+// containerOf names the container of process pid from its cgroup path,
+// or "-".
+func containerOf(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return "-"
+	}
+	return containerIn(string(b))
+}
+
+// containerIn names the container a /proc/PID/cgroup text tells, or "-".
+func containerIn(cgroup string) string {
+	for _, c := range containerPaths {
+		if m := c.re.FindStringSubmatch(cgroup); m != nil {
+			id := strings.ReplaceAll(m[1], `\x2d`, "-")
+			if len(id) > 12 {
+				id = id[:12]
+			}
+			return c.runtime + " " + id
+		}
+	}
+	return "-"
+}
+
+// runScan lists the IPC namespaces, and with --probe tries each.
+func runScan(cfg *config, out io.Writer) *outcome {
+	all, unreadable := scanNamespaces()
+	o := &outcome{}
+	if cfg.Probe {
+		sigs := make(chan os.Signal, 4)
+		catchSignals(sigs)
+		for _, s := range all {
+			v, po := probe(cfg, s, sigs)
+			s.Verdict = &v
+			if po.signal != 0 {
+				o.signal = po.signal
+				break
+			}
+		}
+	}
+	if cfg.JSON {
+		rec := &scanRecord{Namespaces: all, Unreadable: unreadable, ExitStatus: o.exitStatus(), Error: o.errText()}
+		writeRecord(rec, o)
+		return o
+	}
+	rows := [][]string{{"IPC", "USER NS", "PROCS", "PID", "COMMAND", "CONTAINER"}}
+	if cfg.Probe {
+		rows[0] = append(rows[0], "VERDICT")
+	}
+	for _, s := range all {
+		container := s.Container
+		if s.Own {
+			container = "this one"
+		}
+		row := []string{number(s.IPC), number(s.UserNS), strconv.Itoa(s.Processes), strconv.Itoa(s.PID), s.Command, container}
+		if s.Verdict != nil {
+			row = append(row, *s.Verdict)
+		}
+		rows = append(rows, row)
+	}
+	table(out, rows)
+	if unreadable > 0 {
+		sentence(out, "", fmt.Sprintf("(the namespaces of %d processes could not be read: another user's need root to see)", unreadable))
+	}
+	return o
+}
+
+// number is the number in a namespace identity: "ipc:[4026531839]" gives
+// "4026531839".
+func number(id string) string {
+	if i, j := strings.Index(id, "["), strings.Index(id, "]"); i >= 0 && j > i {
+		return id[i+1 : j]
+	}
+	return id
+}
+
+// probe runs the exchange with the child in s, as --target does, quietly,
+// and says what it came to.
+func probe(cfg *config, s *scanned, sigs chan os.Signal) (string, *outcome) {
+	run := *cfg
+	run.Target, run.IPC, run.Verbose = strconv.Itoa(s.PID), true, 0
+	caught := make(chan struct{})
+	close(caught)
+	msg := fmt.Sprintf("a probe from invoke_ns %d", os.Getpid())
+	p := &parent{cfg: &run, out: io.Discard, sigs: sigs, caught: caught, quiet: true}
+	spec := &runSpec{IPC: true, Objects: targets(&run), Message: &msg, Quiet: true}
+	rec := &record{Objects: []*objectRecord{}, start: time.Now()}
+	if err := p.aim(spec, rec); err != nil {
+		return "failed", &outcome{err: err}
+	}
+	o := p.runOnce(spec, rec)
+	rec.finish(&run, o)
+	return rec.Verdict, o
+}
