@@ -59,10 +59,16 @@ func TestWalkthrough(t *testing.T) {
 		t.Fatalf("found %d commands in docs/walkthrough.md", len(exs))
 	}
 	host, _ := os.Hostname()
+	// The containers of section 10, whatever becomes of the commands.
+	t.Cleanup(func() { command(t, "docs/container.sh", "stop", "web", "hostipc", "sidecar").Run() })
+	repo, _ := os.Getwd()
 	for _, ex := range exs {
 		t.Run(ex.command, func(t *testing.T) {
 			cmd := command(t, "bash", "-c", ex.command)
 			cmd.Dir = "/"
+			if !ex.asUser {
+				cmd.Dir = repo // where docs/container.sh is
+			}
 			cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(binary)+":"+os.Getenv("PATH"))
 			if ex.asUser {
 				cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
