@@ -144,7 +144,7 @@ func FuzzParseOptions(f *testing.F) {
 		args := append([]string{"invoke_ns"}, strings.Fields(line)...)
 		cfg, err := parseOptions(args)
 		if err != nil {
-			if !errors.Is(err, errHelp) && !errors.As(err, new(*usageError)) {
+			if !errors.Is(err, errHelp) && !errors.Is(err, errVersion) && !errors.As(err, new(*usageError)) {
 				t.Fatalf("%q: error %v is not a usage error", line, err)
 			}
 			return
