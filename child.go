@@ -39,7 +39,7 @@ func runChild(l *link) error {
 	if m.Config == nil || m.Run == nil {
 		return errors.New("handshake: the config step carries no options")
 	}
-	c := &child{cfg: m.Config, spec: m.Run, lines: &transcript{w: os.Stdout}}
+	c := &child{cfg: m.Config.config(), spec: m.Run, lines: &transcript{w: os.Stdout}}
 	c.out = c.lines
 	if c.spec.Quiet {
 		c.out = io.Discard

@@ -13,7 +13,7 @@
 //	starts the child first, so that its       starts the Go runtime,
 //	runtime starts meanwhile                  blocks reading its pipe
 //	creates the objects, prints its lines
-//	stepConfig: the options and the run ----->  reads them
+//	stepConfig: its options and the run ----->  reads them
 //	stepGo: the checkpoint            ----->  prints its lines; mounts and
 //	                                          hostname; tries an object
 //	                                  <-----  stepReport: what happened (-i only)
@@ -65,10 +65,35 @@ const (
 
 // message is one line of the handshake.
 type message struct {
-	Step   string   `json:"step"`
-	Config *config  `json:"config,omitempty"`
-	Run    *runSpec `json:"run,omitempty"`
-	Report *report  `json:"report,omitempty"`
+	Step   string        `json:"step"`
+	Config *childOptions `json:"config,omitempty"`
+	Run    *runSpec      `json:"run,omitempty"`
+	Report *report       `json:"report,omitempty"`
+}
+
+// childOptions are the options the child acts on: what it prints, its
+// mounts, hostname and command. The rest stays with the parent, and a
+// small type is quick to encode the first time (BENCHMARKS.md).
+type childOptions struct {
+	Verbose  int      `json:"verbose,omitempty"`
+	NewPID   bool     `json:"pid,omitempty"`
+	NewMount bool     `json:"mount,omitempty"`
+	NewNet   bool     `json:"net,omitempty"`
+	NewUser  bool     `json:"user,omitempty"`
+	Hostname string   `json:"uts,omitempty"`
+	Command  []string `json:"command,omitempty"`
+}
+
+// forChild is what the child is told of cfg.
+func forChild(cfg *config) *childOptions {
+	return &childOptions{Verbose: cfg.Verbose, NewPID: cfg.NewPID, NewMount: cfg.NewMount, NewNet: cfg.NewNet,
+		NewUser: cfg.NewUser, Hostname: cfg.Hostname, Command: cfg.Command}
+}
+
+// config is the child's view of the options, from what it was told.
+func (o *childOptions) config() *config {
+	return &config{Verbose: o.Verbose, NewPID: o.NewPID, NewMount: o.NewMount, NewNet: o.NewNet,
+		NewUser: o.NewUser, Hostname: o.Hostname, Command: o.Command}
 }
 
 // runSpec is what one run is given besides the user's options: --compare

@@ -67,8 +67,7 @@ func TestAckSendsOnlyWhatTheChildReads(t *testing.T) {
 func TestMessageRoundTrip(t *testing.T) {
 	msg := "a \"quoted\" message\x00\n\t✓"
 	for _, m := range []message{
-		{Step: stepConfig, Config: &config{Prog: "./invoke_ns", Verbose: 1, IPC: true, Kinds: []string{"mq", "sem"},
-			Key: -5, Timeout: 1500000000, Command: []string{"sh", "-c", "echo $$"}},
+		{Step: stepConfig, Config: &childOptions{Verbose: 1, NewMount: true, Hostname: "h", Command: []string{"sh", "-c", "echo $$"}},
 			Run: &runSpec{IPC: true, NewIPC: true, Objects: []target{{Kind: "mq", Name: "/q"}, {Kind: "sem", Key: -5}},
 				Message: &msg, TryCreate: true, Quiet: true}},
 		{Step: stepGo},
@@ -98,7 +97,7 @@ func TestMessageRoundTrip(t *testing.T) {
 // encodes and decodes to itself.
 func FuzzDecodeMessage(f *testing.F) {
 	for _, s := range []string{`{"step":"go"}`, `{"step":"report","report":{"kind":"mq","outcome":"sent"}}`,
-		`{"step":"config","config":{"Prog":"x","Kinds":["mq"]},"run":{"ipc":true,"new_ipc":false,"objects":[{"kind":"mq","name":"/q"}]}}`} {
+		`{"step":"config","config":{"verbose":1,"command":["sh"]},"run":{"ipc":true,"new_ipc":false,"objects":[{"kind":"mq","name":"/q"}]}}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {

@@ -33,10 +33,10 @@ func checkLimits(open int) error {
 				"and a run needs %d more — raise it (ulimit -n %d)", rl.Cur, open, filesNeeded, max(1024, open+filesNeeded))
 		}
 	}
-	if unix.Getrlimit(unix.RLIMIT_NPROC, &rl) != nil || rl.Cur == unix.RLIM_INFINITY || nprocExempt() {
+	if unix.Getrlimit(unix.RLIMIT_NPROC, &rl) != nil || rl.Cur == unix.RLIM_INFINITY {
 		return nil
 	}
-	if systemTasks()+tasksNeeded <= rl.Cur {
+	if systemTasks()+tasksNeeded <= rl.Cur || nprocExempt() {
 		return nil // not even every task on the system would reach it
 	}
 	if n := userTasks(os.Getuid()); uint64(n+tasksNeeded) > rl.Cur {
@@ -53,23 +53,14 @@ func nprocExempt() bool {
 	return err == nil && os.Getuid() == 0 && strings.Join(strings.Fields(string(b)), " ") == "0 0 4294967295"
 }
 
-// systemTasks is the number of tasks on the system, as /proc/loadavg
-// counts them ("0.20 0.31 0.17 1/79 1146": 79).
+// systemTasks is the number of tasks on the system, threads included, as
+// sysinfo(2) counts them.
 func systemTasks() uint64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) != nil {
 		return ^uint64(0) >> 1
 	}
-	f := strings.Fields(string(b))
-	if len(f) < 4 {
-		return ^uint64(0) >> 1
-	}
-	_, total, _ := strings.Cut(f[3], "/")
-	n, err := strconv.ParseUint(total, 10, 64)
-	if err != nil {
-		return ^uint64(0) >> 1
-	}
-	return n
+	return uint64(si.Procs)
 }
 
 // userTasks counts the threads of the processes that uid owns.

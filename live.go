@@ -16,6 +16,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -99,16 +100,28 @@ func (q *Queue) lockHolder() int {
 }
 
 // isNamed says whether name still names q itself, and not a queue made
-// since by someone else under the same name.
+// since by someone else under the same name. Plain system calls: a
+// descriptor open for a moment needs no poller.
 func (q *Queue) isNamed(name string) bool {
-	other, err := OpenQueue(name, unix.O_RDONLY)
+	p, err := unix.BytePtrFromString(strings.TrimPrefix(name, "/"))
 	if err != nil {
 		return false
 	}
-	defer other.Close()
-	a, aerr := q.f.Stat()
-	b, berr := other.f.Stat()
-	return aerr == nil && berr == nil && os.SameFile(a, b)
+	fd, _, errno := unix.Syscall6(unix.SYS_MQ_OPEN, uintptr(unsafe.Pointer(p)),
+		uintptr(unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK), 0, 0, 0, 0)
+	if errno != 0 {
+		return false
+	}
+	defer unix.Close(int(fd))
+	var named, mine unix.Stat_t
+	if unix.Fstat(int(fd), &named) != nil {
+		return false
+	}
+	var err2 error
+	if err := q.control(func(own uintptr) { err2 = unix.Fstat(int(own), &mine) }); err != nil || err2 != nil {
+		return false
+	}
+	return named.Dev == mine.Dev && named.Ino == mine.Ino
 }
 
 // runLock is the lock of one object of this IPC namespace.

@@ -213,7 +213,7 @@ func (p *parent) drive(c *childProc, spec *runSpec, objs []object, rec *record, 
 		rec.ChildNS = nsIDs(strconv.Itoa(c.pid), namespaces)
 	}
 	o := &outcome{}
-	for _, m := range []message{{Step: stepConfig, Config: p.cfg, Run: spec}, {Step: stepGo}} {
+	for _, m := range []message{{Step: stepConfig, Config: forChild(p.cfg), Run: spec}, {Step: stepGo}} {
 		if err := c.link.send(m); err != nil {
 			c.kill()
 			o.err = err

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -98,19 +97,26 @@ func scanNamespaces() ([]*scanned, int) {
 	return all, unreadable
 }
 
-// Where a container runtime puts a container's processes, by cgroup path.
+// containerPaths are where the container runtimes put a container's
+// processes, by cgroup path: the runtime, what comes before its id or
+// name, and what the id is made of ("" for a name, up to a / or .scope).
 var containerPaths = []struct {
-	runtime string
-	re      *regexp.Regexp
+	runtime, before, of string
+	least               int
 }{
-	{"podman", regexp.MustCompile(`libpod-(?:conmon-)?([0-9a-f]{12,64})`)},
-	{"containerd", regexp.MustCompile(`cri-containerd-([0-9a-f]{12,64})`)},
-	{"crio", regexp.MustCompile(`crio-([0-9a-f]{12,64})`)},
-	{"docker", regexp.MustCompile(`docker[-/]([0-9a-f]{64})`)},
-	{"k8s pod", regexp.MustCompile(`kubepods.*pod([0-9a-f_-]{36})`)},
-	{"lxc", regexp.MustCompile(`lxc(?:\.payload\.|/)([^/]+)`)},
-	{"nspawn", regexp.MustCompile(`machine-(.+)\.scope`)},
+	{"podman", "libpod-conmon-", hexDigits, 12},
+	{"podman", "libpod-", hexDigits, 12},
+	{"containerd", "cri-containerd-", hexDigits, 12},
+	{"crio", "crio-", hexDigits, 12},
+	{"docker", "docker-", hexDigits, 64},
+	{"docker", "docker/", hexDigits, 64},
+	{"k8s pod", "pod", hexDigits + "_-", 36},
+	{"lxc", "lxc.payload.", "", 1},
+	{"lxc", "lxc/", "", 1},
+	{"nspawn", "machine-", "", 1},
 }
+
+const hexDigits = "0123456789abcdef"
 
 // containerOf names the container of process pid from its cgroup path,
 // or "-".
@@ -125,12 +131,28 @@ func containerOf(pid int) string {
 // containerIn names the container a /proc/PID/cgroup text tells, or "-".
 func containerIn(cgroup string) string {
 	for _, c := range containerPaths {
-		if m := c.re.FindStringSubmatch(cgroup); m != nil {
-			id := strings.ReplaceAll(m[1], `\x2d`, "-")
-			if len(id) > 12 {
-				id = id[:12]
+		if c.runtime == "k8s pod" && !strings.Contains(cgroup, "kubepods") {
+			continue
+		}
+		for rest := cgroup; ; {
+			_, after, found := strings.Cut(rest, c.before)
+			if !found {
+				break
 			}
-			return c.runtime + " " + id
+			rest = after
+			id := after
+			if c.of != "" {
+				id = after[:len(after)-len(strings.TrimLeft(after, c.of))]
+			} else if k := strings.IndexAny(after, "/\n"); k >= 0 {
+				id = after[:k]
+			}
+			id = strings.ReplaceAll(strings.TrimSuffix(id, ".scope"), `\x2d`, "-")
+			if len(id) >= c.least {
+				if len(id) > 12 {
+					id = id[:12]
+				}
+				return c.runtime + " " + id
+			}
 		}
 	}
 	return "-"

@@ -115,9 +115,9 @@ func openFDs() (inherited []int, open int) {
 		return nil, 0
 	}
 	defer unix.Close(dir)
-	buf := make([]byte, 4096)
+	var buf [2048]byte
 	for {
-		n, err := unix.ReadDirent(dir, buf)
+		n, err := unix.ReadDirent(dir, buf[:])
 		if err != nil || n <= 0 {
 			return inherited, open
 		}
