@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,14 +27,28 @@ type compareRecord struct {
 	Error      string       `json:"error,omitempty"`
 }
 
-// The two runs, in order.
-var compareRuns = []struct {
-	name   string
-	newIPC bool
-	title  string
-}{
-	{"shared", false, "shared (-i no)"},
-	{"new", true, "new (-i yes)"},
+// compareRun is one column of the table.
+type compareRun struct {
+	name    string
+	newIPC  bool
+	title   string
+	heading string // of its part of the -v transcript
+}
+
+// The two runs, in order; --target adds a third (targetRun).
+var compareRuns = []compareRun{
+	{"shared", false, "shared (-i no)", "--- the child in a shared IPC namespace ---"},
+	{"new", true, "new (-i yes)", "--- the child in a new IPC namespace ---"},
+}
+
+var targetRun = compareRun{"target", false, "target", "--- the child in the target's IPC namespace ---"}
+
+// runsOf are the runs of --compare with cfg's options.
+func runsOf(cfg *config) []compareRun {
+	if cfg.Target != "" {
+		return append(slices.Clone(compareRuns), targetRun)
+	}
+	return compareRuns
 }
 
 func runCompare(cfg *config, out io.Writer, file *os.File, inherited []int) *outcome {
@@ -85,9 +100,20 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 			c.link.close()
 		}
 	}()
-	for _, r := range compareRuns {
+	var target *existing
+	if cfg.Target != "" {
+		var err error
+		if target, err = openTarget(cfg.Target); err != nil {
+			return &outcome{err: err}
+		}
+	}
+	for _, r := range runsOf(cfg) {
 		spec := &runSpec{IPC: true, NewIPC: r.newIPC, Objects: objects, Message: &text, TryCreate: true, Quiet: quiet}
-		c, err := startChild(cfg, spec, p.childOut, inherited, nil)
+		var join *existing
+		if r.name == targetRun.name {
+			join = target
+		}
+		c, err := startChild(cfg, spec, p.childOut, inherited, join)
 		if err != nil {
 			return &outcome{err: err}
 		}
@@ -102,7 +128,21 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 	if err != nil {
 		return &outcome{err: err}
 	}
-	o := p.compareRuns(specs, children, objs, parentNS, namespaces, cr)
+	if target != nil {
+		// The target's child looks for POSIX shared memory in the
+		// target's /dev/shm, where the others look in their own.
+		specs[2].Objects = slices.Clone(objects)
+		for i, t := range specs[2].Objects {
+			if t.kind().isolation == "mnt" {
+				if target.pid == 0 {
+					return &outcome{err: fmt.Errorf("--target %s: a namespace file leads to no /dev/shm — "+
+						"give --target PID for pshm, or leave it out of -k", target.path)}
+				}
+				specs[2].Objects[i].Dir = target.shmDirOf()
+			}
+		}
+	}
+	o := p.compareRuns(specs, children, objs, parentNS, namespaces, cr, target)
 	if err := p.removeAll(objects, objs); err != nil && o.err == nil {
 		o.err = err
 	}
@@ -113,20 +153,28 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 		io.WriteString(out, "\n")
 	}
 	printTable(out, cfg, objects, cr.Runs)
-	cr.Isolated = isolated(cfg, cr.Runs)
+	cr.Isolated = isolated(cfg, cr.Runs[:2])
 	io.WriteString(out, "\n")
 	sentence(out, "", conclusion(cfg, objects, cr.Isolated))
+	if target != nil {
+		io.WriteString(out, "\n")
+		sentence(out, "", likeWhich(target, cr.Runs))
+	}
 	return &outcome{exposed: !cr.Isolated}
 }
 
 // compareRuns drives each child through the objects in turn, the objects
 // set back between them, and records each run.
 func (p *parent) compareRuns(specs []*runSpec, children []*childProc, objs []object, parentNS map[string]string,
-	namespaces []string, cr *compareRecord) *outcome {
+	namespaces []string, cr *compareRecord, target *existing) *outcome {
 	var o *outcome
-	for i, r := range compareRuns {
-		p.printf("--- the child in a %s IPC namespace ---\n", strings.Fields(r.title)[0])
+	for i, r := range runsOf(p.cfg) {
+		p.printf("%s\n", r.heading)
 		rec := &record{Run: r.name, ParentNS: parentNS, Objects: []*objectRecord{}, start: time.Now()}
+		if r.name == targetRun.name {
+			p.target, p.targetGone = target, watchProcess(target.pid)
+			rec.Target = &targetRecord{PID: target.pid, Command: target.comm, Path: target.path, IPC: target.id, UserNS: ownerID(target.file)}
+		}
 		o = p.drive(children[i], specs[i], objs, rec, namespaces)
 		rec.finish(p.cfg, o)
 		cr.Runs = append(cr.Runs, rec)
@@ -247,6 +295,30 @@ func conclusion(cfg *config, objects []target, shown bool) string {
 	return strings.Join(parts, " ")
 }
 
+// likeWhich says which of the first two runs the target's behaved like.
+func likeWhich(target *existing, runs []*record) string {
+	same := func(a, b *record) bool {
+		if len(a.Objects) != len(b.Objects) {
+			return false
+		}
+		for i := range a.Objects {
+			if a.Objects[i].Verdict != b.Objects[i].Verdict {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case len(runs) < 3:
+		return "The target's run did not take place."
+	case same(runs[2], runs[0]):
+		return "The target, " + target.about() + ", behaved like -i no: it shares this IPC namespace."
+	case same(runs[2], runs[1]):
+		return "The target, " + target.about() + ", behaved like -i yes: it is isolated from this IPC namespace."
+	}
+	return "The target, " + target.about() + ", behaved like neither run: see each kind's row."
+}
+
 // list is "mq", "mq and msg", "mq, msg and sem".
 func list(words []string) string {
 	if len(words) < 2 {
@@ -260,7 +332,7 @@ func list(words []string) string {
 func printTable(out io.Writer, cfg *config, objects []target, runs []*record) {
 	rows := [][]string{{""}}
 	for i := range runs {
-		rows[0] = append(rows[0], compareRuns[i].title)
+		rows[0] = append(rows[0], runsOf(cfg)[i].title)
 	}
 	row := func(label string, cell func(r *record) string) {
 		cells := []string{label}

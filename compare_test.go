@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -179,5 +181,45 @@ func TestCompareStopsOnASignal(t *testing.T) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 128+int(unix.SIGTERM) || strings.Contains(seen.String(), "Isolation") {
 		t.Errorf("%v, want exit status 143 and no table:\n%s\nstderr:\n%s", err, seen.String(), stderr.String())
+	}
+}
+
+// --compare --target adds a column for the target, and says which of the
+// two runs it behaved like.
+func TestCompareTarget(t *testing.T) {
+	privFlags(t)
+	isolated := command(t, "unshare", "--ipc", "sleep", "60")
+	if err := isolated.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { isolated.Process.Kill(); isolated.Wait() }()
+	for _, tt := range []struct {
+		name, pid, mq, like string
+	}{
+		{"isolated", strconv.Itoa(isolated.Process.Pid), "blocked", "behaved like -i yes: it is isolated from this IPC namespace."},
+		{"shared", strconv.Itoa(os.Getpid()), "delivered", "behaved like -i no: it shares this IPC namespace."},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := testQueue(t)
+			r := run(t, "compared\n", "-c", "--target", tt.pid, "-q", q)
+			if r.code != exitOK || !strings.Contains(flat(r.stdout), tt.like) {
+				t.Fatalf("exit %d, want 0 and %q:\n%s\nstderr:\n%s", r.code, tt.like, r.stdout, r.stderr)
+			}
+			lines := strings.Split(r.stdout, "\n")
+			header := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "shared (-i no)") })
+			if header < 0 || !strings.HasSuffix(lines[header], "target") {
+				t.Fatalf("no target column:\n%s", r.stdout)
+			}
+			col := strings.LastIndex(lines[header], "target")
+			row := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "mq "+q) })
+			if row < 0 || len(lines[row]) <= col || !strings.HasPrefix(lines[row][col:], tt.mq) {
+				t.Errorf("the target's mq cell is not %s:\n%s", tt.mq, r.stdout)
+			}
+			for _, l := range lines {
+				if len([]rune(l)) > columns {
+					t.Errorf("%d columns: %q", len([]rune(l)), l)
+				}
+			}
+		})
 	}
 }

@@ -221,8 +221,6 @@ func parseOptions(args []string) (*config, error) {
 			return nil, usagef("--target: give a PID, or a namespace file such as /proc/PID/ns/ipc")
 		case set.IsSet('i'):
 			return nil, usagef("--target joins an IPC namespace that exists: leave out -i")
-		case cfg.Compare:
-			return nil, usagef("--target and -c together are not in this version: run them apart")
 		}
 		cfg.IPC = true // the exchange, with the target's namespace
 	}
