@@ -165,6 +165,26 @@ func TestTargetContainers(t *testing.T) {
 			}
 		})
 	}
+	// One container against another (--from): the pod's share one.
+	for _, tt := range []struct {
+		name     string
+		from, to int
+		code     int
+		says     string
+	}{
+		{"--from the first, --target the pod's other", own, pod, exitOK,
+			fmt.Sprintf("process %d (sleep) shares the IPC namespace of process %d (sleep)", pod, own)},
+		{"--from the first, --target the host's", own, host, exitBlocked,
+			fmt.Sprintf("process %d (sleep) is in another IPC namespace than process %d (sleep)", host, own)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run(t, "between containers\n", "--from", strconv.Itoa(tt.from), "--target", strconv.Itoa(tt.to),
+				"-k", "mq,msg,sem,shm", "-q", testQueue(t))
+			if r.code != tt.code || !strings.Contains(flat(r.stdout), tt.says) {
+				t.Errorf("exit %d, want %d and %q:\n%s\nstderr:\n%s", r.code, tt.code, tt.says, r.stdout, r.stderr)
+			}
+		})
+	}
 	// Every kind, through the container's own /dev/shm for pshm: blocked,
 	// but for the container whose /dev/shm is the suite's.
 	for _, tt := range []struct {

@@ -107,6 +107,7 @@ func TestJSON(t *testing.T) {
 		{"-k all -i no", []string{"-k", "all", "-i", "no"}, exitOK, "delivered", "ok", true, kindNames()},
 		{"-k all -i yes", []string{"-k", "all", "-i", "yes"}, exitBlocked, "blocked", "ENOENT", false, kindNames()},
 		{"--target this process", []string{"--target", strconv.Itoa(os.Getpid())}, exitOK, "delivered", "ok", true, []string{"mq"}},
+		{"--from and --target this process", []string{"--from", strconv.Itoa(os.Getpid()), "--target", strconv.Itoa(os.Getpid())}, exitOK, "delivered", "ok", true, []string{"mq"}},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {

@@ -130,7 +130,8 @@ type runLock struct{ fd int }
 // lockName is the abstract socket's name for t in the caller's IPC
 // namespace.
 func lockName(t target) string {
-	ns, _ := os.Readlink("/proc/self/ns/ipc")
+	// The thread's own: with --from, not the process's.
+	ns, _ := os.Readlink("/proc/thread-self/ns/ipc")
 	if t.kind().isolation == "mnt" {
 		// A file's place is its filesystem, whatever the IPC namespace.
 		var st unix.Stat_t

@@ -58,6 +58,7 @@ type config struct {
 	Key        int32    // --key; 0: a run draws a free one at random
 	Compare    bool     // -c: a run with -i no, then one with -i yes
 	Target     string   // --target PID|PATH: the child joins that IPC namespace
+	From       string   // --from PID|PATH: the parent's objects are made in that one
 	Scan       bool     // --scan: list every IPC namespace on the host
 	Probe      bool     // --probe: and try the exchange with each
 	Command    []string // what the child runs at the end, if anything
@@ -186,6 +187,7 @@ func parseOptions(args []string) (*config, error) {
 	set.FlagLong(&timeout, "timeout", 't')
 	set.FlagLong(&queue, "queue", 'q')
 	set.FlagLong(&cfg.Target, "target", 0)
+	set.FlagLong(&cfg.From, "from", 0)
 	set.FlagLong(&cfg.Scan, "scan", 0)
 	set.FlagLong(&cfg.Probe, "probe", 0)
 	if err := set.Getopt(args, nil); err != nil {
@@ -225,6 +227,12 @@ func parseOptions(args []string) (*config, error) {
 		cfg.IPC = true // the exchange, with the target's namespace
 	}
 	switch {
+	case set.IsSet("from") && cfg.From == "":
+		return nil, usagef("--from: give a PID, or a namespace file such as /proc/PID/ns/ipc")
+	case cfg.From != "" && !cfg.IPC:
+		return nil, usagef("--from is for the exchange: add --target, -i yes or -i no")
+	case cfg.From != "" && cfg.Compare:
+		return nil, usagef("--from and -c together are not in this version: run them apart")
 	case cfg.Probe && !cfg.Scan:
 		return nil, usagef("--probe tries what --scan finds: add --scan")
 	case cfg.Scan && (set.IsSet('i') || cfg.Compare || cfg.Target != "" || len(set.Args()) > 0):
@@ -393,6 +401,9 @@ Options:
                            namespace of process PID (a running container),
                            or of the namespace file PATH: delivered means
                            it shares this one, blocked that it is isolated
+      --from PID|PATH      make the parent's objects, and wait, in that IPC
+                           namespace instead of its own: with --target, one
+                           container checked against another
       --scan               list every IPC namespace a process is in, with the
                            container each belongs to
       --probe              with --scan: try the exchange with each (with -k

@@ -35,6 +35,9 @@ type parent struct {
 	// targetGone is closed when its process ends.
 	target     *existing
 	targetGone <-chan struct{}
+	// from is the IPC namespace where the parent makes its objects and
+	// waits (--from), if not its own.
+	from *existing
 }
 
 func runParent(cfg *config) *outcome {
@@ -94,8 +97,21 @@ func runSingle(cfg *config, out io.Writer, file *os.File, inherited []int) *outc
 
 // aim points the run at the IPC namespace of --target, if it is given:
 // the child joins it, looks for POSIX shared memory in the target's own
-// /dev/shm, and the run ends if the target's process does.
+// /dev/shm, and the run ends if the target's process does. With --from,
+// the parent's objects are made in that namespace.
 func (p *parent) aim(spec *runSpec, rec *record) error {
+	if p.cfg.From != "" {
+		e, err := openTarget(p.cfg.From)
+		if err != nil {
+			return fmt.Errorf("--from: %w", err)
+		}
+		if slices.ContainsFunc(spec.Objects, func(t target) bool { return t.kind().isolation == "mnt" }) {
+			return fmt.Errorf("--from %s: pshm is not in this version with --from: leave it out of -k", p.cfg.From)
+		}
+		p.from = e
+		rec.From = &targetRecord{PID: e.pid, Command: e.comm, Path: e.path, IPC: e.id, UserNS: ownerID(e.file)}
+		p.moref("Parent: from: %s, %s\n", e.about(), e.id)
+	}
 	if p.cfg.Target == "" {
 		return nil
 	}
@@ -171,7 +187,13 @@ func (p *parent) wantNS() bool {
 func (p *parent) runOnce(spec *runSpec, rec *record) *outcome {
 	// The child starts first: its runtime starts while the parent gets
 	// ready, and it waits at the checkpoint until the objects exist.
-	c, err := startChild(p.cfg, spec, p.childOut, p.inherited, p.target)
+	// The child joins the target, or with --from and -i no the
+	// namespace of --from, where the parent's objects are.
+	join := p.target
+	if join == nil && p.from != nil && !spec.NewIPC {
+		join = p.from
+	}
+	c, err := startChild(p.cfg, spec, p.childOut, p.inherited, join)
 	<-p.caught
 	namespaces := shownNamespaces(p.cfg, spec.IPC)
 	if p.wantNS() {
@@ -184,7 +206,15 @@ func (p *parent) runOnce(spec *runSpec, rec *record) *outcome {
 		return &outcome{err: err}
 	}
 	defer c.link.close()
-	objs, err := p.createAll(spec)
+	var objs []object
+	if ferr := p.from.inside(func() { objs, err = p.createAll(spec) }); ferr != nil {
+		err = ferr
+	}
+	if p.from != nil {
+		for i, o := range objs {
+			objs[i] = nsObject{o, p.from}
+		}
+	}
 	if err != nil {
 		c.kill()
 		return &outcome{err: err}
@@ -434,7 +464,7 @@ func (p *parent) delivery(t target, m received, rep *report, c *childProc, rec *
 	case p.target != nil && t.kind().isolation == "mnt":
 		p.say("Parent: ", fmt.Sprintf("%s shares this %s", p.target.about(), shmDir))
 	case p.target != nil:
-		p.say("Parent: ", p.target.here())
+		p.say("Parent: ", p.target.here(p.from))
 	case t.kind().isolation == "mnt" && p.spec.NewIPC:
 		p.say("Parent: ", "it crossed the new IPC namespace: POSIX shared memory is a file in "+shmDir+
 			", which the IPC namespace does not isolate; a mount namespace with its own "+shmDir+" does (-m)")
@@ -450,7 +480,7 @@ func (p *parent) undelivered(t target, r report) verdict {
 		isolation, missing := t.kind().isolation, r.Errno == unix.ENOENT
 		switch {
 		case missing && isolation == "ipc" && p.target != nil:
-			p.say("Parent: ", fmt.Sprintf("no %s can arrive: %s", what, p.target.elsewhere()))
+			p.say("Parent: ", fmt.Sprintf("no %s can arrive: %s", what, p.target.elsewhere(p.from)))
 		case missing && isolation == "mnt" && p.target != nil:
 			p.say("Parent: ", fmt.Sprintf("no %s can arrive: the %s of %s has no %s", what, shmDir, p.target.about(), t.bare()))
 		case missing && isolation == "ipc" && p.spec.NewIPC:

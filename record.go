@@ -17,6 +17,7 @@ type record struct {
 	Options    *jsonOptions      `json:"options,omitempty"`
 	Run        string            `json:"run,omitempty"`    // in --compare: "shared" or "new"
 	Target     *targetRecord     `json:"target,omitempty"` // with --target
+	From       *targetRecord     `json:"from,omitempty"`   // with --from
 	ParentNS   map[string]string `json:"parent_namespaces"`
 	ChildNS    map[string]string `json:"child_namespaces"`
 	Objects    []*objectRecord   `json:"objects"`

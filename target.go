@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -116,16 +117,24 @@ func (e *existing) about() string {
 	return fmt.Sprintf("process %d (%s)", e.pid, e.comm)
 }
 
-// elsewhere says that the target is another IPC namespace than this one.
-func (e *existing) elsewhere() string {
-	if e.pid == 0 {
-		return fmt.Sprintf("%s is another IPC namespace, %s", e.path, e.id)
+// elsewhere says that the target is another IPC namespace than this one,
+// or than from's.
+func (e *existing) elsewhere(from *existing) string {
+	than := ""
+	if from != nil {
+		than = " than " + from.about()
 	}
-	return fmt.Sprintf("%s is in another IPC namespace, %s", e.about(), e.id)
+	if e.pid == 0 {
+		return fmt.Sprintf("%s is another IPC namespace%s, %s", e.path, than, e.id)
+	}
+	return fmt.Sprintf("%s is in another IPC namespace%s, %s", e.about(), than, e.id)
 }
 
-// here says that the target is this IPC namespace.
-func (e *existing) here() string {
+// here says that the target is this IPC namespace, or from's.
+func (e *existing) here(from *existing) string {
+	if from != nil {
+		return fmt.Sprintf("%s shares the IPC namespace of %s, %s", e.about(), from.about(), e.id)
+	}
 	if e.pid == 0 {
 		return fmt.Sprintf("%s is this IPC namespace, %s", e.path, e.id)
 	}
@@ -198,4 +207,53 @@ func onOwnThread(fn func() (keep bool)) {
 	}()
 	<-done
 	runtime.UnlockOSThread()
+}
+
+// inside runs fn on a thread of its own in the namespace (--from), and
+// waits for it: the thread joins first, and is thrown away after, so that
+// no other goroutine ever runs in it. Without a namespace, fn runs here.
+func (e *existing) inside(fn func()) error {
+	if e == nil || e.same {
+		fn()
+		return nil
+	}
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		onOwnThread(func() bool {
+			if err = e.join(); err == nil {
+				fn()
+			}
+			return false
+		})
+	}()
+	<-done
+	return err
+}
+
+// nsObject is an object of the namespace of --from: each of its system
+// calls is made from a thread in that namespace, where System V ids and
+// queue names mean what they meant when it was made.
+type nsObject struct {
+	object
+	ns *existing
+}
+
+func (o nsObject) Receive(buf []byte, deadline time.Time) (n int, err error) {
+	o.ns.inside(func() { n, err = o.object.Receive(buf, deadline) })
+	return n, err
+}
+
+func (o nsObject) Interrupt() { o.ns.inside(o.object.Interrupt) }
+func (o nsObject) Reset()     { o.ns.inside(o.object.Reset) }
+
+func (o nsObject) Close() (err error) {
+	o.ns.inside(func() { err = o.object.Close() })
+	return err
+}
+
+func (o nsObject) Remove() (err error) {
+	o.ns.inside(func() { err = o.object.Remove() })
+	return err
 }
