@@ -100,10 +100,10 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 			c.link.close()
 		}
 	}()
-	var target *existing
+	var joined *existing
 	if cfg.Target != "" {
 		var err error
-		if target, err = openTarget(cfg.Target); err != nil {
+		if joined, err = openTarget(cfg.Target); err != nil {
 			return &outcome{err: err}
 		}
 	}
@@ -111,7 +111,7 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 		spec := &runSpec{IPC: true, NewIPC: r.newIPC, Objects: objects, Message: &text, TryCreate: true, Quiet: quiet}
 		var join *existing
 		if r.name == targetRun.name {
-			join = target
+			join = joined
 		}
 		c, err := startChild(cfg, spec, p.childOut, inherited, join)
 		if err != nil {
@@ -128,21 +128,36 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 	if err != nil {
 		return &outcome{err: err}
 	}
-	if target != nil {
+	if joined != nil {
 		// The target's child looks for POSIX shared memory in the
 		// target's /dev/shm, where the others look in their own.
 		specs[2].Objects = slices.Clone(objects)
 		for i, t := range specs[2].Objects {
 			if t.kind().isolation == "mnt" {
-				if target.pid == 0 {
+				if joined.pid == 0 {
 					return &outcome{err: fmt.Errorf("--target %s: a namespace file leads to no /dev/shm — "+
-						"give --target PID for pshm, or leave it out of -k", target.path)}
+						"give --target PID for pshm, or leave it out of -k", joined.path)}
 				}
-				specs[2].Objects[i].Dir = target.shmDirOf()
+				specs[2].Objects[i].Dir = joined.shmDirOf()
 			}
 		}
 	}
-	o := p.compareRuns(specs, children, objs, parentNS, namespaces, cr, target)
+	// Each child's namespaces, read while all of them wait at their
+	// checkpoints: none has gone, so none's can be another's number.
+	recs := make([]*record, len(children))
+	for i, c := range children {
+		recs[i] = &record{Run: runsOf(cfg)[i].name, ParentNS: parentNS, Objects: []*objectRecord{}, start: time.Now(),
+			ChildNS: nsIDs(strconv.Itoa(c.pid), namespaces)}
+	}
+	// Quietly, the child in a new namespace can be let go at once: it can
+	// reach none of the objects, and what it does meanwhile shows nowhere.
+	// Not with POSIX shared memory it could reach (no -m), nor the target.
+	if quiet && (cfg.NewMount || !slices.ContainsFunc(objects, func(t target) bool { return t.kind().isolation == "mnt" })) {
+		if err := p.release(children[1], specs[1]); err != nil {
+			return &outcome{err: err}
+		}
+	}
+	o := p.compareRuns(specs, children, objs, recs, namespaces, cr, joined)
 	if err := p.removeAll(objects, objs); err != nil && o.err == nil {
 		o.err = err
 	}
@@ -156,21 +171,21 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 	cr.Isolated = isolated(cfg, cr.Runs[:2])
 	io.WriteString(out, "\n")
 	sentence(out, "", conclusion(cfg, objects, cr.Isolated))
-	if target != nil {
+	if joined != nil {
 		io.WriteString(out, "\n")
-		sentence(out, "", likeWhich(target, cr.Runs))
+		sentence(out, "", likeWhich(joined, cr.Runs))
 	}
 	return &outcome{exposed: !cr.Isolated}
 }
 
 // compareRuns drives each child through the objects in turn, the objects
 // set back between them, and records each run.
-func (p *parent) compareRuns(specs []*runSpec, children []*childProc, objs []object, parentNS map[string]string,
+func (p *parent) compareRuns(specs []*runSpec, children []*childProc, objs []object, recs []*record,
 	namespaces []string, cr *compareRecord, target *existing) *outcome {
 	var o *outcome
 	for i, r := range runsOf(p.cfg) {
 		p.printf("%s\n", r.heading)
-		rec := &record{Run: r.name, ParentNS: parentNS, Objects: []*objectRecord{}, start: time.Now()}
+		rec := recs[i]
 		if r.name == targetRun.name {
 			p.target, p.targetGone = target, watchProcess(target.pid)
 			rec.Target = &targetRecord{PID: target.pid, Command: target.comm, Path: target.path, IPC: target.id, UserNS: ownerID(target.file)}

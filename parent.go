@@ -238,17 +238,14 @@ func (p *parent) runOnce(spec *runSpec, rec *record) *outcome {
 func (p *parent) drive(c *childProc, spec *runSpec, objs []object, rec *record, namespaces []string) *outcome {
 	p.spec = spec
 	p.verbosef("Parent: PID of child is %d\n", c.pid)
-	if p.wantNS() {
+	if p.wantNS() && rec.ChildNS == nil {
 		// The child is in its namespaces already, held at the checkpoint.
 		rec.ChildNS = nsIDs(strconv.Itoa(c.pid), namespaces)
 	}
 	o := &outcome{}
-	for _, m := range []message{{Step: stepConfig, Config: forChild(p.cfg), Run: spec}, {Step: stepGo}} {
-		if err := c.link.send(m); err != nil {
-			c.kill()
-			o.err = err
-			return o
-		}
+	if err := p.release(c, spec); err != nil {
+		o.err = err
+		return o
 	}
 	c.acks = acksWanted(p.cfg, len(objs))
 	if len(objs) > 0 {
@@ -261,6 +258,21 @@ func (p *parent) drive(c *childProc, spec *runSpec, objs []object, rec *record, 
 	status, _ := c.wait()
 	o.child = &status
 	return o
+}
+
+// release hands the child its options and lets it go, once.
+func (p *parent) release(c *childProc, spec *runSpec) error {
+	if c.released {
+		return nil
+	}
+	c.released = true
+	for _, m := range []message{{Step: stepConfig, Config: forChild(p.cfg), Run: spec}, {Step: stepGo}} {
+		if err := c.link.send(m); err != nil {
+			c.kill()
+			return err
+		}
+	}
+	return nil
 }
 
 // exchanges goes through the objects in turn, one verdict each. A failure

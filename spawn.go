@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -153,6 +154,8 @@ type childProc struct {
 	status  syscall.WaitStatus // how it ended, once exited is closed
 	waitErr error              // or why it could not be waited for
 	acks    int                // acks it still reads (acksWanted)
+	// released says it has been sent its options and let go (release).
+	released bool
 }
 
 // startChild starts the child, which waits for its config. Its standard
@@ -214,7 +217,17 @@ func startChild(cfg *config, spec *runSpec, stdout *os.File, inherited []int, jo
 // (target.go). One waiter only, for this PID only: a second would steal
 // the status (rootlesskit #129).
 func (c *childProc) startAndWait(path string, argv []string, attr *syscall.ProcAttr, started chan<- error, join *existing) {
-	onOwnThread(func() (keep bool) {
+	run := onOwnThread
+	if join == nil || join.same {
+		// Nothing to join: any thread will do, the main thread too, and
+		// handing over to another would cost a thread start.
+		run = func(fn func() bool) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			fn()
+		}
+	}
+	run(func() (keep bool) {
 		if join != nil {
 			if err := join.join(); err != nil {
 				started <- err
