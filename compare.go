@@ -72,20 +72,11 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 	}
 	sigs := make(chan os.Signal, 4)
 	catchSignals(sigs)
-	msg, sig, err := promptOrSignal(out, sigs)
-	switch {
-	case sig != 0:
-		return &outcome{signal: sig}
-	case err != nil:
-		return &outcome{err: &codeError{code: exitNoMessage, err: hint(fmt.Errorf("reading the message: %w", err),
-			fmt.Sprintf("give one line of at most %d bytes", messageMax))}}
-	}
-	text := string(msg)
-	cr.Message = &text
-
-	// Both children start at once, before the objects exist: each waits
-	// at its checkpoint, and with both alive together, each of their
-	// namespaces is its own, even where the kernel would reuse a number.
+	// Both children start at once, before the message is read and the
+	// objects exist: each waits at its checkpoint while its runtime comes
+	// up, and with both alive together, each of their namespaces is its
+	// own, even where the kernel would reuse a number.
+	var text string
 	quiet := cfg.Verbose == 0
 	p := &parent{cfg: cfg, out: out, childOut: file, inherited: inherited, sigs: sigs, quiet: quiet}
 	if quiet {
@@ -119,6 +110,17 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 		}
 		specs, children = append(specs, spec), append(children, c)
 	}
+	msg, sig, err := promptOrSignal(out, sigs)
+	switch {
+	case sig != 0:
+		return &outcome{signal: sig}
+	case err != nil:
+		return &outcome{err: &codeError{code: exitNoMessage, err: hint(fmt.Errorf("reading the message: %w", err),
+			fmt.Sprintf("give one line of at most %d bytes", messageMax))}}
+	}
+	text = string(msg)
+	cr.Message = &text
+
 	namespaces := shownNamespaces(cfg, true)
 	parentNS := nsIDs("self", namespaces)
 	p.moref("Parent: namespaces %s\n", nsLine(parentNS, namespaces))

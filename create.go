@@ -72,6 +72,11 @@ func (p *parent) createByName(t target) (object, target, error) {
 		if err != nil {
 			return nil, t, err
 		}
+		if lock == nil && h.pid == 0 && try == 0 {
+			// Held, by no process that answered: most likely one that
+			// has just ended. A second look tells.
+			continue
+		}
 		if lock != nil {
 			var o object
 			if o, err = t.create(); err == nil {

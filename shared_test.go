@@ -364,7 +364,8 @@ func TestChildMarkerSetByMistake(t *testing.T) {
 }
 
 // The binary on a filesystem made noexec after it started: the child
-// cannot start, and the error says why.
+// cannot start, and the error says why. invoke_ns is held at its own exec
+// (ptrace) while the mount becomes noexec, then let go.
 func TestNoexecSaysSo(t *testing.T) {
 	needRoot(t, "mounting a tmpfs in the suite's mount namespace")
 	if !hermetic() {
@@ -375,23 +376,30 @@ func TestNoexecSaysSo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Unmount(mnt, unix.MNT_DETACH)
-	b, err := os.ReadFile(binary)
-	if err == nil {
-		err = os.WriteFile(filepath.Join(mnt, "invoke_ns"), b, 0o755)
-	}
-	if err != nil {
+	copyFile(t, binary, filepath.Join(mnt, "invoke_ns"))
+	// ptrace requests come from the thread that started the tracee.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cmd := command(t, filepath.Join(mnt, "invoke_ns"), "-i", "no", "-q", testQueue(t))
+	var stderr strings.Builder
+	cmd.Stdin, cmd.Stderr = strings.NewReader("hello\n"), &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Ptrace: true}
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// --compare starts its children after the prompt: made noexec then.
-	s := startCmd(t, command(t, filepath.Join(mnt, "invoke_ns"), "-c", "-q", testQueue(t)))
-	s.waitForPrompt()
+	var ws unix.WaitStatus
+	if _, err := unix.Wait4(cmd.Process.Pid, &ws, 0, nil); err != nil || !ws.Stopped() {
+		t.Fatalf("not stopped at its exec: %v, %v", err, ws)
+	}
 	if err := unix.Mount("", mnt, "", unix.MS_REMOUNT|unix.MS_NOEXEC, ""); err != nil {
 		t.Fatal(err)
 	}
-	io.WriteString(s.stdin, "hello\n")
-	r := s.wait()
-	if r.code != exitFailure || !strings.Contains(flat(r.stderr), "mounted noexec") {
-		t.Errorf("exit %d, want 1 and the noexec mount named:\n%s", r.code, r.stderr)
+	if err := unix.PtraceDetach(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != exitFailure || !strings.Contains(flat(stderr.String()), "mounted noexec") {
+		t.Errorf("exit %d, want 1 and the noexec mount named:\n%s", code, stderr.String())
 	}
 }
 
