@@ -110,9 +110,11 @@ func (p *parent) createByName(t target) (object, target, error) {
 			continue
 		case p.cfg.Force:
 			return nil, t, fmt.Errorf("-f: %s: %s, so it stays — -f removes only what an earlier run left behind", t, h.why())
-		case !p.cfg.QueueGiven && try < 3:
+		case !p.cfg.QueueGiven && try < 4:
 			own := fmt.Sprintf("%s.%d", defaultQueue, os.Getpid())
-			if try > 0 {
+			if t.Name != defaultQueue {
+				// That one is taken too (the same PID in another PID
+				// namespace): one drawn at random.
 				own = fmt.Sprintf("%s.%d.%x", defaultQueue, os.Getpid(), rand.Uint32())
 			}
 			p.printf("Parent: %s\n", h.about(t.Name))
