@@ -243,16 +243,6 @@ func (t target) createOwn() error {
 	return errors.Join(o.Remove(), o.Close())
 }
 
-// removeStale removes an object of this name or key left by an earlier
-// run (-f); one that is not there is no error.
-func (t target) removeStale() (bool, error) {
-	err := t.kind().remove(t)
-	if errors.Is(err, unix.ENOENT) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
 // removeSysV removes a System V object found by key: each System V type is
 // both the parent's side and the child's.
 func removeSysV[T object](o T, err error) error {

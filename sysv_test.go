@@ -54,7 +54,7 @@ func testKey(t *testing.T) int32 {
 	t.Cleanup(func() {
 		for _, k := range sysvKinds {
 			if hasKey(k, key) {
-				target{Kind: k, Key: key}.removeStale()
+				kindNamed(k).remove(target{Kind: k, Key: key})
 				t.Errorf("a %s object with key %d was left behind", k, key)
 			}
 		}
