@@ -5,6 +5,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -70,20 +71,54 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 	if cfg.Verbose >= 1 {
 		fmt.Fprintf(out, "Parent: PID of parent is %d\n", os.Getpid())
 	}
+	// As in runSingle, the signals are caught while the children start,
+	// and before the prompt: a signal before then finds nothing made.
 	sigs := make(chan os.Signal, 4)
-	catchSignals(sigs)
-	// Both children start at once, before the message is read and the
-	// objects exist: each waits at its checkpoint while its runtime comes
-	// up, and with both alive together, each of their namespaces is its
-	// own, even where the kernel would reuse a number.
+	caught := make(chan struct{})
+	go func() { catchSignals(sigs); close(caught) }()
 	var text string
 	quiet := cfg.Verbose == 0
-	p := &parent{cfg: cfg, out: out, childOut: file, inherited: inherited, sigs: sigs, quiet: quiet}
+	p := &parent{cfg: cfg, out: out, childOut: file, inherited: inherited, sigs: sigs, caught: caught, quiet: quiet}
 	if quiet {
 		p.out, p.childOut = io.Discard, nil
 	}
 	objects := targets(cfg)
+	var joined *existing
+	if cfg.Target != "" {
+		var err error
+		if joined, err = openTarget(cfg.Target); err != nil {
+			return &outcome{err: err}
+		}
+		if joined.pid == 0 && slices.ContainsFunc(objects, func(t target) bool { return t.kind().isolation == "mnt" }) {
+			return &outcome{err: fmt.Errorf("--target %s: a namespace file leads to no /dev/shm — "+
+				"give --target PID for pshm, or leave it out of -k", joined.path)}
+		}
+	}
+	// The children start at once, each from a thread of its own, before
+	// the message is read and the objects exist: each waits at its
+	// checkpoint while its runtime comes up, and with all of them alive
+	// together, each of their namespaces is its own, even where the kernel
+	// would reuse a number. The runtime lets forks overlap, and a thread
+	// that forked may wait for a CPU behind the very child it started, for
+	// as long as a time slice: one fork does not wait for the other.
+	type started struct {
+		c   *childProc
+		err error
+	}
 	var specs []*runSpec
+	starts := make([]chan started, len(runsOf(cfg)))
+	for i, r := range runsOf(cfg) {
+		spec := &runSpec{IPC: true, NewIPC: r.newIPC, Objects: objects, Message: &text, TryCreate: true, Quiet: quiet}
+		var join *existing
+		if r.name == targetRun.name {
+			join = joined
+		}
+		specs, starts[i] = append(specs, spec), make(chan started, 1)
+		go func() {
+			c, err := startChild(cfg, spec, p.childOut, inherited, join)
+			starts[i] <- started{c, err}
+		}()
+	}
 	var children []*childProc
 	defer func() {
 		for _, c := range children {
@@ -91,25 +126,19 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 			c.link.close()
 		}
 	}()
-	var joined *existing
-	if cfg.Target != "" {
-		var err error
-		if joined, err = openTarget(cfg.Target); err != nil {
-			return &outcome{err: err}
+	var err error
+	for _, ch := range starts {
+		st := <-ch
+		if st.err != nil {
+			err = cmp.Or(err, st.err)
+			continue
 		}
+		children = append(children, st.c)
 	}
-	for _, r := range runsOf(cfg) {
-		spec := &runSpec{IPC: true, NewIPC: r.newIPC, Objects: objects, Message: &text, TryCreate: true, Quiet: quiet}
-		var join *existing
-		if r.name == targetRun.name {
-			join = joined
-		}
-		c, err := startChild(cfg, spec, p.childOut, inherited, join)
-		if err != nil {
-			return &outcome{err: err}
-		}
-		specs, children = append(specs, spec), append(children, c)
+	if err != nil {
+		return &outcome{err: err}
 	}
+	<-caught
 	msg, sig, err := promptOrSignal(out, sigs)
 	switch {
 	case sig != 0:
@@ -136,10 +165,6 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 		specs[2].Objects = slices.Clone(objects)
 		for i, t := range specs[2].Objects {
 			if t.kind().isolation == "mnt" {
-				if joined.pid == 0 {
-					return &outcome{err: fmt.Errorf("--target %s: a namespace file leads to no /dev/shm — "+
-						"give --target PID for pshm, or leave it out of -k", joined.path)}
-				}
 				specs[2].Objects[i].Dir = joined.shmDirOf()
 			}
 		}
@@ -156,6 +181,7 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 	// Not with POSIX shared memory it could reach (no -m), nor the target.
 	if quiet && (cfg.NewMount || !slices.ContainsFunc(objects, func(t target) bool { return t.kind().isolation == "mnt" })) {
 		if err := p.release(children[1], specs[1]); err != nil {
+			p.removeAll(objects, objs)
 			return &outcome{err: err}
 		}
 	}
@@ -181,35 +207,44 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 }
 
 // compareRuns drives each child through the objects in turn, the objects
-// set back between them, and records each run.
+// set back between them, and records each run. The children are waited
+// for once the runs are done: a child has nothing left to do after its
+// last report, so its end overlaps the next one's exchange.
 func (p *parent) compareRuns(specs []*runSpec, children []*childProc, objs []object, recs []*record,
 	namespaces []string, cr *compareRecord, target *existing) *outcome {
-	var o *outcome
+	var ran []*outcome
+	done := true // the last child run was let go
 	for i, r := range runsOf(p.cfg) {
 		p.printf("%s\n", r.heading)
-		rec := recs[i]
 		if r.name == targetRun.name {
 			p.target, p.targetGone = target, watchProcess(target.pid)
-			rec.Target = &targetRecord{PID: target.pid, Command: target.comm, Path: target.path, IPC: target.id, UserNS: ownerID(target.file)}
+			recs[i].Target = &targetRecord{PID: target.pid, Command: target.comm, Path: target.path, IPC: target.id, UserNS: ownerID(target.file)}
 		}
-		o = p.drive(children[i], specs[i], objs, rec, namespaces)
-		rec.finish(p.cfg, o)
-		cr.Runs = append(cr.Runs, rec)
+		var o *outcome
+		o, done = p.converse(children[i], specs[i], objs, recs[i], namespaces)
+		ran = append(ran, o)
 		for _, obj := range objs {
 			obj.Reset()
 		}
 		// A verdict is a result to show; a failure or a signal ends it
-		// here, a signal that came after the run's own wait too.
+		// here, a signal that came after the run too.
 		select {
 		case sig := <-p.sigs:
 			o.signal = sig.(unix.Signal)
 		default:
 		}
 		if o.err != nil || o.signal != 0 {
-			return o
+			break
 		}
 	}
-	return o
+	for i, o := range ran {
+		if i < len(ran)-1 || done {
+			p.awaitChild(children[i], o)
+		}
+		recs[i].finish(p.cfg, o)
+		cr.Runs = append(cr.Runs, recs[i])
+	}
+	return ran[len(ran)-1]
 }
 
 // promptOrSignal reads --compare's message, or gives the signal that came

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"slices"
@@ -221,5 +222,20 @@ func TestCompareTarget(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// --compare --target with a namespace file cannot reach the target's
+// /dev/shm: it says so before it makes anything, and leaves nothing behind.
+func TestCompareTargetFileRefusesPshm(t *testing.T) {
+	privFlags(t)
+	q := testQueue(t)
+	r := run(t, "compared\n", "-c", "--target", "/proc/self/ns/ipc", "-k", "all", "-q", q)
+	if r.code != exitFailure || !strings.Contains(flat(r.stderr), "a namespace file leads to no /dev/shm") {
+		t.Fatalf("exit %d, want %d and the reason:\n%s", r.code, exitFailure, r.stderr)
+	}
+	if _, err := os.Stat(shmDir + q); !errors.Is(err, fs.ErrNotExist) {
+		os.Remove(shmDir + q)
+		t.Errorf("%s%s: %v, want it never made", shmDir, q, err)
 	}
 }

@@ -236,6 +236,16 @@ func (p *parent) runOnce(spec *runSpec, rec *record) *outcome {
 // drive hands the child its options and lets it go, does the exchange
 // through each object, and waits for the child.
 func (p *parent) drive(c *childProc, spec *runSpec, objs []object, rec *record, namespaces []string) *outcome {
+	o, done := p.converse(c, spec, objs, rec, namespaces)
+	if done {
+		p.awaitChild(c, o)
+	}
+	return o
+}
+
+// converse is drive up to the wait for the child, and says whether that
+// wait is due: it is not when the child could not be let go.
+func (p *parent) converse(c *childProc, spec *runSpec, objs []object, rec *record, namespaces []string) (*outcome, bool) {
 	p.spec = spec
 	p.verbosef("Parent: PID of child is %d\n", c.pid)
 	if p.wantNS() && rec.ChildNS == nil {
@@ -245,19 +255,24 @@ func (p *parent) drive(c *childProc, spec *runSpec, objs []object, rec *record, 
 	o := &outcome{}
 	if err := p.release(c, spec); err != nil {
 		o.err = err
-		return o
+		return o, false
 	}
 	c.acks = acksWanted(p.cfg, len(objs))
 	if len(objs) > 0 {
 		p.exchanges(c, spec, objs, rec, o)
 		rec.verdictNow()
 	}
+	return o, true
+}
+
+// awaitChild waits for the child to end after its exchanges, or, after a
+// signal or a failure, for it to be reaped, and records how it ended.
+func (p *parent) awaitChild(c *childProc, o *outcome) {
 	if o.signal == 0 && o.err == nil {
 		p.waitChild(c, o)
 	}
 	status, _ := c.wait()
 	o.child = &status
-	return o
 }
 
 // release hands the child its options and lets it go, once.

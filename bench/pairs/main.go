@@ -13,7 +13,9 @@
 //
 //	go run ./bench/pairs [-n rounds] [-input file] old new ... [-- args]
 //
-// Every program gets the same args, the input file as its standard input
+// A program given with words after its path, in one argument ("./invoke_ns
+// --compare"), is run with those words first: so one binary can be timed
+// against itself with other options. Every program gets the same args, the input file as its standard input
 // ("hello\n" if none is given), and /dev/null as its output. Exit statuses
 // are not checked: `-i yes` ends with 3.
 package main
@@ -26,6 +28,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -57,10 +60,16 @@ func pairs(args []string) error {
 	}
 	defer os.RemoveAll(dir)
 	bins := make([][]byte, len(progs))
+	own := make([][]string, len(progs))
 	for i, p := range progs {
-		if bins[i], err = os.ReadFile(p); err != nil {
+		words := strings.Fields(p)
+		if len(words) == 0 {
+			return fmt.Errorf("an empty program")
+		}
+		if bins[i], err = os.ReadFile(words[0]); err != nil {
 			return err
 		}
+		own[i] = append(words[1:len(words):len(words)], progArgs...)
 	}
 	in := *input
 	if in == "" {
@@ -70,9 +79,9 @@ func pairs(args []string) error {
 		}
 	}
 	exe := filepath.Join(dir, "exe")
-	for _, b := range bins {
+	for i, b := range bins {
 		for range *warmup {
-			if _, err := timeRun(exe, b, progArgs, in); err != nil {
+			if _, err := timeRun(exe, b, own[i], in); err != nil {
 				return err
 			}
 		}
@@ -85,7 +94,7 @@ func pairs(args []string) error {
 	for range *rounds {
 		rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		for _, i := range order {
-			d, err := timeRun(exe, bins[i], progArgs, in)
+			d, err := timeRun(exe, bins[i], own[i], in)
 			if err != nil {
 				return err
 			}
