@@ -3,6 +3,7 @@ PREFIX ?= /usr/local
 BINDIR  = $(PREFIX)/bin
 MANDIR  = $(PREFIX)/share/man/man1
 COMPDIR = $(PREFIX)/share/bash-completion/completions
+ZSHDIR  = $(PREFIX)/share/zsh/site-functions
 GO     ?= go
 export CGO_ENABLED = 0
 
@@ -35,10 +36,11 @@ demo: invoke_ns
 	@printf 'I will return to haunt you with peculiar piano riffs\n' | ./invoke_ns $(DEMO_FLAGS) -vi yes 2>&1; echo "(exit status $$?)"
 
 install: invoke_ns
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(COMPDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(COMPDIR) $(DESTDIR)$(ZSHDIR)
 	install -m 0755 invoke_ns $(DESTDIR)$(BINDIR)/invoke_ns
 	install -m 0644 docs/invoke_ns.1 $(DESTDIR)$(MANDIR)/invoke_ns.1
 	install -m 0644 docs/invoke_ns.bash-completion $(DESTDIR)$(COMPDIR)/invoke_ns
+	install -m 0644 docs/invoke_ns.zsh-completion $(DESTDIR)$(ZSHDIR)/_invoke_ns
 
 # Timings need root (unshare --ipc and invoke_ns without -U), hyperfine and
 # GNU time; what is missing comes from the distribution's packages.
