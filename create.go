@@ -98,6 +98,9 @@ func (p *parent) createByName(t target) (object, target, error) {
 			if h, herr = t.kind().holder(t); errors.Is(herr, unix.ENOENT) {
 				continue // gone since: try the name again
 			}
+			if h.otherUser {
+				h.owner = t.ownedBy()
+			}
 		}
 		switch {
 		case p.cfg.Force && !h.live:
@@ -218,9 +221,23 @@ func (p *parent) createSysVWith(spec *runSpec, objs []object, key int32) (taken 
 
 // removeError explains a removal that the kernel refused.
 func removeError(err error, t target) error {
-	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		return hint(err, fmt.Sprintf("it belongs to another user (%s names the owner): "+
-			"only its owner or root can remove it", t.kind().owner))
+	switch {
+	case !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EACCES):
+		return err
+	case t.ownedBy() != "":
+		return hint(err, fmt.Sprintf("it belongs to %s, another user: only its owner or root can remove it", t.ownedBy()))
 	}
-	return err
+	return hint(err, fmt.Sprintf("it belongs to another user (%s names the owner): "+
+		"only its owner or root can remove it", t.kind().owner))
+}
+
+// ownedBy names the owner of the object t names, for a refusal: "uid
+// 1001", where that can be read without opening it, or "".
+func (t target) ownedBy() string {
+	if owner := t.kind().ownerUID; owner != nil {
+		if uid, ok := owner(t); ok {
+			return fmt.Sprintf("uid %d", uid)
+		}
+	}
+	return ""
 }

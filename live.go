@@ -23,14 +23,17 @@ import (
 
 // holder is what is known of the run that holds an object.
 type holder struct {
-	live      bool // a live run holds it
-	pid       int  // that run's PID, where it can be known; 0 otherwise
-	otherUser bool // it belongs to someone this user may not open
+	live      bool   // a live run holds it
+	pid       int    // that run's PID, where it can be known; 0 otherwise
+	otherUser bool   // it belongs to someone this user may not open
+	owner     string // who that is ("uid 1001"), where it can be told
 }
 
 // why says what h means for the object it holds.
 func (h holder) why() string {
 	switch {
+	case h.otherUser && h.owner != "":
+		return "owned by " + h.owner + ", another user"
 	case h.otherUser:
 		return "owned by another user"
 	case h.live && h.pid > 0:

@@ -53,6 +53,9 @@ type kind struct {
 	closeLine   bool   // the parent says "closing" before "Removing"
 	limit       string // where the kernel's limit on their number is
 	owner       string // the command that names an object's owner
+	// ownerUID is the uid of the object's owner, where one can be read
+	// without opening it (no permission needed), and nil where not.
+	ownerUID func(t target) (int, bool)
 	// isolation is the namespace that keeps one from the child: "ipc" for
 	// what the IPC namespace isolates, "mnt" for a file in /dev/shm.
 	isolation string
@@ -90,6 +93,7 @@ var kinds = []*kind{
 		create:    func(t target) (object, error) { return MsgGet(t.Key, createFlags) },
 		open:      func(t target) (endpoint, error) { return MsgGet(t.Key, 0) },
 		remove:    func(t target) error { return removeSysV(MsgGet(t.Key, 0)) },
+		ownerUID:  func(t target) (int, bool) { return sysvOwner("msg", t.Key) },
 		hints:     sysvHints,
 		isolation: "ipc",
 	},
@@ -100,6 +104,7 @@ var kinds = []*kind{
 		create:    func(t target) (object, error) { return SemGet(t.Key, createFlags) },
 		open:      func(t target) (endpoint, error) { return SemGet(t.Key, 0) },
 		remove:    func(t target) error { return removeSysV(SemGet(t.Key, 0)) },
+		ownerUID:  func(t target) (int, bool) { return sysvOwner("sem", t.Key) },
 		hints:     sysvHints,
 		isolation: "ipc",
 	},
@@ -110,6 +115,7 @@ var kinds = []*kind{
 		create:    func(t target) (object, error) { return ShmGet(t.Key, createFlags) },
 		open:      func(t target) (endpoint, error) { return ShmGet(t.Key, 0) },
 		remove:    func(t target) error { return removeSysV(ShmGet(t.Key, 0)) },
+		ownerUID:  func(t target) (int, bool) { return sysvOwner("shm", t.Key) },
 		hints:     sysvHints,
 		isolation: "ipc",
 	},
@@ -117,11 +123,12 @@ var kinds = []*kind{
 		name: "pshm", noun: "POSIX shared memory object", byName: true,
 		lookup: "shm_open", send: "shm write", wait: "futex", carriesText: true,
 		created: "created", owner: "ls -l /dev/shm", isolation: "mnt",
-		create: func(t target) (object, error) { return CreateShm(shmDir, t.Name) },
-		open:   func(t target) (endpoint, error) { return OpenShm(cmp.Or(t.Dir, shmDir), t.Name) },
-		remove: func(t target) error { return UnlinkShm(shmDir, t.Name) },
-		hints:  func(error, *kind, target) (string, bool) { return "", false },
-		holder: func(t target) (holder, error) { return shmHolder(shmDir, t.Name) },
+		create:   func(t target) (object, error) { return CreateShm(shmDir, t.Name) },
+		open:     func(t target) (endpoint, error) { return OpenShm(cmp.Or(t.Dir, shmDir), t.Name) },
+		remove:   func(t target) error { return UnlinkShm(shmDir, t.Name) },
+		ownerUID: func(t target) (int, bool) { return fileOwner(shmPath(shmDir, t.Name)) },
+		hints:    func(error, *kind, target) (string, bool) { return "", false },
+		holder:   func(t target) (holder, error) { return shmHolder(shmDir, t.Name) },
 	},
 }
 

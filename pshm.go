@@ -118,6 +118,15 @@ func UnlinkShm(dir, name string) error {
 	return pshmErr("shm_unlink", path, unix.Unlink(path))
 }
 
+// fileOwner is the uid of the file at path, itself if it is a link.
+func fileOwner(path string) (int, bool) {
+	var st unix.Stat_t
+	if unix.Lstat(path, &st) != nil {
+		return 0, false
+	}
+	return int(st.Uid), true
+}
+
 // shmHolder says who holds the object of that name in dir, as
 // queueHolder does for a queue.
 func shmHolder(dir, name string) (holder, error) {

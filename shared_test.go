@@ -406,20 +406,34 @@ func TestNoexecSaysSo(t *testing.T) {
 // Removing another user's object says whose it is and who may.
 func TestForceOnAnotherUsersObject(t *testing.T) {
 	needRealRoot(t, "switching to uid 65534")
-	tg := target{Kind: "msg", Key: testKey(t)}
-	o, err := tg.create()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { o.Close(); o.Remove() }()
-	cmd := command(t, binary, "-U", "-f", "-k", "msg", "--key", strconv.Itoa(int(tg.Key)), "-i", "no")
-	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	r := finish(t, cmd)
-	if r.code != exitFailure || !strings.Contains(flat(r.stderr), "operation not permitted — it belongs to another user (ipcs -q -c names the owner): only its owner or root can remove it") {
-		t.Errorf("exit %d\n%s", r.code, r.stderr)
-	}
-	if !hasKey("msg", tg.Key) {
-		t.Errorf("root's queue was removed")
+	for _, tt := range []struct{ kind, refusal string }{
+		{"msg", "operation not permitted — it belongs to uid 0, another user: only its owner or root can remove it"},
+		{"pshm", ": owned by uid 0, another user, so it stays — -f removes only what an earlier run left behind"},
+	} {
+		t.Run(tt.kind, func(t *testing.T) {
+			tg := target{Kind: tt.kind}
+			which := []string{"-q", testQueue(t)}
+			if tg.Name = which[1]; !tg.kind().byName {
+				tg.Key = testKey(t)
+				which = []string{"--key", strconv.Itoa(int(tg.Key))}
+			}
+			o, err := tg.create()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { o.Remove(); o.Close() }()
+			cmd := command(t, binary, append([]string{"-U", "-f", "-k", tt.kind, "-i", "no"}, which...)...)
+			cmd.Dir = "/"
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+			r := finish(t, cmd)
+			if r.code != exitFailure || !strings.Contains(flat(r.stderr), tt.refusal) {
+				t.Errorf("exit %d, want %d and %q:\n%s", r.code, exitFailure, tt.refusal, r.stderr)
+			}
+			if e, err := tg.open(); err != nil {
+				t.Errorf("root's %s is gone: %v", tt.kind, err)
+			} else {
+				e.Close()
+			}
+		})
 	}
 }

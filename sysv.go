@@ -13,7 +13,9 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -306,4 +308,24 @@ func countLines(path string) string {
 		return "?"
 	}
 	return strconv.Itoa(max(bytes.Count(b, []byte("\n"))-1, 0))
+}
+
+// sysvOwner is the uid of the owner of the object of kind k ("msg", "sem"
+// or "shm") with that key, from /proc/sysvipc, which lists every object of
+// the reader's namespace whatever its permissions.
+func sysvOwner(k string, key int32) (int, bool) {
+	b, err := os.ReadFile("/proc/sysvipc/" + k)
+	if err != nil {
+		return 0, false
+	}
+	lines := strings.Split(string(b), "\n")
+	col := slices.Index(strings.Fields(lines[0]), "uid")
+	want := strconv.Itoa(int(key))
+	for _, l := range lines[1:] {
+		if f := strings.Fields(l); col >= 0 && len(f) > col && f[0] == want {
+			uid, err := strconv.Atoi(f[col])
+			return uid, err == nil
+		}
+	}
+	return 0, false
 }
