@@ -158,6 +158,11 @@ type childProc struct {
 	released bool
 }
 
+// threadsEnd says whether a thread of this run may end: one that joins
+// another namespace, for --target, --from or --probe, is thrown away with
+// its goroutine.
+func threadsEnd(cfg *config) bool { return cfg.Target != "" || cfg.From != "" || cfg.Probe }
+
 // startChild starts the child, which waits for its config. Its standard
 // output is stdout, or /dev/null when that is nil; inherited are the
 // caller's own descriptors, which it gets too (openFDs).
@@ -192,7 +197,7 @@ func startChild(cfg *config, spec *runSpec, stdout *os.File, inherited []int, jo
 		inherited, in, outEnd, &pidfd, os.Getuid(), os.Getgid())
 	c := &childProc{exited: make(chan struct{})}
 	started := make(chan error)
-	go c.startAndWait(path, argv, attr, started, join)
+	go c.startAndWait(path, argv, attr, started, join, threadsEnd(cfg))
 	err = <-started
 	// The child has its copies now; holding ours would hide its EOF.
 	toChildR.Close()
@@ -211,14 +216,21 @@ func startChild(cfg *config, spec *runSpec, stdout *os.File, inherited []int, jo
 
 // startAndWait starts the child, says on started whether it could, and
 // reaps it. Pdeathsig is tied to the thread that starts the child (Go
-// issue 27505): this goroutine holds that thread, locked, until the child
-// is reaped. With join, that thread joins an existing IPC namespace first,
-// so that the child is born in it, and is then never handed back
-// (target.go). One waiter only, for this PID only: a second would steal
-// the status (rootlesskit #129).
-func (c *childProc) startAndWait(path string, argv []string, attr *syscall.ProcAttr, started chan<- error, join *existing) {
-	run := onOwnThread
-	if join == nil || join.same {
+// issue 27505), which must outlive it. The runtime ends a thread only when
+// a goroutine locked to it ends, as one that joined another namespace does
+// (target.go): where a run joins one (threadsEnd), this goroutine holds
+// its thread, locked, until the child is reaped; elsewhere no thread ever
+// ends, and locking would cost two thread starts, the runtime's template
+// thread and one to take over this one's P. With join, the thread joins an
+// existing IPC namespace first, so that the child is born in it, and is
+// then never handed back. One waiter only, for this PID only: a second
+// would steal the status (rootlesskit #129).
+func (c *childProc) startAndWait(path string, argv []string, attr *syscall.ProcAttr, started chan<- error, join *existing, threadsEnd bool) {
+	run := func(fn func() bool) { fn() }
+	switch {
+	case join != nil && !join.same:
+		run = onOwnThread
+	case threadsEnd:
 		// Nothing to join: any thread will do, the main thread too, and
 		// handing over to another would cost a thread start.
 		run = func(fn func() bool) {
