@@ -63,8 +63,15 @@ func TestWalkthrough(t *testing.T) {
 		t.Fatalf("found %d commands in docs/walkthrough.md", len(exs))
 	}
 	host, _ := os.Hostname()
-	// The containers of section 10, whatever becomes of the commands.
-	t.Cleanup(func() { command(t, "docs/container.sh", "stop", "web", "hostipc", "sidecar").Run() })
+	// The containers of section 10 live in a directory of this test's
+	// own, and go whatever becomes of the commands.
+	env := append(os.Environ(), "PATH="+filepath.Dir(binary)+":"+os.Getenv("PATH"),
+		"CONTAINER_SH_STATE="+filepath.Join(t.TempDir(), "containers"))
+	t.Cleanup(func() {
+		stop := command(t, "docs/container.sh", "stop", "web", "hostipc", "sidecar")
+		stop.Env = env
+		stop.Run()
+	})
 	repo, _ := os.Getwd()
 	for _, ex := range exs {
 		t.Run(ex.command, func(t *testing.T) {
@@ -73,7 +80,7 @@ func TestWalkthrough(t *testing.T) {
 			if !ex.asUser {
 				cmd.Dir = repo // where docs/container.sh is
 			}
-			cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(binary)+":"+os.Getenv("PATH"))
+			cmd.Env = env
 			if ex.asUser {
 				cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 			}

@@ -11,8 +11,11 @@
 # host: the IPC namespace of the shell that starts it, as docker run
 # --ipc=host gives; join:OTHER: that of container OTHER, as the containers
 # of one Kubernetes pod share one, or docker run --ipc=container:OTHER.
+#
+# The bundles and runc's state live in $CONTAINER_SH_STATE, by default
+# /run/invoke_ns-walkthrough: a container's name is its own in each.
 set -e
-state=/run/invoke_ns-walkthrough
+state=${CONTAINER_SH_STATE:-/run/invoke_ns-walkthrough}
 case $1 in
 start)
 	name=$2 b=$state/$2
