@@ -220,8 +220,8 @@ func startChild(cfg *config, spec *runSpec, stdout *os.File, inherited []int, jo
 // a goroutine locked to it ends, as one that joined another namespace does
 // (target.go): where a run joins one (threadsEnd), this goroutine holds
 // its thread, locked, until the child is reaped; elsewhere no thread ever
-// ends, and locking would cost two thread starts, the runtime's template
-// thread and one to take over this one's P. With join, the thread joins an
+// ends, and locking would cost a thread start per child, for a thread to
+// take over the P while the locked one waits. With join, the thread joins an
 // existing IPC namespace first, so that the child is born in it, and is
 // then never handed back. One waiter only, for this PID only: a second
 // would steal the status (rootlesskit #129).
