@@ -213,7 +213,7 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 func (p *parent) compareRuns(specs []*runSpec, children []*childProc, objs []object, recs []*record,
 	namespaces []string, cr *compareRecord, target *existing) *outcome {
 	var ran []*outcome
-	done := true // the last child run was let go
+	done := true // whether the last run's child was let go
 	for i, r := range runsOf(p.cfg) {
 		p.printf("%s\n", r.heading)
 		if r.name == targetRun.name {
