@@ -221,14 +221,14 @@ func (p *parent) createSysVWith(spec *runSpec, objs []object, key int32) (taken 
 
 // removeError explains a removal that the kernel refused.
 func removeError(err error, t target) error {
-	switch {
-	case !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EACCES):
+	if !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EACCES) {
 		return err
-	case t.ownedBy() != "":
-		return hint(err, fmt.Sprintf("it belongs to %s, another user: only its owner or root can remove it", t.ownedBy()))
 	}
-	return hint(err, fmt.Sprintf("it belongs to another user (%s names the owner): "+
-		"only its owner or root can remove it", t.kind().owner))
+	who := "another user (" + t.kind().owner + " names the owner)"
+	if owner := t.ownedBy(); owner != "" {
+		who = owner + ", another user"
+	}
+	return hint(err, "it belongs to "+who+": only its owner or root can remove it")
 }
 
 // ownedBy names the owner of the object t names, for a refusal: "uid

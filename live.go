@@ -16,6 +16,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -169,14 +170,23 @@ func lockTarget(t target) (*runLock, holder, error) {
 	return &runLock{fd}, holder{}, nil
 }
 
-// lockPeer is the PID of the process listening on addr, or 0.
+// lockPeer is the PID of the process listening on addr, or 0. A run that
+// has bound its lock but not yet listened refuses the connection: it is
+// asked again a few times, a millisecond apart, since another process's
+// bind and listen leave nothing to wait on (one preempted between them on
+// a busy machine stays there for a while).
 func lockPeer(addr *unix.SockaddrUnix) int {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
 		return 0
 	}
 	defer unix.Close(fd)
-	if unix.Connect(fd, addr) != nil {
+	err = unix.Connect(fd, addr)
+	for try := 0; errors.Is(err, unix.ECONNREFUSED) && try < 10; try++ {
+		time.Sleep(time.Millisecond)
+		err = unix.Connect(fd, addr)
+	}
+	if err != nil {
 		return 0
 	}
 	cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)

@@ -437,3 +437,30 @@ func TestForceOnAnotherUsersObject(t *testing.T) {
 		})
 	}
 }
+
+// A run between binding its lock and listening on it still names its PID
+// to another that finds the name taken: the holder refuses connections in
+// that window, and is asked again.
+func TestLockPeerWaitsForListen(t *testing.T) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	addr := &unix.SockaddrUnix{Name: fmt.Sprintf("@invoke_ns_test/lock/%d", os.Getpid())}
+	if err := unix.Bind(fd, addr); err != nil {
+		t.Fatal(err)
+	}
+	// The holder is slow to listen, as one preempted between the two.
+	listened := make(chan error, 1)
+	go func() {
+		time.Sleep(time.Millisecond)
+		listened <- unix.Listen(fd, 1)
+	}()
+	if pid := lockPeer(addr); pid != os.Getpid() {
+		t.Errorf("lockPeer gave PID %d, want %d (the holder's)", pid, os.Getpid())
+	}
+	if err := <-listened; err != nil {
+		t.Fatal(err)
+	}
+}

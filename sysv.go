@@ -320,9 +320,12 @@ func sysvOwner(k string, key int32) (int, bool) {
 	}
 	lines := strings.Split(string(b), "\n")
 	col := slices.Index(strings.Fields(lines[0]), "uid")
+	if col < 0 {
+		return 0, false
+	}
 	want := strconv.Itoa(int(key))
 	for _, l := range lines[1:] {
-		if f := strings.Fields(l); col >= 0 && len(f) > col && f[0] == want {
+		if f := strings.Fields(l); len(f) > col && f[0] == want {
 			uid, err := strconv.Atoi(f[col])
 			return uid, err == nil
 		}
