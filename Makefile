@@ -1,4 +1,5 @@
-# invoke_ns: see README.md. Targets: build test demo install clean lint bench (BENCHMARKS.md).
+# invoke_ns: see README.md. Targets: build test race demo install clean lint
+# bench (BENCHMARKS.md).
 PREFIX ?= /usr/local
 BINDIR  = $(PREFIX)/bin
 MANDIR  = $(PREFIX)/share/man/man1
@@ -14,7 +15,7 @@ SOURCES  = $(wildcard *.go) go.mod go.sum
 # Where the demo can get privilege from: root, or a user namespace (-U).
 DEMO_FLAGS = $(shell [ "$$(id -u)" = 0 ] || echo -U)
 
-.PHONY: build test demo install clean lint bench
+.PHONY: build test race demo install clean lint bench
 
 build: invoke_ns
 
@@ -25,6 +26,16 @@ invoke_ns: $(SOURCES)
 
 test: lint
 	$(GO) test -count=1 $(TESTFLAGS) ./...
+
+# The suite against a build with the race detector, for the goroutines
+# that start the children and catch the signals beside them. It needs cgo
+# and a C compiler. halt_on_error ends a run at its first race, with
+# status 66, which fails the test that ran it.
+race:
+	d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
+	  CGO_ENABLED=1 $(GO) build -race -o "$$d/invoke_ns" . && \
+	  GORACE='atexit_sleep_ms=0 halt_on_error=1' INVOKE_NS_TEST_BINARY="$$d/invoke_ns" \
+	  CGO_ENABLED=1 $(GO) test -race -count=1 $(TESTFLAGS) .
 
 demo: invoke_ns
 	@if [ "$$(id -u)" != 0 ] && ! unshare --user --map-root-user true 2>/dev/null; then \

@@ -315,6 +315,7 @@ func finish(t *testing.T, cmd *exec.Cmd) result {
 	start := time.Now()
 	err := cmd.Run()
 	r := result{stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
+	noRace(t, r.stderr)
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):
@@ -326,6 +327,15 @@ func finish(t *testing.T, cmd *exec.Cmd) result {
 		t.Fatalf("running invoke_ns %q: %v", cmd.Args[1:], err)
 	}
 	return r
+}
+
+// noRace fails the test if a build with the race detector (make race)
+// reported a race in the run whose standard error is stderr.
+func noRace(t *testing.T, stderr string) {
+	t.Helper()
+	if strings.Contains(stderr, "WARNING: DATA RACE") {
+		t.Fatalf("the race detector reported a race:\n%s", stderr)
+	}
 }
 
 // started is a run in progress whose transcript the test reads as it comes.
@@ -451,6 +461,7 @@ func (s *started) wait() result {
 	s.stdin.Close()
 	err := s.cmd.Wait()
 	r := result{stdout: s.seen.String(), stderr: s.stderr.String()}
+	noRace(s.t, r.stderr)
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		r.code = ee.ExitCode()
