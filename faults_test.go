@@ -157,15 +157,13 @@ func TestTwentyRunsAtOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 20 {
 		q := testQueue(t)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			msg := fmt.Sprintf("message %d for %s", i, q)
 			r := run(t, msg+"\n", append(flags, "-i", "no", "-q", q)...)
 			if r.code != exitOK || !strings.Contains(r.stdout, "child\n     >> "+msg+"\n") {
 				t.Errorf("run %d: exit %d, did not get its own message:\n%s%s", i, r.code, r.stdout, r.stderr)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 }

@@ -98,15 +98,13 @@ func TestPOSIXSharedMemoryTwoAtOnce(t *testing.T) {
 	flags := privFlags(t)
 	var wg sync.WaitGroup
 	for i := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			msg := fmt.Sprintf("pshm run %d", i)
 			r := run(t, msg+"\n", append(flags, "-k", "pshm", "-i", "yes")...)
 			if r.code != exitOK || !strings.Contains(r.stdout, ">> "+msg+"\n") {
 				t.Errorf("run %d: exit %d, not its own message:\n%s%s", i, r.code, r.stdout, r.stderr)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 }

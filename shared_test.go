@@ -123,9 +123,7 @@ func TestThirtyDefaultRunsAtOnce(t *testing.T) {
 	flags := privFlags(t)
 	var wg sync.WaitGroup
 	for i := range 30 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			msg := fmt.Sprintf("student %d", i)
 			r := run(t, msg+"\n", append(flags, "-i", "no")...)
 			if r.code != exitOK || !strings.Contains(r.stdout, "child\n     >> "+msg+"\n") {
@@ -134,7 +132,7 @@ func TestThirtyDefaultRunsAtOnce(t *testing.T) {
 			if strings.Contains(r.stdout, "this run uses") && !regexp.MustCompile(`(?m)^Parent: /ipc_namespace is in use by invoke_ns PID \d+\nParent: this run uses /ipc_namespace\.\d+`).MatchString(r.stdout) {
 				t.Errorf("run %d does not say whose name it gave way to:\n%s", i, r.stdout)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 }
@@ -201,9 +199,7 @@ func TestTwoPID1RunsAtOnce(t *testing.T) {
 	needRoot(t, "unshare --pid")
 	var wg sync.WaitGroup
 	for i := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			cmd := command(t, "unshare", "--pid", "--fork", binary, "-k", "all", "-i", "no")
 			cmd.Stdin = strings.NewReader(fmt.Sprintf("pid one %d\n", i))
 			r := finish(t, cmd)
@@ -212,7 +208,7 @@ func TestTwoPID1RunsAtOnce(t *testing.T) {
 			if got := strings.Count(r.stdout, fmt.Sprintf(">> pid one %d\n", i)); r.code != exitOK || got != want {
 				t.Errorf("run %d: exit %d, its message %d times (want %d):\n%s%s", i, r.code, got, want, r.stdout, r.stderr)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 }

@@ -202,9 +202,7 @@ func TestKindsEveryVerdict(t *testing.T) {
 	var wg sync.WaitGroup
 	work := make(chan int)
 	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := range work {
 				q := testQueue(t)
 				r := run(t, "hello\n", append(flags, "-k", "all", "-vi", "yes", "-q", q)...)
@@ -212,7 +210,7 @@ func TestKindsEveryVerdict(t *testing.T) {
 					t.Errorf("run %d: exit %d, %d verdicts (want 4, one per kind):\n%s\nstderr:\n%s", i, r.code, got, r.stdout, r.stderr)
 				}
 			}
-		}()
+		})
 	}
 	for i := range 120 {
 		work <- i
@@ -229,11 +227,9 @@ func TestKindsTwoAtOnce(t *testing.T) {
 	results := make([]result, 2)
 	for i := range results {
 		q := testQueue(t)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			results[i] = run(t, fmt.Sprintf("run %d\n", i), append(flags, "-k", "all", "-i", "no", "-q", q)...)
-		}()
+		})
 	}
 	wg.Wait()
 	for i, r := range results {
