@@ -159,7 +159,10 @@ func TestTwentyRunsAtOnce(t *testing.T) {
 		q := testQueue(t)
 		wg.Go(func() {
 			msg := fmt.Sprintf("message %d for %s", i, q)
-			r := run(t, msg+"\n", append(flags, "-i", "no", "-q", q)...)
+			r, ok := goRun(t, msg+"\n", append(flags, "-i", "no", "-q", q)...)
+			if !ok {
+				return
+			}
 			if r.code != exitOK || !strings.Contains(r.stdout, "child\n     >> "+msg+"\n") {
 				t.Errorf("run %d: exit %d, did not get its own message:\n%s%s", i, r.code, r.stdout, r.stderr)
 			}

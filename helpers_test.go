@@ -307,6 +307,36 @@ func run(t *testing.T, stdin string, args ...string) result {
 
 func finish(t *testing.T, cmd *exec.Cmd) result {
 	t.Helper()
+	r, err := execute(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// goRun is run for a goroutine the test started, and goFinish is finish:
+// FailNow belongs to the test's own goroutine, so a run that cannot be
+// judged fails the test with t.Error, and ok is false.
+func goRun(t *testing.T, stdin string, args ...string) (r result, ok bool) {
+	t.Helper()
+	cmd := command(t, binary, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	return goFinish(t, cmd)
+}
+
+func goFinish(t *testing.T, cmd *exec.Cmd) (r result, ok bool) {
+	t.Helper()
+	r, err := execute(cmd)
+	if err != nil {
+		t.Error(err)
+	}
+	return r, err == nil
+}
+
+// execute runs cmd and gives its result, or why it cannot be judged: it
+// could not start, a signal killed it, or a build with the race detector
+// (make race) reported a race.
+func execute(cmd *exec.Cmd) (result, error) {
 	var stdout, stderr bytes.Buffer
 	if cmd.Stdout == nil {
 		cmd.Stdout = &stdout
@@ -315,27 +345,25 @@ func finish(t *testing.T, cmd *exec.Cmd) result {
 	start := time.Now()
 	err := cmd.Run()
 	r := result{stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
-	noRace(t, r.stderr)
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):
 		r.code = ee.ExitCode()
 		if ws := ee.Sys().(syscall.WaitStatus); ws.Signaled() {
-			t.Fatalf("invoke_ns %q was killed by %v; stderr:\n%s", cmd.Args[1:], ws.Signal(), r.stderr)
+			return r, fmt.Errorf("invoke_ns %q was killed by %v; stderr:\n%s", cmd.Args[1:], ws.Signal(), r.stderr)
 		}
 	case err != nil:
-		t.Fatalf("running invoke_ns %q: %v", cmd.Args[1:], err)
+		return r, fmt.Errorf("running invoke_ns %q: %v", cmd.Args[1:], err)
 	}
-	return r
+	return r, raced(r.stderr)
 }
 
-// noRace fails the test if a build with the race detector (make race)
-// reported a race in the run whose standard error is stderr.
-func noRace(t *testing.T, stderr string) {
-	t.Helper()
+// raced says whether stderr holds a report of the race detector's.
+func raced(stderr string) error {
 	if strings.Contains(stderr, "WARNING: DATA RACE") {
-		t.Fatalf("the race detector reported a race:\n%s", stderr)
+		return fmt.Errorf("the race detector reported a race:\n%s", stderr)
 	}
+	return nil
 }
 
 // started is a run in progress whose transcript the test reads as it comes.
@@ -461,7 +489,9 @@ func (s *started) wait() result {
 	s.stdin.Close()
 	err := s.cmd.Wait()
 	r := result{stdout: s.seen.String(), stderr: s.stderr.String()}
-	noRace(s.t, r.stderr)
+	if err := raced(r.stderr); err != nil {
+		s.t.Fatal(err)
+	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		r.code = ee.ExitCode()

@@ -100,7 +100,10 @@ func TestPOSIXSharedMemoryTwoAtOnce(t *testing.T) {
 	for i := range 2 {
 		wg.Go(func() {
 			msg := fmt.Sprintf("pshm run %d", i)
-			r := run(t, msg+"\n", append(flags, "-k", "pshm", "-i", "yes")...)
+			r, ok := goRun(t, msg+"\n", append(flags, "-k", "pshm", "-i", "yes")...)
+			if !ok {
+				return
+			}
 			if r.code != exitOK || !strings.Contains(r.stdout, ">> "+msg+"\n") {
 				t.Errorf("run %d: exit %d, not its own message:\n%s%s", i, r.code, r.stdout, r.stderr)
 			}

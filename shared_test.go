@@ -125,7 +125,10 @@ func TestThirtyDefaultRunsAtOnce(t *testing.T) {
 	for i := range 30 {
 		wg.Go(func() {
 			msg := fmt.Sprintf("student %d", i)
-			r := run(t, msg+"\n", append(flags, "-i", "no")...)
+			r, ok := goRun(t, msg+"\n", append(flags, "-i", "no")...)
+			if !ok {
+				return
+			}
 			if r.code != exitOK || !strings.Contains(r.stdout, "child\n     >> "+msg+"\n") {
 				t.Errorf("run %d: exit %d, not its own message:\n%s%s", i, r.code, r.stdout, r.stderr)
 			}
@@ -202,7 +205,10 @@ func TestTwoPID1RunsAtOnce(t *testing.T) {
 		wg.Go(func() {
 			cmd := command(t, "unshare", "--pid", "--fork", binary, "-k", "all", "-i", "no")
 			cmd.Stdin = strings.NewReader(fmt.Sprintf("pid one %d\n", i))
-			r := finish(t, cmd)
+			r, ok := goFinish(t, cmd)
+			if !ok {
+				return
+			}
 			// Once at the prompt, then once for each kind but sem.
 			want := len(kindNames())
 			if got := strings.Count(r.stdout, fmt.Sprintf(">> pid one %d\n", i)); r.code != exitOK || got != want {
