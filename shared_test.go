@@ -453,16 +453,22 @@ func TestLockPeerWaitsForListen(t *testing.T) {
 	if err := unix.Bind(fd, addr); err != nil {
 		t.Fatal(err)
 	}
-	// The holder is slow to listen, as one preempted between the two.
-	listened := make(chan error, 1)
-	go func() {
-		time.Sleep(time.Millisecond)
-		listened <- unix.Listen(fd, 1)
-	}()
+	// The holder listens only once it has been asked and has refused, as
+	// one preempted between the two would.
+	pauses, listenErr := 0, error(nil)
+	defer func(pause func()) { lockPeerPause = pause }(lockPeerPause)
+	lockPeerPause = func() {
+		if pauses++; pauses == 1 {
+			listenErr = unix.Listen(fd, 1)
+		}
+	}
 	if pid := lockPeer(addr); pid != os.Getpid() {
 		t.Errorf("lockPeer gave PID %d, want %d (the holder's)", pid, os.Getpid())
 	}
-	if err := <-listened; err != nil {
-		t.Fatal(err)
+	if listenErr != nil {
+		t.Fatal(listenErr)
+	}
+	if pauses != 1 {
+		t.Errorf("lockPeer asked again %d times, want once: it was refused once", pauses)
 	}
 }
