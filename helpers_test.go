@@ -300,9 +300,14 @@ func bounded(ctx context.Context, name string, args ...string) *exec.Cmd {
 // run runs the binary with stdin as its input and waits for it.
 func run(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
+	return finish(t, binaryCmd(t, stdin, args...))
+}
+
+// binaryCmd is the binary with args, and stdin as its input.
+func binaryCmd(t *testing.T, stdin string, args ...string) *exec.Cmd {
 	cmd := command(t, binary, args...)
 	cmd.Stdin = strings.NewReader(stdin)
-	return finish(t, cmd)
+	return cmd
 }
 
 func finish(t *testing.T, cmd *exec.Cmd) result {
@@ -319,9 +324,7 @@ func finish(t *testing.T, cmd *exec.Cmd) result {
 // judged fails the test with t.Error, and ok is false.
 func goRun(t *testing.T, stdin string, args ...string) (r result, ok bool) {
 	t.Helper()
-	cmd := command(t, binary, args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	return goFinish(t, cmd)
+	return goFinish(t, binaryCmd(t, stdin, args...))
 }
 
 func goFinish(t *testing.T, cmd *exec.Cmd) (r result, ok bool) {
