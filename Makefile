@@ -1,5 +1,5 @@
-# invoke_ns: see README.md. Targets: build test race demo install clean lint
-# bench (BENCHMARKS.md).
+# invoke_ns: see README.md. Targets: build test deps race demo install clean
+# lint bench (BENCHMARKS.md).
 PREFIX ?= /usr/local
 BINDIR  = $(PREFIX)/bin
 MANDIR  = $(PREFIX)/share/man/man1
@@ -15,7 +15,7 @@ SOURCES  = $(wildcard *.go) go.mod go.sum
 # Where the demo can get privilege from: root, or a user namespace (-U).
 DEMO_FLAGS = $(shell [ "$$(id -u)" = 0 ] || echo -U)
 
-.PHONY: build test race demo install clean lint bench
+.PHONY: build test deps race demo install clean lint bench
 
 build: invoke_ns
 
@@ -24,18 +24,24 @@ build: invoke_ns
 invoke_ns: $(SOURCES)
 	$(GO) build -trimpath -ldflags='-s -w -X main.version=$(VERSION)' -o invoke_ns .
 
-test: lint
+# The tests first install, as root, what they use and the machine lacks
+# (testdata/tools); as anyone else deps installs nothing, and the tests
+# that need what is missing skip.
+test: deps lint
 	$(GO) test -count=1 $(TESTFLAGS) ./...
 
 # The suite against a build with the race detector, for the goroutines
 # that start the children and catch the signals beside them. It needs cgo
 # and a C compiler. halt_on_error ends a run at its first race, with
 # status 66, which fails the test that ran it.
-race:
+race: deps
 	d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
 	  CGO_ENABLED=1 $(GO) build -race -o "$$d/invoke_ns" . && \
 	  GORACE='atexit_sleep_ms=0 halt_on_error=1' INVOKE_NS_TEST_BINARY="$$d/invoke_ns" \
 	  CGO_ENABLED=1 $(GO) test -race -count=1 $(TESTFLAGS) .
+
+deps:
+	@.ci/deps
 
 demo: invoke_ns
 	@if [ "$$(id -u)" != 0 ] && ! unshare --user --map-root-user true 2>/dev/null; then \

@@ -189,15 +189,11 @@ func TestCompareStopsOnASignal(t *testing.T) {
 // two runs it behaved like.
 func TestCompareTarget(t *testing.T) {
 	privFlags(t)
-	isolated := command(t, "unshare", "--ipc", "sleep", "60")
-	if err := isolated.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { isolated.Process.Kill(); isolated.Wait() }()
+	isolated := sleeperIn(t, "--ipc")
 	for _, tt := range []struct {
 		name, pid, mq, like string
 	}{
-		{"isolated", strconv.Itoa(isolated.Process.Pid), "blocked", "behaved like -i yes: it is isolated from this IPC namespace."},
+		{"isolated", strconv.Itoa(isolated), "blocked", "behaved like -i yes: it is isolated from this IPC namespace."},
 		{"shared", strconv.Itoa(os.Getpid()), "delivered", "behaved like -i no: it shares this IPC namespace."},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,14 +29,7 @@ var containerSeq int
 func container(t *testing.T, edit func(spec map[string]any)) int {
 	t.Helper()
 	needRealRoot(t, "starting containers with runc")
-	runc, err := exec.LookPath("runc")
-	if err != nil {
-		t.Fatalf("runc is missing (apt-get install runc): %v", err)
-	}
-	busybox, err := exec.LookPath("busybox")
-	if err != nil {
-		t.Fatalf("busybox is missing (apt-get install busybox-static): %v", err)
-	}
+	runc, busybox := tool(t, "runc"), tool(t, "busybox")
 	state, bundle := t.TempDir(), t.TempDir()
 	rootfs := filepath.Join(bundle, "rootfs")
 	if err := os.MkdirAll(filepath.Join(rootfs, "bin"), 0o755); err != nil {
@@ -97,6 +92,9 @@ func container(t *testing.T, edit func(spec map[string]any)) int {
 	if err != nil || perr != nil {
 		t.Fatalf("the container's PID: %v %v", err, perr)
 	}
+	// runc run returns once the container has started, which may be
+	// before its process has executed sleep.
+	waitForCommand(t, pid, "sleep")
 	return pid
 }
 
@@ -219,7 +217,7 @@ func TestTargetContainers(t *testing.T) {
 		{"-i", "sh", "-c", "cat /proc/sysvipc/msg /proc/sysvipc/sem /proc/sysvipc/shm | grep -vc '^ *key'"},
 		{"-i", "-m", "ls", "-A", "/dev/mqueue"},
 	} {
-		out, err := command(t, "nsenter", append([]string{"-t", strconv.Itoa(own)}, look...)...).Output()
+		out, err := command(t, tool(t, "nsenter"), append([]string{"-t", strconv.Itoa(own)}, look...)...).Output()
 		if got := strings.TrimSpace(string(out)); got != "0" && got != "" || err != nil && got == "" {
 			t.Errorf("in the container, %q gives %q (%v)", look, got, err)
 		}
@@ -363,5 +361,65 @@ func TestContainerOf(t *testing.T) {
 		if got := containerIn(tt.cgroup); got != tt.want {
 			t.Errorf("%s: %q, want %q", tt.cgroup, got, tt.want)
 		}
+	}
+}
+
+// --scan names what it could not read, and why: as another user, root's
+// processes; as root, a process that is not dumpable, which refuses root
+// without CAP_SYS_PTRACE (setpriv drops it), named since nothing shows it.
+func TestScanSaysWhatItCannotRead(t *testing.T) {
+	needRealRoot(t, "a second uid, and root without CAP_SYS_PTRACE,")
+	asUser := command(t, binary, "--scan")
+	asUser.Dir = "/"
+	asUser.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	r := finish(t, asUser)
+	if want := "processes of other users could not be read: run as root to see them)"; r.code != exitOK ||
+		!strings.Contains(flat(r.stdout), want) {
+		t.Errorf("as uid 65534: exit %d, want %q:\n%s\nstderr:\n%s", r.code, want, r.stdout, r.stderr)
+	}
+
+	helper := command(t, os.Args[0])
+	helper.Env = append(os.Environ(), helperEnv+"=undumpable")
+	ready := startCmd(t, helper)
+	ready.waitFor("ready")
+	pid := helper.Process.Pid
+	r = run(t, "", "--scan") // as root: it can read the helper
+	if strings.Contains(r.stdout, "refuse") && strings.Contains(flat(r.stdout), fmt.Sprintf(" %d (", pid)) {
+		t.Errorf("root with CAP_SYS_PTRACE could not read process %d:\n%s", pid, r.stdout)
+	}
+	r = finish(t, command(t, tool(t, "setpriv"), "--bounding-set=-sys_ptrace", binary, "--scan"))
+	named := fmt.Sprintf("%d (%s)", pid, commOf(pid))
+	if out := flat(r.stdout); r.code != exitOK || !strings.Contains(out, named) ||
+		!regexp.MustCompile(`refuses? even root: (it is|they are) not dumpable`).MatchString(out) {
+		t.Errorf("without CAP_SYS_PTRACE: exit %d, want %s named as refusing root:\n%s\nstderr:\n%s",
+			r.code, named, r.stdout, r.stderr)
+	}
+}
+
+// The note on what --scan could not read, for one process and several,
+// of each cause.
+func TestUnreadableNotes(t *testing.T) {
+	tests := []struct {
+		name   string
+		hidden []hidden
+		want   []string
+	}{
+		{"none", nil, nil},
+		{"one refuses root", []hidden{{1, "init", true}},
+			[]string{"(process 1 (init) refuses even root: it is not dumpable, so its namespaces cannot be read)"}},
+		{"two refuse root", []hidden{{1, "init", true}, {7, "agent", true}},
+			[]string{"(processes 1 (init) and 7 (agent) refuse even root: they are not dumpable, so their namespaces cannot be read)"}},
+		{"another user's", []hidden{{9, "sshd", false}},
+			[]string{"(the namespaces of 1 process of another user could not be read: run as root to see them)"}},
+		{"both", []hidden{{9, "sshd", false}, {1, "init", true}, {10, "cron", false}}, []string{
+			"(process 1 (init) refuses even root: it is not dumpable, so its namespaces cannot be read)",
+			"(the namespaces of 2 processes of other users could not be read: run as root to see them)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := unreadableNotes(tt.hidden); !slices.Equal(got, tt.want) {
+				t.Errorf("got %q\nwant %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"os"
 	"os/exec"
 	"regexp"
@@ -40,10 +39,7 @@ func TestManPageMatchesHelp(t *testing.T) {
 }
 
 func TestManPageRenders(t *testing.T) {
-	if _, err := exec.LookPath("man"); err != nil {
-		t.Skipf("skipped %s: man is not installed (apt-get install man-db)", t.Name())
-	}
-	cmd := command(t, "man", "--warnings", "-l", "docs/invoke_ns.1")
+	cmd := command(t, tool(t, "man"), "--warnings", "-l", "docs/invoke_ns.1")
 	cmd.Env = append(os.Environ(), "MANWIDTH=80", "MANPAGER=cat", "PAGER=cat")
 	out, err := cmd.Output()
 	var stderr string
@@ -120,9 +116,7 @@ printf '%s\n' "${COMPREPLY[@]}"`
 	}
 	for _, setup := range []string{"bare", "package"} {
 		if setup == "package" {
-			if _, err := os.Stat(pkg); err != nil {
-				t.Fatalf("%s is missing (apt-get install bash-completion): %v", pkg, err)
-			}
+			tool(t, pkg)
 		}
 		for _, tt := range tests {
 			t.Run(setup+"/"+tt.name, func(t *testing.T) {
@@ -219,14 +213,11 @@ func zshOffers(t *testing.T, line string) []string {
 	if err := os.WriteFile(dir+"/_invoke_ns", b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := command(t, "zsh", "-f", "-c", zshCapture, "zsh", dir, line)
+	cmd := command(t, tool(t, "zsh"), "-f", "-c", zshCapture, "zsh", dir, line)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil || stderr.Len() > 0 {
-		if errors.Is(err, exec.ErrNotFound) {
-			t.Fatalf("zsh is missing (apt-get install zsh): %v", err)
-		}
 		t.Fatalf("%q: %v\n%s", line, err, stderr.String())
 	}
 	got := strings.Fields(string(out))

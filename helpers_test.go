@@ -198,9 +198,20 @@ func leftovers() []string {
 }
 
 // helper is what the test binary does when run as a helper process: for
-// "open-queue NAME", open the queue for reading and print the error.
+// "open-queue NAME", open the queue for reading and print the error; for
+// "undumpable", make itself not dumpable and wait.
 func helper(what string, args []string) int {
 	switch {
+	case what == "undumpable" && len(args) == 0:
+		// A process that not even root may look into without
+		// CAP_SYS_PTRACE, until its standard input ends.
+		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Println("ready")
+		io.Copy(io.Discard, os.Stdin)
+		return 0
 	case what == "open-queue" && len(args) == 1:
 		q, err := OpenQueue(args[0], unix.O_RDONLY)
 		if err == nil {
@@ -266,9 +277,53 @@ func needRoot(t *testing.T, what string) {
 // switches to a second uid, which the suite's user namespace does not map.
 func needRealRoot(t *testing.T, what string) {
 	t.Helper()
-	if os.Geteuid() != 0 || os.Getenv(hermeticEnv) == "userns" {
+	if !realRoot() {
 		t.Skipf("skipped %s: %s needs real root (the suite runs in a user namespace)", t.Name(), what)
 	}
+}
+
+// realRoot says whether the suite runs as root of the host, and not as
+// root of a user namespace of its own.
+func realRoot() bool { return os.Geteuid() == 0 && os.Getenv(hermeticEnv) != "userns" }
+
+// tool is the path of a tool a test uses, a command on PATH or a file,
+// as testdata/tools lists it with its package. One that is missing fails
+// the test as root, since make deps installs it then, and skips it
+// otherwise; both say which package it is in.
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	var err error
+	path := name
+	if filepath.IsAbs(name) {
+		_, err = os.Stat(name)
+	} else {
+		path, err = exec.LookPath(name)
+	}
+	if err == nil {
+		return path
+	}
+	pkg := packageOf(t, name)
+	if realRoot() {
+		t.Fatalf("%s is missing: install the package %s (make deps does)", name, pkg)
+	}
+	t.Skipf("skipped %s: %s is missing: it is in the package %s, which sudo make deps installs", t.Name(), name, pkg)
+	return ""
+}
+
+// packageOf is the package testdata/tools names for a tool.
+func packageOf(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile("testdata/tools")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == name {
+			return f[1]
+		}
+	}
+	t.Fatalf("%s is not in testdata/tools: add it, with its package", name)
+	return ""
 }
 
 // result is what one run of the binary did.
@@ -527,4 +582,64 @@ func waitGone(t *testing.T, pid int, limit time.Duration) {
 	if err != nil || n == 0 {
 		t.Fatalf("process %d still runs after %v", pid, limit)
 	}
+}
+
+// waitUntil waits, with a deadline, until cond holds: for a change in
+// another process that nothing can be waited on for, such as its
+// namespaces or its command.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(runLimit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("still not %s after %v", what, runLimit)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// waitForCommand waits until process pid runs comm: until then it may
+// still be whatever started it (runc's init, unshare).
+func waitForCommand(t *testing.T, pid int, comm string) {
+	t.Helper()
+	waitUntil(t, fmt.Sprintf("process %d running %s", pid, comm), func() bool {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		return err == nil && strings.TrimSpace(string(b)) == comm
+	})
+}
+
+// waitForNamespace waits until process pid is in a namespace of type ns
+// (ipc, mnt, ...) other than the suite's own.
+func waitForNamespace(t *testing.T, pid int, ns string) {
+	t.Helper()
+	own, err := os.Readlink("/proc/self/ns/" + ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, fmt.Sprintf("process %d in a %s namespace of its own", pid, ns), func() bool {
+		id, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
+		return err == nil && id != own
+	})
+}
+
+// sleeperIn starts sleep in new namespaces of the types given (unshare's
+// options, such as "--ipc"), waits until it runs there, and returns its
+// PID; it is killed when the test ends.
+func sleeperIn(t *testing.T, namespaces ...string) int {
+	t.Helper()
+	cmd := command(t, tool(t, "unshare"), append(namespaces, "sleep", "600")...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// unshare makes the namespaces, then executes sleep.
+	waitForCommand(t, cmd.Process.Pid, "sleep")
+	for _, opt := range namespaces {
+		ns := strings.TrimPrefix(opt, "--")
+		if ns == "mount" {
+			ns = "mnt"
+		}
+		waitForNamespace(t, cmd.Process.Pid, ns)
+	}
+	return cmd.Process.Pid
 }

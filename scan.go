@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // scanned is one IPC namespace found.
@@ -39,11 +41,22 @@ type scanRecord struct {
 	Error      string     `json:"error,omitempty"`
 }
 
-// scanNamespaces reads every process's and thread's IPC namespace.
-func scanNamespaces() ([]*scanned, int) {
+// hidden is a process whose namespaces could not be read.
+type hidden struct {
+	pid  int
+	comm string
+	// refusesRoot: it refused root, whose uid it has. The kernel lets
+	// even the same uid read a process's namespaces only while it is
+	// dumpable (ptrace_may_access, proc(5)), and this one is not.
+	refusesRoot bool
+}
+
+// scanNamespaces reads every process's and thread's IPC namespace, and
+// lists the processes whose namespaces it could not read.
+func scanNamespaces() ([]*scanned, []hidden) {
 	own, _ := os.Readlink("/proc/self/ns/ipc")
 	found := map[string]*scanned{}
-	unreadable := 0
+	var unreadable []hidden
 	procs, _ := os.ReadDir("/proc")
 	for _, p := range procs {
 		pid, err := strconv.Atoi(p.Name())
@@ -54,7 +67,9 @@ func scanNamespaces() ([]*scanned, int) {
 		if id, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/ipc", pid)); err == nil {
 			ids[id] = true
 		} else if !os.IsNotExist(err) {
-			unreadable++
+			var st unix.Stat_t
+			asRoot := os.Geteuid() == 0 && unix.Stat(fmt.Sprintf("/proc/%d", pid), &st) == nil && st.Uid == 0
+			unreadable = append(unreadable, hidden{pid: pid, comm: commOf(pid), refusesRoot: asRoot})
 			continue
 		}
 		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
@@ -175,7 +190,7 @@ func runScan(cfg *config, out io.Writer) *outcome {
 		}
 	}
 	if cfg.JSON {
-		rec := &scanRecord{Namespaces: all, Unreadable: unreadable, ExitStatus: o.exitStatus(), Error: o.errText()}
+		rec := &scanRecord{Namespaces: all, Unreadable: len(unreadable), ExitStatus: o.exitStatus(), Error: o.errText()}
 		writeRecord(rec, o)
 		return o
 	}
@@ -195,10 +210,42 @@ func runScan(cfg *config, out io.Writer) *outcome {
 		rows = append(rows, row)
 	}
 	table(out, rows)
-	if unreadable > 0 {
-		sentence(out, "", fmt.Sprintf("(the namespaces of %d processes could not be read: another user's need root to see)", unreadable))
+	for _, note := range unreadableNotes(unreadable) {
+		sentence(out, "", note)
 	}
 	return o
+}
+
+// unreadableNotes say why some namespaces are missing from the list:
+// processes that refuse even root, named, since nothing will show them;
+// and another user's, which root can see.
+func unreadableNotes(unreadable []hidden) []string {
+	var refusing []string
+	others := 0
+	for _, h := range unreadable {
+		if h.refusesRoot {
+			refusing = append(refusing, fmt.Sprintf("%d (%s)", h.pid, h.comm))
+		} else {
+			others++
+		}
+	}
+	var notes []string
+	switch n := len(refusing); {
+	case n == 1:
+		notes = append(notes, "(process "+refusing[0]+" refuses even root: it is not dumpable, so its namespaces "+
+			"cannot be read)")
+	case n > 1:
+		notes = append(notes, "(processes "+list(refusing)+" refuse even root: they are not dumpable, so their "+
+			"namespaces cannot be read)")
+	}
+	switch {
+	case others == 1:
+		notes = append(notes, "(the namespaces of 1 process of another user could not be read: run as root to see them)")
+	case others > 1:
+		notes = append(notes, fmt.Sprintf("(the namespaces of %d processes of other users could not be read: "+
+			"run as root to see them)", others))
+	}
+	return notes
 }
 
 // number is the number in a namespace identity: "ipc:[4026531839]" gives

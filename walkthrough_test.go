@@ -54,6 +54,10 @@ func normalize(s string) string {
 
 func TestWalkthrough(t *testing.T) {
 	needRealRoot(t, "the walkthrough's root commands, and switching to uid 65534 for its others,")
+	// What its commands run besides invoke_ns and the shell.
+	for _, name := range []string{"runc", "busybox", "ps", "ip", "hostname", "ipcs", "unshare"} {
+		tool(t, name)
+	}
 	doc, err := os.ReadFile("docs/walkthrough.md")
 	if err != nil {
 		t.Fatal(err)

@@ -34,8 +34,16 @@ start)
 	sed -i -e 's/"terminal": true/"terminal": false/' -e 's/^\([[:space:]]*\)"sh"$/\1"sleep", "3600"/' config.json
 	[ -z "$path" ] || sed -i "s|\"type\": \"ipc\"|\"type\": \"ipc\", \"path\": \"$path\"|" config.json
 	runc --root "$state/runc" run --detach --pid-file "$b/pid" "$name" </dev/null >/dev/null 2>"$b/log"
-	cat "$b/pid"
-	echo
+	pid=$(cat "$b/pid")
+	# runc returns once the container has started, which may be before its
+	# process has executed sleep: wait for that, a few seconds at most.
+	i=0
+	until [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = sleep ]; do
+		i=$((i + 1))
+		[ $i -le 500 ] || { echo "container.sh: $name did not start sleep" >&2; exit 1; }
+		sleep 0.01
+	done
+	echo "$pid"
 	;;
 pid)
 	cat "$state/$2/pid"
