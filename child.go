@@ -25,6 +25,8 @@ type child struct {
 	out   io.Writer   // the transcript: stdout, or stderr with --json
 	lines *transcript // under out, to tell a write that failed
 
+	root *os.File // the target's root, where its /dev/shm is looked up
+
 	msg    []byte // the message, once read
 	msgErr error  // or why there is none
 	asked  bool   // whether it has been read (or tried)
@@ -39,7 +41,7 @@ func runChild(l *link) error {
 	if m.Config == nil || m.Run == nil {
 		return errors.New("handshake: the config step carries no options")
 	}
-	c := &child{cfg: m.Config.config(), spec: m.Run, lines: &transcript{w: os.Stdout}}
+	c := &child{cfg: m.Config.config(), spec: m.Run, root: l.root, lines: &transcript{w: os.Stdout}}
 	c.out = c.lines
 	if c.spec.Quiet {
 		c.out = io.Discard
@@ -115,10 +117,19 @@ func (c *child) try(t target) report {
 
 func (c *child) reach(t target) report {
 	c.verbosef(" Child: opening %s\n", t)
-	e, err := t.open()
-	if err != nil {
+	var root *os.File
+	if t.InRoot {
+		root = c.root
+	}
+	e, err := t.open(root)
+	switch {
+	case errors.Is(err, errNotOurs):
+		// Not a byte is written into it, nor read.
 		c.perror(t.kind().lookup, err)
-		return report{Outcome: outcomeOpenFailed, Errno: errnoOf(err)}
+		return report{Outcome: outcomeNotOurs}
+	case err != nil:
+		c.perror(t.kind().lookup, err)
+		return report{Outcome: outcomeOpenFailed, Errno: errnoOf(err), ShmDir: errors.As(err, new(*shmDirError))}
 	}
 	defer func() {
 		c.verbosef(" Child: closing %s\n", t)

@@ -84,14 +84,17 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 	}
 	objects := targets(cfg)
 	var joined *existing
+	var targetObjects []target
 	if cfg.Target != "" {
 		var err error
-		if joined, err = openTarget(cfg.Target); err != nil {
+		if joined, err = openTarget("--target", cfg.Target); err != nil {
 			return &outcome{err: err}
 		}
-		if joined.pid == 0 && slices.ContainsFunc(objects, func(t target) bool { return t.kind().isolation == "mnt" }) {
-			return &outcome{err: fmt.Errorf("--target %s: a namespace file leads to no /dev/shm — "+
-				"give --target PID for pshm, or leave it out of -k", joined.path)}
+		// The target's child looks for POSIX shared memory in the
+		// target's /dev/shm, where the others look in their own.
+		targetObjects = slices.Clone(objects)
+		if err := lookInRoot(joined, targetObjects); err != nil {
+			return &outcome{err: err}
 		}
 	}
 	// The children start at once, each from a thread of its own, before
@@ -111,7 +114,7 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 		spec := &runSpec{IPC: true, NewIPC: r.newIPC, Objects: objects, Message: &text, TryCreate: true, Quiet: quiet}
 		var join *existing
 		if r.name == targetRun.name {
-			join = joined
+			join, spec.Objects = joined, targetObjects
 		}
 		specs, starts[i] = append(specs, spec), make(chan started, 1)
 		go func() {
@@ -160,13 +163,9 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 		return &outcome{err: err}
 	}
 	if joined != nil {
-		// The target's child looks for POSIX shared memory in the
-		// target's /dev/shm, where the others look in their own.
-		specs[2].Objects = slices.Clone(objects)
-		for i, t := range specs[2].Objects {
-			if t.kind().isolation == "mnt" {
-				specs[2].Objects[i].Dir = joined.shmDirOf()
-			}
+		// The names, keys and identities settled in making them.
+		for i := range targetObjects {
+			targetObjects[i].Name, targetObjects[i].Key, targetObjects[i].ID = objects[i].Name, objects[i].Key, objects[i].ID
 		}
 	}
 	// Each child's namespaces, read while all of them wait at their
@@ -218,7 +217,7 @@ func (p *parent) compareRuns(specs []*runSpec, children []*childProc, objs []obj
 		p.printf("%s\n", r.heading)
 		if r.name == targetRun.name {
 			p.target, p.targetGone = target, watchProcess(target.pid)
-			recs[i].Target = &targetRecord{PID: target.pid, Command: target.comm, Path: target.path, IPC: target.id, UserNS: ownerID(target.file)}
+			recs[i].Target = newTargetRecord(target)
 		}
 		var o *outcome
 		o, done = p.converse(children[i], specs[i], objs, recs[i], namespaces)
@@ -423,6 +422,8 @@ func openCell(o *openResult) string {
 		return "-"
 	case o.Result == "ok":
 		return "ok"
+	case o.Result == "not-ours":
+		return "not the parent's"
 	}
 	return fmt.Sprintf("%s (%s)", o.Errno, o.Error)
 }

@@ -2,8 +2,11 @@
 // object that exists already is never reused, since it may hold another
 // run's message, and a live run's is never removed: the default queue
 // name gives way to one of the run's own, a default System V key is drawn
-// at random until one is free, and -f removes only what an earlier run
-// left behind (live.go tells which).
+// at random until one is free, and -f removes only what an earlier run of
+// the caller's left behind, never another user's (live.go tells which).
+// Whatever has a name or key is looked at, and removed, while the run
+// holds the lock of that name or key, and is checked to be what was found
+// right before it goes.
 
 package main
 
@@ -12,6 +15,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -19,8 +23,13 @@ import (
 // keyTries bounds the draws of a free System V key.
 const keyTries = 16
 
+// errAgain is an object made and at once taken or removed by another
+// process: everything is tried again.
+var errAgain = errors.New("taken again and again")
+
 // createAll makes the objects of spec, in place of its targets' names and
-// keys where those had to change, and says what it made.
+// keys where those had to change, notes what the kernel says each is, and
+// says what it made.
 func (p *parent) createAll(spec *runSpec) ([]object, error) {
 	objs := make([]object, len(spec.Objects))
 	undo := func() {
@@ -50,12 +59,21 @@ func (p *parent) createAll(spec *runSpec) ([]object, error) {
 		objs[i] = o
 	}
 	if hasSysV(spec.Objects) {
+		p.sysvLeftovers(spec.Objects)
 		key, err := p.createSysV(spec, objs)
 		if err != nil {
 			undo()
 			return nil, err
 		}
 		p.printf("Parent: System V key: %d (0x%08x in ipcs)\n", key, uint32(key))
+	}
+	for i, o := range objs {
+		id, err := o.identity()
+		if err != nil {
+			undo()
+			return nil, fmt.Errorf("what the kernel says of the %s: %w", spec.Objects[i], err)
+		}
+		spec.Objects[i].ID = id
 	}
 	for _, t := range spec.Objects {
 		p.verbosef("Parent: %s %s\n", t.kind().created, t)
@@ -65,54 +83,39 @@ func (p *parent) createAll(spec *runSpec) ([]object, error) {
 
 // createByName makes an object found by name, and locks it as this run's.
 // With the default name taken, the run takes a name of its own and says
-// so; with -f, a leftover of that name is removed first.
+// so; with -f, a leftover of the caller's of that name is removed first.
 func (p *parent) createByName(t target) (object, target, error) {
 	for try := 0; try < 8; try++ {
 		lock, h, err := lockTarget(t)
 		if err != nil {
 			return nil, t, err
 		}
-		if lock == nil && h.pid == 0 && try == 0 {
+		if lock == nil && h.state == liveRun && h.pid == 0 && try == 0 {
 			// Held, by no process that answered: most likely one that
 			// has just ended. A second look tells.
 			continue
 		}
-		if lock != nil {
+		if lock != nil || h.state == squatter {
+			// A squatter's lock proves nothing: the object's own lock
+			// (flock) decides.
+			if h.state == squatter {
+				p.say("Parent: ", fmt.Sprintf("the lock of %s: %s; going by the lock of the %s itself",
+					t.Name, h.why(), t.kind().noun))
+			}
 			var o object
-			if o, err = t.create(); err == nil {
-				// Also locked where runs that share no network namespace
-				// see it; a failure is a -f of such a run: again.
-				n := o.(namedObject)
-				if n.lock() == nil && n.isNamed(t.Name) {
-					return lockedObject{o, lock}, t, nil
-				}
-				n.Close()
-				lock.Close()
+			o, h, err = p.claim(t, lock, p.cfg.Force)
+			switch {
+			case errors.Is(err, errAgain):
 				continue
-			}
-			lock.Close()
-			if !errors.Is(err, unix.EEXIST) {
+			case err != nil:
 				return nil, t, err
-			}
-			var herr error
-			if h, herr = t.kind().holder(t); errors.Is(herr, unix.ENOENT) {
-				continue // gone since: try the name again
-			}
-			if h.otherUser {
-				h.owner = t.ownedBy()
+			case o != nil:
+				return o, t, nil
 			}
 		}
 		switch {
-		case p.cfg.Force && !h.live:
-			if err := t.kind().remove(t); err != nil && !errors.Is(err, unix.ENOENT) {
-				return nil, t, removeError(err, t)
-			}
-			if p.cfg.Verbose >= 1 {
-				p.say("Parent: ", fmt.Sprintf("removed %s left by an earlier run", t))
-			}
-			continue
 		case p.cfg.Force:
-			return nil, t, fmt.Errorf("-f: %s: %s, so it stays — -f removes only what an earlier run left behind", t, h.why())
+			return nil, t, forceRefusal(t, h)
 		case !p.cfg.QueueGiven && try < 4:
 			own := fmt.Sprintf("%s.%d", defaultQueue, os.Getpid())
 			if t.Name != defaultQueue {
@@ -121,15 +124,15 @@ func (p *parent) createByName(t target) (object, target, error) {
 				own = fmt.Sprintf("%s.%d.%x", defaultQueue, os.Getpid(), rand.Uint32())
 			}
 			p.printf("Parent: %s\n", h.about(t.Name))
-			if !h.live {
-				p.printf("Parent: (invoke_ns -f -i no removes it)\n")
+			if h.state == leftover {
+				p.printf("Parent: (%s removes it)\n", t.kind().removal(t))
 			}
 			p.printf("Parent: this run uses %s\n", own)
 			t.Name = own
 			continue
 		}
 		todo := "choose another name with -q"
-		if !h.live {
+		if h.state == leftover {
 			todo = "remove it with -f, or choose another name with -q"
 		}
 		return nil, t, fmt.Errorf("creating %s: %s — %s", t, h.why(), todo)
@@ -137,10 +140,70 @@ func (p *parent) createByName(t target) (object, target, error) {
 	return nil, t, fmt.Errorf("creating %s: it was taken again and again — try again", t)
 }
 
+// claim makes t under lock (nil where a squatter has it). What has its
+// name or key already is looked at while the lock is held: with force, a
+// leftover of the caller's is removed, if it is still what was found, and
+// t is made again; otherwise claim says who has it.
+func (p *parent) claim(t target, lock *runLock, force bool) (object, holder, error) {
+	for try := 0; try < 8; try++ {
+		o, err := t.create()
+		if err == nil {
+			// Also locked where runs that share no network namespace
+			// see it; a failure is a -f of such a run: again.
+			if n, ok := o.(namedObject); ok && (n.lock() != nil || !n.isNamed(t.Name)) {
+				n.Close()
+				lock.Close()
+				return nil, holder{}, errAgain
+			}
+			return lockedObject{o, lock}, holder{}, nil
+		}
+		if !errors.Is(err, unix.EEXIST) {
+			lock.Close()
+			return nil, holder{}, err
+		}
+		f, err := t.kind().find(t)
+		if errors.Is(err, unix.ENOENT) {
+			continue // gone since: try the name again
+		}
+		if err != nil {
+			lock.Close()
+			return nil, holder{}, err
+		}
+		if f.state != leftover || !force {
+			if f.release != nil {
+				f.release()
+			}
+			lock.Close()
+			return nil, f.holder, nil
+		}
+		err = f.remove()
+		f.release()
+		switch {
+		case err == nil:
+			// Said also without -v: -f removed something.
+			p.say("Parent: ", fmt.Sprintf("removed %s, an earlier run's leftover", t))
+		case !errors.Is(err, errReplaced) && !errors.Is(err, unix.ENOENT):
+			lock.Close()
+			return nil, holder{}, removeError(err, t)
+		}
+	}
+	lock.Close()
+	return nil, holder{}, errAgain
+}
+
+// forceRefusal is -f's answer for an object it must not remove.
+func forceRefusal(t target, h holder) error {
+	if h.state == otherUser && !h.known {
+		return fmt.Errorf("-f: %s: owned by another user (%s names the owner), so it stays — "+
+			"-f removes only what an earlier run of yours left behind", t, t.kind().owner)
+	}
+	return fmt.Errorf("-f: %s: %s, so it stays — -f removes only what an earlier run of yours left behind", t, h.why())
+}
+
 // createSysV makes the System V objects of spec, all with one key, each
 // under its lock: the key given with --key, or one drawn at random and
 // drawn again while any of them is taken. With -f, a leftover with the
-// given key is removed first; a live run's never is.
+// given key is removed first; a live run's, or another user's, never is.
 func (p *parent) createSysV(spec *runSpec, objs []object) (int32, error) {
 	key := p.cfg.Key
 	for try := 0; ; try++ {
@@ -161,7 +224,8 @@ func (p *parent) createSysV(spec *runSpec, objs []object) (int32, error) {
 }
 
 // createSysVWith tries key for every System V object of spec. taken says
-// that one of them was another's, and that none is left made.
+// that one of them was another's (with a key drawn at random), and that
+// none is left made.
 func (p *parent) createSysVWith(spec *runSpec, objs []object, key int32) (taken bool, err error) {
 	var made []int
 	undo := func() {
@@ -171,6 +235,7 @@ func (p *parent) createSysVWith(spec *runSpec, objs []object, key int32) (taken 
 			objs[i] = nil
 		}
 	}
+	drawn := p.cfg.Key == 0
 	for i := range spec.Objects {
 		t := &spec.Objects[i]
 		if t.kind().byName {
@@ -178,45 +243,94 @@ func (p *parent) createSysVWith(spec *runSpec, objs []object, key int32) (taken 
 		}
 		t.Key = key
 		lock, h, err := lockTarget(*t)
-		if err != nil || h.live {
+		if err != nil {
 			undo()
-			switch {
-			case err == nil && p.cfg.Key != 0 && p.cfg.Force:
-				err = fmt.Errorf("-f: %s: %s, so it stays — -f removes only what an earlier run left behind", t, h.why())
-			case err == nil && p.cfg.Key != 0:
-				err = fmt.Errorf("creating %s: %s — choose another with --key", t, h.why())
-			}
-			return err == nil, err
+			return false, err
 		}
-		o, err := t.create()
-		if errors.Is(err, unix.EEXIST) && p.cfg.Force {
-			if rerr := t.kind().remove(*t); rerr != nil && !errors.Is(rerr, unix.ENOENT) {
+		if lock == nil && (drawn || h.state == liveRun) {
+			undo()
+			return p.sysvTaken(*t, h)
+		}
+		if h.state == squatter {
+			p.say("Parent: ", fmt.Sprintf("the lock of key %d: %s", key, h.why()))
+		}
+		var o object
+		if drawn {
+			// A key drawn at random is anybody's to have: another is drawn.
+			if o, err = t.create(); errors.Is(err, unix.EEXIST) {
 				lock.Close()
 				undo()
-				return false, removeError(rerr, *t)
-			}
-			if p.cfg.Verbose >= 1 {
-				p.say("Parent: ", fmt.Sprintf("removed %s left by an earlier run", *t))
-			}
-			o, err = t.create()
-		}
-		if err != nil {
-			lock.Close()
-			undo()
-			switch {
-			case errors.Is(err, unix.EEXIST) && p.cfg.Key == 0:
 				return true, nil
-			case errors.Is(err, unix.EEXIST):
-				// Not a live run's: its lock was free.
-				err = hint(err, fmt.Sprintf("an earlier run, or another program, holds key %d (ipcs shows it): "+
-					"remove it with -f, or choose another with --key", key))
+			} else if err != nil {
+				lock.Close()
+			} else {
+				o = lockedObject{o, lock}
+			}
+		} else {
+			o, h, err = p.claim(*t, lock, p.cfg.Force)
+		}
+		if err != nil || o == nil {
+			undo()
+			if err == nil {
+				return p.sysvTaken(*t, h)
 			}
 			return false, err
 		}
-		objs[i] = lockedObject{o, lock}
+		objs[i] = o
 		made = append(made, i)
 	}
 	return false, nil
+}
+
+// sysvTaken is what a System V key that another has comes to: with a key
+// drawn at random, another draw; with --key, a refusal that says whose it
+// is and what to do.
+func (p *parent) sysvTaken(t target, h holder) (bool, error) {
+	switch {
+	case p.cfg.Key == 0:
+		return true, nil
+	case p.cfg.Force:
+		return false, forceRefusal(t, h)
+	case h.state == leftover:
+		return false, fmt.Errorf("creating %s: %s — remove it with -f (or %s), or choose another with --key",
+			t, h.why(), t.kind().removal(t))
+	}
+	return false, fmt.Errorf("creating %s: %s — choose another with --key", t, h.why())
+}
+
+// sysvLeftovers names the System V objects of the caller's with a key of
+// invoke_ns's that no run holds: with its keys drawn at random, a run
+// killed outright leaves them where no later run looks, and nothing else
+// would ever say so. Each is named with the command that removes it.
+func (p *parent) sysvLeftovers(ts []target) {
+	for _, k := range kinds {
+		if k.byName || !slicesContainsKind(ts, k.name) {
+			continue
+		}
+		for _, row := range sysvTable(k.name) {
+			key, err := strconv.ParseInt(row["key"], 10, 64)
+			if err != nil || uint32(key)&0xff000000 != 0x49000000 || row["uid"] != strconv.Itoa(os.Geteuid()) {
+				continue
+			}
+			t := target{Kind: k.name, Key: int32(key)}
+			lock, _, err := lockTarget(t)
+			if lock == nil || err != nil {
+				continue // a live run's
+			}
+			lock.Close()
+			p.say("Parent: ", fmt.Sprintf("left behind by an earlier run: the %s (%s removes it)", t, k.removal(t)))
+		}
+	}
+}
+
+// slicesContainsKind says whether ts holds an object of kind k.
+func slicesContainsKind(ts []target, k string) bool {
+	for _, t := range ts {
+		if t.Kind == k {
+			return true
+		}
+	}
+	return false
 }
 
 // removeError explains a removal that the kernel refused.
@@ -224,20 +338,5 @@ func removeError(err error, t target) error {
 	if !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EACCES) {
 		return err
 	}
-	who := "another user (" + t.kind().owner + " names the owner)"
-	if owner := t.ownedBy(); owner != "" {
-		who = owner + ", another user"
-	}
-	return hint(err, "it belongs to "+who+": only its owner or root can remove it")
-}
-
-// ownedBy names the owner of the object t names, for a refusal: "uid
-// 1001", where that can be read without opening it, or "".
-func (t target) ownedBy() string {
-	if owner := t.kind().ownerUID; owner != nil {
-		if uid, ok := owner(t); ok {
-			return fmt.Sprintf("uid %d", uid)
-		}
-	}
-	return ""
+	return hint(err, "it belongs to another user ("+t.kind().owner+" names the owner): only its owner or root can remove it")
 }

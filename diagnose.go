@@ -79,3 +79,13 @@ func sysvHints(err error, k *kind, t target) (string, bool) {
 	}
 	return "", false
 }
+
+// shmHints says what to do when making a file in /dev/shm fails.
+func shmHints(err error, _ *kind, t target) (string, bool) {
+	if errnoOf(err) == unix.ENOSPC {
+		return "the filesystem on " + shmDir + " is full (df " + shmDir + "): remove what is not needed there, " +
+			"or make it larger", true
+	}
+	return "", false
+}
+

@@ -121,7 +121,7 @@ func TestParentKilledOutright(t *testing.T) {
 		t.Errorf("a left-behind queue was not refused in one line naming it and -f: exit %d\n%s", r.code, r.stderr)
 	}
 	// The queue left behind is still there, untouched by the refusal.
-	left, err := OpenQueue(q, unix.O_RDWR)
+	left, err := OpenQueue(q, unix.O_RDWR, identity{})
 	if err != nil {
 		t.Fatalf("the refused run removed the queue: %v", err)
 	}

@@ -3,9 +3,11 @@
 //
 // The child is this binary run again through /proc/self/exe, with the
 // hidden variable _INVOKE_NS_CHILD naming two pipes it inherits, by
-// descriptor and inode. It unsets the variable at once, so neither its
-// lines nor its command see it. The pipes come above every descriptor the
-// caller gave invoke_ns, which the command gets at their own numbers.
+// descriptor and inode, and with --target and pshm a third descriptor,
+// the target's root directory, in which it looks up /dev/shm. It unsets
+// the variable at once, so neither its lines nor its command see it. The
+// descriptors come above every one the caller gave invoke_ns, which the
+// command gets at their own numbers.
 //
 // The steps, one JSON object per line, in this order:
 //
@@ -114,6 +116,7 @@ const (
 	outcomeNoMessage  = "no-message"  // end of input before a message
 	outcomeTooLong    = "too-long"    // the message did not fit: Size says how big
 	outcomeSendFailed = "send-failed" // the send failed: Errno says why
+	outcomeNotOurs    = "not-ours"    // what has the name or key is not the parent's
 )
 
 // report is what the child tells the parent about its try at an object.
@@ -123,6 +126,9 @@ type report struct {
 	Errno   unix.Errno `json:"errno,omitempty"`
 	Size    int        `json:"size,omitempty"`
 	Endless bool       `json:"endless,omitempty"` // too long, with no end in sight
+	// ShmDir says that the failed lookup was of the target's /dev/shm
+	// itself, not of the file in it.
+	ShmDir bool `json:"shm_dir,omitempty"`
 	// With TryCreate: whether the child could make an object of the
 	// same name or key itself (CreateErrno 0), and if not, why.
 	CreateTried bool       `json:"create_tried,omitempty"`
@@ -142,11 +148,13 @@ func acksWanted(cfg *config, n int) int {
 	return n
 }
 
-// link is one side's end of the two handshake pipes.
+// link is one side's end of the two handshake pipes, and on the child's
+// side the target's root, where it was given one.
 type link struct {
-	r   *os.File
-	w   *os.File
-	buf *bufio.Reader
+	r    *os.File
+	w    *os.File
+	buf  *bufio.Reader
+	root *os.File
 }
 
 func newLink(r, w *os.File) *link {
@@ -169,27 +177,35 @@ func childLink() (*link, error) {
 	notOurs := fmt.Errorf("%s=%q is set, but invoke_ns did not start this process "+
 		"— unset it (unset %s), since it is for invoke_ns's own use", childEnv, val, childEnv)
 	f := strings.Fields(val)
-	if len(f) == 3 && f[2] == maxProcsEnv {
+	if len(f) > 0 && f[len(f)-1] == maxProcsEnv {
 		os.Unsetenv(maxProcsEnv)
-		f = f[:2]
+		f = f[:len(f)-1]
 	}
-	if len(f) != 2 {
+	if len(f) != 2 && len(f) != 3 {
 		return nil, notOurs
 	}
-	var fds [2]int
+	var fds []int
 	for i, s := range f {
 		fdText, inoText, _ := strings.Cut(s, ":")
 		fd, err := strconv.Atoi(fdText)
 		ino, ierr := strconv.ParseUint(inoText, 10, 64)
+		want := uint32(unix.S_IFIFO)
+		if i == 2 {
+			want = unix.S_IFDIR // the target's root
+		}
 		var st unix.Stat_t
 		if err != nil || ierr != nil || fd < 3 || unix.Fstat(fd, &st) != nil ||
-			st.Mode&unix.S_IFMT != unix.S_IFIFO || st.Ino != ino {
+			st.Mode&unix.S_IFMT != want || st.Ino != ino {
 			return nil, notOurs
 		}
 		unix.CloseOnExec(fd)
-		fds[i] = fd
+		fds = append(fds, fd)
 	}
-	return newLink(os.NewFile(uintptr(fds[0]), "handshake-in"), os.NewFile(uintptr(fds[1]), "handshake-out")), nil
+	l := newLink(os.NewFile(uintptr(fds[0]), "handshake-in"), os.NewFile(uintptr(fds[1]), "handshake-out"))
+	if len(fds) == 3 {
+		l.root = os.NewFile(uintptr(fds[2]), "the target's root")
+	}
+	return l, nil
 }
 
 // encodeMessage is m as one line, newline included.

@@ -213,7 +213,7 @@ func helper(what string, args []string) int {
 		io.Copy(io.Discard, os.Stdin)
 		return 0
 	case what == "open-queue" && len(args) == 1:
-		q, err := OpenQueue(args[0], unix.O_RDONLY)
+		q, err := OpenQueue(args[0], unix.O_RDONLY, identity{})
 		if err == nil {
 			q.Close()
 			fmt.Println("opened")
@@ -240,7 +240,7 @@ func testQueue(t *testing.T) string {
 // assertNoQueue fails if the queue exists, and removes it.
 func assertNoQueue(t *testing.T, name string) {
 	t.Helper()
-	q, err := OpenQueue(name, unix.O_RDONLY)
+	q, err := OpenQueue(name, unix.O_RDONLY, identity{})
 	if err == nil {
 		q.Close()
 		UnlinkQueue(name)

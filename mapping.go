@@ -8,6 +8,8 @@
 package main
 
 import (
+	"errors"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -45,47 +47,79 @@ func (m *mapping) futex(op int, val uint32, timeout *unix.Timespec) unix.Errno {
 	return e
 }
 
+// errFault is a page of the mapping that the kernel could not provide.
+var errFault = errors.New("a page of the shared memory could not be had (SIGBUS): is its filesystem full?")
+
+// guarded runs fn with a fault on the memory turned into errFault. The
+// pages of a file in a full tmpfs are SIGBUS when first touched, which
+// the runtime otherwise makes a crash with a trace of every goroutine;
+// invoke_ns takes its own pages beforehand (CreateShm), and this is for
+// what still faults.
+func (m *mapping) guarded(op string, fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if _, fault := r.(interface{ Addr() uintptr }); !fault {
+				panic(r)
+			}
+			err = m.wrap(op, errFault)
+		}
+	}()
+	return fn()
+}
+
 // Send writes msg, then marks it written and wakes the parent.
 func (m *mapping) Send(msg []byte) error {
 	if len(msg) > mappingSize-shmText {
 		return m.wrap("shm write", unix.EMSGSIZE)
 	}
-	copy(m.mem[shmText:], msg)
-	*(*uint32)(unsafe.Pointer(&m.mem[4])) = uint32(len(msg))
-	if !atomic.CompareAndSwapUint32(m.state(), shmEmpty, shmWritten) {
-		return m.wrap("shm write", unix.EAGAIN)
-	}
-	m.futex(futexWake, 1, nil)
-	return nil
+	return m.guarded("shm write", func() error {
+		copy(m.mem[shmText:], msg)
+		*(*uint32)(unsafe.Pointer(&m.mem[4])) = uint32(len(msg))
+		if !atomic.CompareAndSwapUint32(m.state(), shmEmpty, shmWritten) {
+			return m.wrap("shm write", unix.EAGAIN)
+		}
+		m.futex(futexWake, 1, nil)
+		return nil
+	})
 }
 
 // Receive waits until the child has written, or the deadline passes
 // (ETIMEDOUT), and copies the message out.
-func (m *mapping) Receive(buf []byte, deadline time.Time) (int, error) {
-	for {
-		switch atomic.LoadUint32(m.state()) {
-		case shmWritten:
-			n := min(int(*(*uint32)(unsafe.Pointer(&m.mem[4]))), mappingSize-shmText)
-			return copy(buf, m.mem[shmText:shmText+n]), nil
-		case shmWoken:
-			return 0, m.wrap("futex", unix.ETIMEDOUT)
+func (m *mapping) Receive(buf []byte, deadline time.Time) (n int, err error) {
+	err = m.guarded("shm read", func() error {
+		for {
+			switch atomic.LoadUint32(m.state()) {
+			case shmWritten:
+				size := min(int(*(*uint32)(unsafe.Pointer(&m.mem[4]))), mappingSize-shmText)
+				n = copy(buf, m.mem[shmText:shmText+size])
+				return nil
+			case shmWoken:
+				return m.wrap("futex", unix.ETIMEDOUT)
+			}
+			left := time.Until(deadline)
+			if left <= 0 {
+				return m.wrap("futex", unix.ETIMEDOUT)
+			}
+			ts := unix.NsecToTimespec(left.Nanoseconds())
+			// EAGAIN (the state changed first) and EINTR go round again.
+			m.futex(futexWait, shmEmpty, &ts)
 		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return 0, m.wrap("futex", unix.ETIMEDOUT)
-		}
-		ts := unix.NsecToTimespec(left.Nanoseconds())
-		// EAGAIN (the state changed first) and EINTR go round again.
-		m.futex(futexWait, shmEmpty, &ts)
-	}
+	})
+	return n, err
 }
 
 // Interrupt ends a Receive, now or to come, unless the message is there.
 func (m *mapping) Interrupt() {
-	if atomic.CompareAndSwapUint32(m.state(), shmEmpty, shmWoken) {
-		m.futex(futexWake, 1, nil)
-	}
+	m.guarded("shm write", func() error {
+		if atomic.CompareAndSwapUint32(m.state(), shmEmpty, shmWoken) {
+			m.futex(futexWake, 1, nil)
+		}
+		return nil
+	})
 }
 
 // Reset marks the memory empty again.
-func (m *mapping) Reset() { atomic.StoreUint32(m.state(), shmEmpty) }
+func (m *mapping) Reset() {
+	m.guarded("shm write", func() error { atomic.StoreUint32(m.state(), shmEmpty); return nil })
+}

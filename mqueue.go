@@ -73,9 +73,33 @@ func CreateQueue(name string, mode uint32, maxmsg, msgsize int) (*Queue, error) 
 }
 
 // OpenQueue opens an existing queue by name, with O_RDONLY, O_WRONLY or
-// O_RDWR; it is looked up in the caller's IPC namespace.
-func OpenQueue(name string, flag int) (*Queue, error) {
-	return openQueue(name, flag, 0, nil)
+// O_RDWR; it is looked up in the caller's IPC namespace, and refused
+// unless it is want, where that is given.
+func OpenQueue(name string, flag int, want identity) (*Queue, error) {
+	q, err := openQueue(name, flag, 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := want.check(q.identity()); err != nil {
+		q.Close()
+		return nil, mqErr("mq_open", name, err)
+	}
+	return q, nil
+}
+
+// identity is the queue's device and inode: every IPC namespace has an
+// mqueue filesystem of its own (mq_overview(7)), so a queue of the same
+// name in another namespace is on another device.
+func (q *Queue) identity() (identity, error) {
+	var st unix.Stat_t
+	var err error
+	if cerr := q.control(func(fd uintptr) { err = unix.Fstat(int(fd), &st) }); cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return identity{}, mqErr("fstat", q.name, err)
+	}
+	return identity{Dev: st.Dev, Ino: st.Ino}, nil
 }
 
 func openQueue(name string, flag int, mode uint32, attr *mqAttr) (*Queue, error) {

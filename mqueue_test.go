@@ -30,7 +30,7 @@ func TestQueueRoundTrip(t *testing.T) {
 	if attr.Maxmsg != queueMsgMax || attr.Msgsize != messageMax+1 || attr.Curmsgs != 0 {
 		t.Errorf("attributes %+v, want maxmsg %d msgsize %d", attr, queueMsgMax, messageMax+1)
 	}
-	w, err := OpenQueue(name, unix.O_WRONLY)
+	w, err := OpenQueue(name, unix.O_WRONLY, identity{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestQueueErrors(t *testing.T) {
 	if _, err := q.Receive(make([]byte, 4), time.Now().Add(time.Second)); !errors.Is(err, unix.EMSGSIZE) {
 		t.Errorf("receive into a buffer smaller than mq_msgsize: %v, want EMSGSIZE", err)
 	}
-	if _, err := OpenQueue(name+"_none", unix.O_WRONLY); !errors.Is(err, unix.ENOENT) {
+	if _, err := OpenQueue(name+"_none", unix.O_WRONLY, identity{}); !errors.Is(err, unix.ENOENT) {
 		t.Errorf("opening a missing queue: %v, want ENOENT", err)
 	}
 	if err := UnlinkQueue(name + "_none"); !errors.Is(err, unix.ENOENT) {
@@ -142,7 +142,7 @@ func TestQueueNames(t *testing.T) {
 			t.Errorf("checkQueueName(%q) = %v, want ok=%v", tt.name, err, tt.ok)
 		}
 		if !tt.ok {
-			if _, err := OpenQueue(tt.name, unix.O_RDONLY); !errors.Is(err, unix.EINVAL) {
+			if _, err := OpenQueue(tt.name, unix.O_RDONLY, identity{}); !errors.Is(err, unix.EINVAL) {
 				t.Errorf("OpenQueue(%q): %v, want EINVAL before any system call", tt.name, err)
 			}
 		}

@@ -7,9 +7,9 @@
 package main
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -31,6 +31,42 @@ type object interface {
 	// Close lets go of the parent's handle; Remove deletes the object.
 	Close() error
 	Remove() error
+	// identity is what the kernel says the object is, for the child to
+	// hold what it finds against.
+	identity() (identity, error)
+}
+
+// identity is what the kernel says an object is, which no other process
+// can make an object of its own show: a POSIX queue's or a /dev/shm file's
+// device and inode, a System V object's id, key, creation time and
+// creator (sysvIdentity). A name or key alone proves nothing: another IPC
+// or mount namespace may have an object of the same name, and the child
+// must never write into that one.
+type identity struct {
+	Dev   uint64 `json:"dev,omitempty"`
+	Ino   uint64 `json:"ino,omitempty"`
+	ID    int    `json:"id,omitempty"`
+	Key   int32  `json:"key,omitempty"`
+	Ctime int64  `json:"ctime,omitempty"`
+	Mine  bool   `json:"mine,omitempty"` // made by the caller's uid (System V)
+}
+
+// errNotOurs is an object found by name or key that is not the one the
+// parent made.
+var errNotOurs = errors.New("another object of that name, not the one invoke_ns made")
+
+// check says whether got, what the kernel says of an object found, is
+// want; a want that is not set (a lookup of the parent's own) takes any.
+func (want identity) check(got identity, err error) error {
+	switch {
+	case want == identity{}:
+		return nil
+	case err != nil:
+		return err
+	case got != want:
+		return errNotOurs
+	}
+	return nil
 }
 
 // endpoint is the child's side: what it found by name or key.
@@ -53,18 +89,19 @@ type kind struct {
 	closeLine   bool   // the parent says "closing" before "Removing"
 	limit       string // where the kernel's limit on their number is
 	owner       string // the command that names an object's owner
-	// ownerUID is the uid of the object's owner, where one can be read
-	// without opening it (no permission needed), and nil where not.
-	ownerUID func(t target) (int, bool)
 	// isolation is the namespace that keeps one from the child: "ipc" for
 	// what the IPC namespace isolates, "mnt" for a file in /dev/shm.
 	isolation string
 
-	create func(t target) (object, error)                    // refuses one that exists
-	open   func(t target) (endpoint, error)                  // looks it up, in the caller's namespace
-	remove func(t target) error                              // by name or key, for -f
-	hints  func(err error, k *kind, t target) (string, bool) // what to do when create fails
-	holder func(t target) (holder, error)                    // who holds one found by name
+	create func(t target) (object, error) // refuses one that exists
+	// open looks one up, in the caller's namespace (and for a file, in
+	// root's /dev/shm where root is not nil), refusing one that is not
+	// t.ID, where that is set (errNotOurs).
+	open  func(t target, root *os.File) (endpoint, error)
+	find  func(t target) (found, error)                     // who has one that exists
+	hints func(err error, k *kind, t target) (string, bool) // what to do when create fails
+	// removal is the command that removes a leftover.
+	removal func(t target) string
 }
 
 // kinds are all of them, in the order -k all goes through them.
@@ -80,56 +117,69 @@ var kinds = []*kind{
 			}
 			return posixQueue{q}, nil
 		},
-		open:      func(t target) (endpoint, error) { return OpenQueue(t.Name, unix.O_WRONLY) },
-		remove:    func(t target) error { return UnlinkQueue(t.Name) },
+		open:      func(t target, _ *os.File) (endpoint, error) { return OpenQueue(t.Name, unix.O_WRONLY, t.ID) },
+		find:      func(t target) (found, error) { return findQueue(t.Name) },
 		hints:     queueHints,
-		holder:    func(t target) (holder, error) { return queueHolder(t.Name) },
+		removal:   func(t target) string { return "invoke_ns -f" + queueOption(t.Name) + " -i no" },
 		isolation: "ipc",
 	},
 	{
 		name: "msg", noun: "System V message queue",
 		lookup: "msgget", send: "msgsnd", wait: "msgrcv", carriesText: true,
 		created: "created", limit: "/proc/sys/kernel/msgmni", owner: "ipcs -q -c",
-		create:    func(t target) (object, error) { return MsgGet(t.Key, createFlags) },
-		open:      func(t target) (endpoint, error) { return MsgGet(t.Key, 0) },
-		remove:    func(t target) error { return removeSysV(MsgGet(t.Key, 0)) },
-		ownerUID:  func(t target) (int, bool) { return sysvOwner("msg", t.Key) },
+		create:    func(t target) (object, error) { return MsgGet(t.Key, createFlags, identity{}) },
+		open:      func(t target, _ *os.File) (endpoint, error) { return MsgGet(t.Key, 0, t.ID) },
+		find: func(t target) (found, error) {
+			return findSysV(t, func(want identity) (object, error) { return MsgGet(t.Key, 0, want) })
+		},
 		hints:     sysvHints,
+		removal:   func(t target) string { return fmt.Sprintf("ipcrm -Q 0x%08x", uint32(t.Key)) },
 		isolation: "ipc",
 	},
 	{
 		name: "sem", noun: "System V semaphore set",
 		lookup: "semget", send: "semop", wait: "semtimedop", carriesText: false,
 		created: "created", limit: "the 4th field of /proc/sys/kernel/sem", owner: "ipcs -s -c",
-		create:    func(t target) (object, error) { return SemGet(t.Key, createFlags) },
-		open:      func(t target) (endpoint, error) { return SemGet(t.Key, 0) },
-		remove:    func(t target) error { return removeSysV(SemGet(t.Key, 0)) },
-		ownerUID:  func(t target) (int, bool) { return sysvOwner("sem", t.Key) },
+		create:    func(t target) (object, error) { return SemGet(t.Key, createFlags, identity{}) },
+		open:      func(t target, _ *os.File) (endpoint, error) { return SemGet(t.Key, 0, t.ID) },
+		find: func(t target) (found, error) {
+			return findSysV(t, func(want identity) (object, error) { return SemGet(t.Key, 0, want) })
+		},
 		hints:     sysvHints,
+		removal:   func(t target) string { return fmt.Sprintf("ipcrm -S 0x%08x", uint32(t.Key)) },
 		isolation: "ipc",
 	},
 	{
 		name: "shm", noun: "System V shared memory segment",
 		lookup: "shmget", send: "shm write", wait: "futex", carriesText: true,
 		created: "created", limit: "/proc/sys/kernel/shmmni", owner: "ipcs -m -c",
-		create:    func(t target) (object, error) { return ShmGet(t.Key, createFlags) },
-		open:      func(t target) (endpoint, error) { return ShmGet(t.Key, 0) },
-		remove:    func(t target) error { return removeSysV(ShmGet(t.Key, 0)) },
-		ownerUID:  func(t target) (int, bool) { return sysvOwner("shm", t.Key) },
+		create:    func(t target) (object, error) { return ShmGet(t.Key, createFlags, identity{}) },
+		open:      func(t target, _ *os.File) (endpoint, error) { return ShmGet(t.Key, 0, t.ID) },
+		find: func(t target) (found, error) {
+			return findSysV(t, func(want identity) (object, error) { return ShmGet(t.Key, 0, want) })
+		},
 		hints:     sysvHints,
+		removal:   func(t target) string { return fmt.Sprintf("ipcrm -M 0x%08x", uint32(t.Key)) },
 		isolation: "ipc",
 	},
 	{
 		name: "pshm", noun: "POSIX shared memory object", byName: true,
 		lookup: "shm_open", send: "shm write", wait: "futex", carriesText: true,
 		created: "created", owner: "ls -l /dev/shm", isolation: "mnt",
-		create:   func(t target) (object, error) { return CreateShm(shmDir, t.Name) },
-		open:     func(t target) (endpoint, error) { return OpenShm(cmp.Or(t.Dir, shmDir), t.Name) },
-		remove:   func(t target) error { return UnlinkShm(shmDir, t.Name) },
-		ownerUID: func(t target) (int, bool) { return fileOwner(shmPath(shmDir, t.Name)) },
-		hints:    func(error, *kind, target) (string, bool) { return "", false },
-		holder:   func(t target) (holder, error) { return shmHolder(shmDir, t.Name) },
+		create:  func(t target) (object, error) { return CreateShm(shmDir, t.Name) },
+		open:    func(t target, root *os.File) (endpoint, error) { return OpenShm(root, t.Name, t.ID) },
+		find:    func(t target) (found, error) { return findShm(t.Name) },
+		hints:   shmHints,
+		removal: func(t target) string { return "rm " + shmPath(shmDir, t.Name) },
 	},
+}
+
+// queueOption is -q NAME, or nothing for the default name.
+func queueOption(name string) string {
+	if name == defaultQueue {
+		return ""
+	}
+	return " -q " + name
 }
 
 // what is what goes through one: a message, or a semaphore's signal.
@@ -165,9 +215,12 @@ type target struct {
 	Kind string `json:"kind"`
 	Name string `json:"name,omitempty"` // for a kind found by name
 	Key  int32  `json:"key,omitempty"`  // for a System V kind
-	// Dir is where the child looks for a file in /dev/shm (pshm): the
-	// target's, with --target; empty for the child's own /dev/shm.
-	Dir string `json:"dir,omitempty"`
+	// InRoot says that the child looks for a file in /dev/shm (pshm) in
+	// the root the parent passed it (the target's), not its own.
+	InRoot bool `json:"in_root,omitempty"`
+	// ID is what the kernel says the parent's object is: the child sends
+	// through what it finds only if it is that.
+	ID identity `json:"id"`
 }
 
 func (t target) kind() *kind { return kindNamed(t.Kind) }
@@ -234,10 +287,12 @@ func (t target) create() (object, error) {
 	return o, nil
 }
 
-// open looks the object up by name or key in the caller's IPC namespace.
-// It never uses a descriptor from the parent: descriptors cross namespace
-// boundaries, so only a lookup shows what this IPC namespace can see.
-func (t target) open() (endpoint, error) { return t.kind().open(t) }
+// open looks the object up by name or key in the caller's IPC namespace,
+// or for a file in root's /dev/shm, and refuses one that is not t.ID. It
+// never uses a descriptor of the object from the parent: descriptors
+// cross namespace boundaries, so only a lookup shows what this IPC
+// namespace can see.
+func (t target) open(root *os.File) (endpoint, error) { return t.kind().open(t, root) }
 
 // createOwn tries to make an object of the same name or key, and removes
 // it again if that worked: EEXIST where the parent's is visible, success

@@ -101,36 +101,46 @@ func runSingle(cfg *config, out io.Writer, file *os.File, inherited []int) *outc
 // the parent's objects are made in that namespace.
 func (p *parent) aim(spec *runSpec, rec *record) error {
 	if p.cfg.From != "" {
-		e, err := openTarget(p.cfg.From)
+		e, err := openTarget("--from", p.cfg.From)
 		if err != nil {
-			return fmt.Errorf("--from: %w", err)
+			return err
 		}
 		if slices.ContainsFunc(spec.Objects, func(t target) bool { return t.kind().isolation == "mnt" }) {
 			return fmt.Errorf("--from %s: pshm is not in this version with --from: leave it out of -k", p.cfg.From)
 		}
 		p.from = e
-		rec.From = &targetRecord{PID: e.pid, Command: e.comm, Path: e.path, IPC: e.id, UserNS: ownerID(e.file)}
+		rec.From = newTargetRecord(e)
 		p.moref("Parent: from: %s, %s\n", e.about(), e.id)
 	}
 	if p.cfg.Target == "" {
 		return nil
 	}
-	e, err := openTarget(p.cfg.Target)
+	e, err := openTarget("--target", p.cfg.Target)
 	if err != nil {
 		return err
 	}
-	for i, t := range spec.Objects {
-		if t.kind().isolation == "mnt" {
-			if e.pid == 0 {
-				return fmt.Errorf("--target %s: a namespace file leads to no /dev/shm — "+
-					"give --target PID for pshm, or leave it out of -k", e.path)
-			}
-			spec.Objects[i].Dir = e.shmDirOf()
-		}
+	if err := lookInRoot(e, spec.Objects); err != nil {
+		return err
 	}
 	p.target, p.targetGone = e, watchProcess(e.pid)
-	rec.Target = &targetRecord{PID: e.pid, Command: e.comm, Path: e.path, IPC: e.id, UserNS: ownerID(e.file)}
+	rec.Target = newTargetRecord(e)
 	p.moref("Parent: target: %s, %s, owned by %s\n", e.about(), e.id, rec.Target.UserNS)
+	return nil
+}
+
+// lookInRoot has the child look for POSIX shared memory in the /dev/shm
+// of e's process, within its root, and opens that root for it.
+func lookInRoot(e *existing, ts []target) error {
+	for i, t := range ts {
+		if t.kind().isolation == "mnt" {
+			if e.root == nil {
+				if err := e.openRoot("--target"); err != nil {
+					return err
+				}
+			}
+			ts[i].InRoot = true
+		}
+	}
 	return nil
 }
 
@@ -503,9 +513,14 @@ func (p *parent) delivery(t target, m received, rep *report, c *childProc, rec *
 func (p *parent) undelivered(t target, r report) verdict {
 	what := t.kind().what()
 	switch r.Outcome {
+	case outcomeNotOurs:
+		p.say("Parent: ", fmt.Sprintf("no %s can arrive: %s has its own %s, not %s", what, p.where(t), t.bare(), p.thisOne()))
+		return blocked
 	case outcomeOpenFailed:
 		isolation, missing := t.kind().isolation, r.Errno == unix.ENOENT
 		switch {
+		case r.ShmDir && p.target != nil:
+			p.say("Parent: ", fmt.Sprintf("no %s can arrive: the %s of %s %s", what, shmDir, p.target.about(), shmDirFault(r.Errno)))
 		case missing && isolation == "ipc" && p.target != nil:
 			p.say("Parent: ", fmt.Sprintf("no %s can arrive: %s", what, p.target.elsewhere(p.from)))
 		case missing && isolation == "mnt" && p.target != nil:
@@ -527,7 +542,7 @@ func (p *parent) undelivered(t target, r report) verdict {
 		return noMessage
 	case outcomeTooLong:
 		if r.Endless {
-			p.printf("Parent: no message will arrive: the child's goes on past %d bytes\n", r.Size)
+			p.printf("Parent: no message will arrive: the child's goes on past %d bytes\n", discardMax)
 		} else {
 			p.printf("Parent: no message will arrive: the child's was %d bytes, more than the %d that fit\n", r.Size, messageMax)
 		}
@@ -535,6 +550,45 @@ func (p *parent) undelivered(t target, r report) verdict {
 	}
 	p.say("Parent: ", fmt.Sprintf("no %s will arrive: the child could not send it (%s)", what, strerror(r.Errno)))
 	return sendFailed
+}
+
+// where names the place the child looked for t: the target, its
+// /dev/shm, or the child's own namespaces.
+func (p *parent) where(t target) string {
+	mnt := t.kind().isolation == "mnt"
+	switch {
+	case p.target != nil && mnt:
+		return "the " + shmDir + " of " + p.target.about()
+	case p.target != nil:
+		return p.target.about()
+	case mnt:
+		return "the child's " + shmDir
+	case p.spec.NewIPC:
+		return "the new IPC namespace"
+	}
+	return "the child's IPC namespace"
+}
+
+// thisOne names the parent's objects: this IPC namespace's, or with
+// --from that one's.
+func (p *parent) thisOne() string {
+	if p.from != nil {
+		return "the one in the IPC namespace of " + p.from.about()
+	}
+	return "this one"
+}
+
+// shmDirFault says why a target's /dev/shm could not be opened.
+func shmDirFault(errno unix.Errno) string {
+	switch errno {
+	case unix.ELOOP:
+		return "is a link that loops (ELOOP): it leads to no directory"
+	case unix.ENOENT:
+		return "leads nowhere within its root (ENOENT): it is missing, or a link to nothing there"
+	case unix.ENOTDIR:
+		return "is not a directory (ENOTDIR)"
+	}
+	return "cannot be opened (" + strerror(errno) + ")"
 }
 
 // childGone reports a child that ended before it said anything. One that

@@ -33,10 +33,19 @@ type record struct {
 // targetRecord is the IPC namespace of --target.
 type targetRecord struct {
 	PID     int    `json:"pid,omitempty"`     // the process it was found through
+	TID     int    `json:"tid,omitempty"`     // the thread, where it was a thread
 	Command string `json:"command,omitempty"` // that process's name
 	Path    string `json:"path"`              // the namespace file
 	IPC     string `json:"ipc"`               // its identity
 	UserNS  string `json:"user_namespace"`    // the user namespace that owns it
+}
+
+func newTargetRecord(e *existing) *targetRecord {
+	r := &targetRecord{PID: e.tgid, Command: e.comm, Path: e.path, IPC: e.id, UserNS: ownerID(e.file)}
+	if e.tgid != e.pid {
+		r.TID = e.pid
+	}
+	return r
 }
 
 // objectRecord is one object's exchange.
@@ -114,9 +123,13 @@ func errnoResult(errno unix.Errno) *openResult {
 
 // childReport notes what the child's report says.
 func (o *objectRecord) childReport(rep report) {
-	o.ChildOpen = errnoResult(0)
-	if rep.Outcome == outcomeOpenFailed {
+	switch rep.Outcome {
+	case outcomeOpenFailed:
 		o.ChildOpen = errnoResult(rep.Errno)
+	case outcomeNotOurs:
+		o.ChildOpen = &openResult{Result: "not-ours", Error: errNotOurs.Error()}
+	default:
+		o.ChildOpen = errnoResult(0)
 	}
 	if rep.CreateTried {
 		o.ChildCreate = errnoResult(rep.CreateErrno)

@@ -25,12 +25,14 @@ type scanned struct {
 	UserNS    string  `json:"user_namespace"`
 	Processes int     `json:"processes"`
 	PID       int     `json:"pid"`
+	TID       int     `json:"tid,omitempty"` // where only a thread of PID is in it
 	Command   string  `json:"command"`
 	Container string  `json:"container"`
 	Own       bool    `json:"own"`
 	Verdict   *string `json:"verdict,omitempty"` // with --probe
 
 	pids []int
+	tids map[int]int // by PID, the thread it was found through; 0 for the process
 }
 
 // scanRecord is what --scan --json prints.
@@ -55,7 +57,7 @@ type hidden struct {
 // lists the processes whose namespaces it could not read.
 func scanNamespaces() ([]*scanned, []hidden) {
 	own, _ := os.Readlink("/proc/self/ns/ipc")
-	found := map[string]*scanned{}
+	byID := map[string]*scanned{}
 	var unreadable []hidden
 	procs, _ := os.ReadDir("/proc")
 	for _, p := range procs {
@@ -63,9 +65,9 @@ func scanNamespaces() ([]*scanned, []hidden) {
 		if err != nil {
 			continue
 		}
-		ids := map[string]bool{}
+		ids := map[string]int{} // the thread it was found through, 0 for the process
 		if id, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/ipc", pid)); err == nil {
-			ids[id] = true
+			ids[id] = 0
 		} else if !os.IsNotExist(err) {
 			var st unix.Stat_t
 			asRoot := os.Geteuid() == 0 && unix.Stat(fmt.Sprintf("/proc/%d", pid), &st) == nil && st.Uid == 0
@@ -74,26 +76,33 @@ func scanNamespaces() ([]*scanned, []hidden) {
 		}
 		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 		for _, task := range tasks {
-			if id, err := os.Readlink(fmt.Sprintf("/proc/%d/task/%s/ns/ipc", pid, task.Name())); err == nil {
-				ids[id] = true
+			tid, _ := strconv.Atoi(task.Name())
+			id, err := os.Readlink(fmt.Sprintf("/proc/%d/task/%d/ns/ipc", pid, tid))
+			if _, seen := ids[id]; err == nil && !seen {
+				ids[id] = tid
 			}
 		}
-		for id := range ids {
-			s := found[id]
+		for id, tid := range ids {
+			s := byID[id]
 			if s == nil {
-				s = &scanned{IPC: id, Own: id == own}
-				found[id] = s
+				s = &scanned{IPC: id, Own: id == own, tids: map[int]int{}}
+				byID[id] = s
 			}
 			s.pids = append(s.pids, pid)
+			s.tids[pid] = tid
 		}
 	}
 	var all []*scanned
-	for _, s := range found {
+	for _, s := range byID {
 		slices.Sort(s.pids)
-		s.Processes, s.PID = len(s.pids), s.pids[0]
+		// Named by its first process that is in it, or else by the first
+		// thread that is: a probe joins it through that task.
+		first := slices.IndexFunc(s.pids, func(pid int) bool { return s.tids[pid] == 0 })
+		s.Processes, s.PID = len(s.pids), s.pids[max(first, 0)]
+		s.TID = s.tids[s.PID]
 		s.Command = commOf(s.PID)
 		s.Container = containerOf(s.PID)
-		if e, err := openTarget(strconv.Itoa(s.PID)); err == nil {
+		if e, err := openTarget("--scan", strconv.Itoa(s.task())); err == nil {
 			s.UserNS = ownerID(e.file)
 			e.file.Close()
 		}
@@ -203,7 +212,11 @@ func runScan(cfg *config, out io.Writer) *outcome {
 		if s.Own {
 			container = "this one"
 		}
-		row := []string{number(s.IPC), number(s.UserNS), strconv.Itoa(s.Processes), strconv.Itoa(s.PID), s.Command, container}
+		command := s.Command
+		if s.TID != 0 {
+			command = fmt.Sprintf("%s (thread %d)", s.Command, s.TID)
+		}
+		row := []string{number(s.IPC), number(s.UserNS), strconv.Itoa(s.Processes), strconv.Itoa(s.PID), command, container}
 		if s.Verdict != nil {
 			row = append(row, *s.Verdict)
 		}
@@ -248,6 +261,14 @@ func unreadableNotes(unreadable []hidden) []string {
 	return notes
 }
 
+// task is the process, or the thread of it, that is in the namespace.
+func (s *scanned) task() int {
+	if s.TID != 0 {
+		return s.TID
+	}
+	return s.PID
+}
+
 // number is the number in a namespace identity: "ipc:[4026531839]" gives
 // "4026531839".
 func number(id string) string {
@@ -261,7 +282,7 @@ func number(id string) string {
 // and says what it came to.
 func probe(cfg *config, s *scanned, sigs chan os.Signal) (string, *outcome) {
 	run := *cfg
-	run.Target, run.IPC, run.Verbose = strconv.Itoa(s.PID), true, 0
+	run.Target, run.IPC, run.Verbose = strconv.Itoa(s.task()), true, 0
 	caught := make(chan struct{})
 	close(caught)
 	msg := fmt.Sprintf("a probe from invoke_ns %d", os.Getpid())

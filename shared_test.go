@@ -65,7 +65,7 @@ func TestTakenMessage(t *testing.T) {
 	flags := privFlags(t)
 	q := testQueue(t)
 	s, _ := atPrompt(t, flags, q)
-	thief, err := OpenQueue(q, unix.O_RDONLY)
+	thief, err := OpenQueue(q, unix.O_RDONLY, identity{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestDisplacedRunLeavesTheOtherAlone(t *testing.T) {
 	if r.code != exitFailure || !strings.Contains(flat(r.stderr), "removing message queue "+q+": another process removed it") {
 		t.Errorf("exit %d, want 1 and why it was not removed:\n%s", r.code, r.stderr)
 	}
-	if _, err := OpenQueue(q, unix.O_RDONLY); err != nil {
+	if _, err := OpenQueue(q, unix.O_RDONLY, identity{}); err != nil {
 		t.Errorf("the other queue is gone: %v", err)
 	}
 }
@@ -409,8 +409,8 @@ func TestNoexecSaysSo(t *testing.T) {
 func TestForceOnAnotherUsersObject(t *testing.T) {
 	needRealRoot(t, "switching to uid 65534")
 	for _, tt := range []struct{ kind, refusal string }{
-		{"msg", "operation not permitted — it belongs to uid 0, another user: only its owner or root can remove it"},
-		{"pshm", ": owned by uid 0, another user, so it stays — -f removes only what an earlier run left behind"},
+		{"msg", ": owned by uid 0, another user, so it stays — -f removes only what an earlier run of yours left behind"},
+		{"pshm", ": owned by uid 0, another user, so it stays — -f removes only what an earlier run of yours left behind"},
 	} {
 		t.Run(tt.kind, func(t *testing.T) {
 			tg := target{Kind: tt.kind}
@@ -431,7 +431,7 @@ func TestForceOnAnotherUsersObject(t *testing.T) {
 			if r.code != exitFailure || !strings.Contains(flat(r.stderr), tt.refusal) {
 				t.Errorf("exit %d, want %d and %q:\n%s", r.code, exitFailure, tt.refusal, r.stderr)
 			}
-			if e, err := tg.open(); err != nil {
+			if e, err := tg.open(nil); err != nil {
 				t.Errorf("root's %s is gone: %v", tt.kind, err)
 			} else {
 				e.Close()
@@ -462,8 +462,8 @@ func TestLockPeerWaitsForListen(t *testing.T) {
 			listenErr = unix.Listen(fd, 1)
 		}
 	}
-	if pid := lockPeer(addr); pid != os.Getpid() {
-		t.Errorf("lockPeer gave PID %d, want %d (the holder's)", pid, os.Getpid())
+	if cred, ok := lockPeer(addr); !ok || int(cred.Pid) != os.Getpid() {
+		t.Errorf("lockPeer gave %+v, want PID %d (the holder's)", cred, os.Getpid())
 	}
 	if listenErr != nil {
 		t.Fatal(listenErr)

@@ -42,8 +42,9 @@ func cloneFlags(cfg *config, spec *runSpec) uintptr {
 	return flags
 }
 
-// pipeEnd is one end of a handshake pipe: its descriptor in the parent,
-// and the pipe's inode, by which the child knows it is the parent's.
+// pipeEnd is one end of a handshake pipe, or the target's root: its
+// descriptor in the parent, and its inode, by which the child knows it is
+// the parent's.
 type pipeEnd struct {
 	fd  uintptr
 	ino uint64
@@ -52,15 +53,15 @@ type pipeEnd struct {
 // buildCmd describes the child without starting it: the program, its
 // argv, and how to start it. stdio are the child's descriptors 0, 1 and 2;
 // each of inherited, the caller's own descriptors above 2, keeps its
-// number, so that the command gets them as unshare(1) passes them on; in
-// and out, the child's ends of the handshake pipes, take numbers the
-// caller left free.
+// number, so that the command gets them as unshare(1) passes them on;
+// ends, the child's ends of the handshake pipes and perhaps the target's
+// root, take numbers the caller left free.
 // pidfd receives a pidfd of the child (CLONE_PIDFD), through which it is
 // signalled without the risk of a reused PID.
 //
 // syscall.ForkExec rather than os/exec: os/exec forks a throwaway process
 // on its first start, to find out whether pidfds work.
-func buildCmd(cfg *config, spec *runSpec, stdio [3]uintptr, inherited []int, in, out pipeEnd, pidfd *int, uid, gid int) (string, []string, *syscall.ProcAttr) {
+func buildCmd(cfg *config, spec *runSpec, stdio [3]uintptr, inherited []int, ends []pipeEnd, pidfd *int, uid, gid int) (string, []string, *syscall.ProcAttr) {
 	sys := &syscall.SysProcAttr{
 		Cloneflags: cloneFlags(cfg, spec),
 		// Ends the child if the parent is killed outright. It is tied to
@@ -79,7 +80,7 @@ func buildCmd(cfg *config, spec *runSpec, stdio [3]uintptr, inherited []int, in,
 	// stay where they are, being open across execve(2) already.
 	files := []uintptr{stdio[0], stdio[1], stdio[2]}
 	var marker []string
-	for _, end := range []pipeEnd{in, out} {
+	for _, end := range ends {
 		for slices.Contains(inherited, len(files)) {
 			files = append(files, uintptr(len(files)))
 		}
@@ -140,7 +141,7 @@ func openFDs() (inherited []int, open int) {
 func pipeEndOf(f *os.File) (pipeEnd, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return pipeEnd{}, fmt.Errorf("fstat of a pipe: %w", err)
+		return pipeEnd{}, fmt.Errorf("fstat of %s: %w", f.Name(), err)
 	}
 	return pipeEnd{f.Fd(), st.Ino}, nil
 }
@@ -165,7 +166,8 @@ func threadsEnd(cfg *config) bool { return cfg.Target != "" || cfg.From != "" ||
 
 // startChild starts the child, which waits for its config. Its standard
 // output is stdout, or /dev/null when that is nil; inherited are the
-// caller's own descriptors, which it gets too (openFDs).
+// caller's own descriptors, which it gets too (openFDs). With join it is
+// born in that IPC namespace, and given its root where it has one open.
 func startChild(cfg *config, spec *runSpec, stdout *os.File, inherited []int, join *existing) (*childProc, error) {
 	toChildR, toChildW, err := os.Pipe()
 	if err != nil {
@@ -192,9 +194,17 @@ func startChild(cfg *config, spec *runSpec, stdout *os.File, inherited []int, jo
 	if err != nil {
 		return nil, err
 	}
+	ends := []pipeEnd{in, outEnd}
+	if join != nil && join.root != nil {
+		root, err := pipeEndOf(join.root)
+		if err != nil {
+			return nil, err
+		}
+		ends = append(ends, root)
+	}
 	pidfd := -1
 	path, argv, attr := buildCmd(cfg, spec, [3]uintptr{os.Stdin.Fd(), out.Fd(), os.Stderr.Fd()},
-		inherited, in, outEnd, &pidfd, os.Getuid(), os.Getgid())
+		inherited, ends, &pidfd, os.Getuid(), os.Getgid())
 	c := &childProc{exited: make(chan struct{})}
 	started := make(chan error)
 	go c.startAndWait(path, argv, attr, started, join, threadsEnd(cfg))

@@ -28,7 +28,7 @@ func TestBuildCmd(t *testing.T) {
 	var pidfd int
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path, argv, attr := buildCmd(&tt.cfg, &tt.spec, [3]uintptr{0, 7, 2}, nil, pipeEnd{10, 100}, pipeEnd{11, 110}, &pidfd, 1000, 1001)
+			path, argv, attr := buildCmd(&tt.cfg, &tt.spec, [3]uintptr{0, 7, 2}, nil, []pipeEnd{{10, 100}, {11, 110}}, &pidfd, 1000, 1001)
 			sys := attr.Sys
 			if got := sys.Cloneflags; got != tt.flags {
 				t.Errorf("Cloneflags %#x, want %#x", got, tt.flags)
@@ -75,7 +75,7 @@ func TestBuildCmdPassesTheCallersDescriptors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("GOMAXPROCS", "")
 			os.Unsetenv("GOMAXPROCS") // the marker is followed by a word then
-			_, _, attr := buildCmd(&config{}, &runSpec{}, [3]uintptr{0, 1, 2}, tt.inherited, pipeEnd{20, 8}, pipeEnd{21, 9}, new(int), 0, 0)
+			_, _, attr := buildCmd(&config{}, &runSpec{}, [3]uintptr{0, 1, 2}, tt.inherited, []pipeEnd{{20, 8}, {21, 9}}, new(int), 0, 0)
 			announced := slices.ContainsFunc(attr.Env, func(e string) bool { return strings.HasPrefix(e, childEnv+"="+tt.marker+" ") })
 			if !slices.Equal(attr.Files, tt.files) || !announced {
 				t.Errorf("files %v, env %v; want files %v, marker %s", attr.Files, attr.Env, tt.files, tt.marker)

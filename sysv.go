@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -76,14 +75,20 @@ type MsgQueue struct {
 }
 
 // MsgGet is msgget(key, flag): flag 0 looks the queue up in the caller's
-// IPC namespace, createFlags makes a new one.
-func MsgGet(key int32, flag int) (*MsgQueue, error) {
+// IPC namespace, createFlags makes a new one. A queue looked up is
+// refused unless it is want, where that is given.
+func MsgGet(key int32, flag int, want identity) (*MsgQueue, error) {
 	id, err := sysvGet(unix.SYS_MSGGET, key, flag, 0)
+	if err == nil {
+		err = want.check(sysvIdentity("msg", id))
+	}
 	if err != nil {
 		return nil, sysvErr("msgget", key, err)
 	}
 	return &MsgQueue{key, id}, nil
 }
+
+func (m *MsgQueue) identity() (identity, error) { return sysvIdentity("msg", m.id) }
 
 func (m *MsgQueue) send(typ int, text []byte) error {
 	// struct msgbuf: a C long, then the text.
@@ -168,13 +173,18 @@ type SemSet struct {
 }
 
 // SemGet is semget(key, 1, flag), as MsgGet.
-func SemGet(key int32, flag int) (*SemSet, error) {
+func SemGet(key int32, flag int, want identity) (*SemSet, error) {
 	id, err := sysvGet(unix.SYS_SEMGET, key, 1, flag)
+	if err == nil {
+		err = want.check(sysvIdentity("sem", id))
+	}
 	if err != nil {
 		return nil, sysvErr("semget", key, err)
 	}
 	return &SemSet{key: key, id: id}, nil
 }
+
+func (s *SemSet) identity() (identity, error) { return sysvIdentity("sem", s.id) }
 
 // semop does one operation, waiting at most timeout (nil: no limit).
 func (s *SemSet) semop(op int16, flg int16, timeout *unix.Timespec) unix.Errno {
@@ -223,14 +233,17 @@ func (s *SemSet) Interrupt() {
 	s.semop(1, unix.IPC_NOWAIT, nil)
 }
 
-// Reset takes back an Interrupt and sets the semaphore to 0 again.
+// Reset takes back an Interrupt and takes the semaphore down to 0 again,
+// by semop: SETVAL would change its time of change, which is part of its
+// identity (sysvIdentity).
 func (s *SemSet) Reset() {
 	s.interrupted.Store(false)
-	unix.Syscall6(unix.SYS_SEMCTL, uintptr(s.id), 0, semSetVal, 0, 0, 0)
+	for {
+		if e := s.semop(-1, unix.IPC_NOWAIT, nil); e != 0 && e != unix.EINTR {
+			return
+		}
+	}
 }
-
-// semSetVal is SETVAL, whose argument (0 here) is the new value.
-const semSetVal = 16
 
 func (s *SemSet) Close() error { return nil }
 
@@ -250,9 +263,12 @@ type ShmSegment struct {
 }
 
 // ShmGet is shmget(key, mappingSize, flag), as MsgGet, and attaches the
-// segment.
-func ShmGet(key int32, flag int) (*ShmSegment, error) {
+// segment, once it is known to be want.
+func ShmGet(key int32, flag int, want identity) (*ShmSegment, error) {
 	id, err := unix.SysvShmGet(int(key), mappingSize, flag)
+	if err == nil {
+		err = want.check(sysvIdentity("shm", id))
+	}
 	if err != nil {
 		return nil, sysvErr("shmget", key, err)
 	}
@@ -267,6 +283,8 @@ func ShmGet(key int32, flag int) (*ShmSegment, error) {
 	s.mapping = mapping{mem: mem, wrap: func(op string, err error) error { return sysvErr(op, key, err) }}
 	return s, nil
 }
+
+func (s *ShmSegment) identity() (identity, error) { return sysvIdentity("shm", s.id) }
 
 // Close detaches the segment.
 func (s *ShmSegment) Close() error {
@@ -310,25 +328,64 @@ func countLines(path string) string {
 	return strconv.Itoa(max(bytes.Count(b, []byte("\n"))-1, 0))
 }
 
-// sysvOwner is the uid of the owner of the object of kind k ("msg", "sem"
-// or "shm") with that key, from /proc/sysvipc, which lists every object of
-// the reader's namespace whatever its permissions.
-func sysvOwner(k string, key int32) (int, bool) {
-	b, err := os.ReadFile("/proc/sysvipc/" + k)
+// sysvTable is /proc/sysvipc/KIND (msg, sem or shm), an entry a map by
+// the names of its header. It lists every object of the reading thread's
+// IPC namespace whatever its permissions, with the uids as the reader's
+// user namespace maps them, and is the same on every architecture, where
+// IPC_STAT's layout is not.
+func sysvTable(kind string) []map[string]string {
+	b, err := os.ReadFile("/proc/sysvipc/" + kind)
 	if err != nil {
-		return 0, false
+		return nil
 	}
 	lines := strings.Split(string(b), "\n")
-	col := slices.Index(strings.Fields(lines[0]), "uid")
-	if col < 0 {
-		return 0, false
-	}
-	want := strconv.Itoa(int(key))
+	names := strings.Fields(lines[0])
+	var rows []map[string]string
 	for _, l := range lines[1:] {
-		if f := strings.Fields(l); len(f) > col && f[0] == want {
-			uid, err := strconv.Atoi(f[col])
-			return uid, err == nil
+		if f := strings.Fields(l); len(f) == len(names) {
+			row := make(map[string]string, len(names))
+			for i, n := range names {
+				row[n] = f[i]
+			}
+			rows = append(rows, row)
 		}
 	}
-	return 0, false
+	return rows
+}
+
+// sysvRow is the entry of /proc/sysvipc/KIND whose column col reads val.
+func sysvRow(kind, col, val string) map[string]string {
+	for _, row := range sysvTable(kind) {
+		if row[col] == val {
+			return row
+		}
+	}
+	return nil
+}
+
+// idColumn is the name of the id's column in /proc/sysvipc/k.
+func idColumn(k string) string {
+	return map[string]string{"msg": "msqid", "sem": "semid", "shm": "shmid"}[k]
+}
+
+// sysvOwner is the uid of the owner of the object of kind k with that
+// key, which /proc/sysvipc shows without opening it.
+func sysvOwner(k string, key int32) (int, bool) {
+	uid, err := strconv.Atoi(sysvRow(k, "key", strconv.Itoa(int(key)))["uid"])
+	return uid, err == nil
+}
+
+// sysvIdentity is what the kernel says of the System V object of kind k
+// with that id: its key, its creation time, and whether the caller's uid
+// created it. Another IPC namespace may have an object of the same key and
+// even the same id, but not one that was made at the same second by the
+// same uid as well.
+func sysvIdentity(k string, id int) (identity, error) {
+	row := sysvRow(k, idColumn(k), strconv.Itoa(id))
+	key, kerr := strconv.ParseInt(row["key"], 10, 32)
+	ctime, cerr := strconv.ParseInt(row["ctime"], 10, 64)
+	if row == nil || kerr != nil || cerr != nil {
+		return identity{}, fmt.Errorf("/proc/sysvipc/%s has no entry for id %d", k, id)
+	}
+	return identity{ID: id, Key: int32(key), Ctime: ctime, Mine: row["cuid"] == strconv.Itoa(os.Geteuid())}, nil
 }

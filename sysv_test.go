@@ -54,7 +54,9 @@ func testKey(t *testing.T) int32 {
 	t.Cleanup(func() {
 		for _, k := range sysvKinds {
 			if hasKey(k, key) {
-				kindNamed(k).remove(target{Kind: k, Key: key})
+				if o, err := kindNamed(k).open(target{Kind: k, Key: key}, nil); err == nil {
+					removeSysV(o.(object), nil)
+				}
 				t.Errorf("a %s object with key %d was left behind", k, key)
 			}
 		}
@@ -66,7 +68,7 @@ func TestSysVRoundTrip(t *testing.T) {
 	for _, kind := range sysvKinds {
 		t.Run(kind, func(t *testing.T) {
 			tg := target{Kind: kind, Key: testKey(t)}
-			if _, err := tg.open(); !errors.Is(err, unix.ENOENT) {
+			if _, err := tg.open(nil); !errors.Is(err, unix.ENOENT) {
 				t.Fatalf("lookup before create: %v, want ENOENT", err)
 			}
 			o, err := tg.create()
@@ -77,14 +79,14 @@ func TestSysVRoundTrip(t *testing.T) {
 				if err := errors.Join(o.Close(), o.Remove()); err != nil {
 					t.Error(err)
 				}
-				if _, err := tg.open(); !errors.Is(err, unix.ENOENT) {
+				if _, err := tg.open(nil); !errors.Is(err, unix.ENOENT) {
 					t.Errorf("lookup after remove: %v, want ENOENT", err)
 				}
 			}()
 			if _, err := tg.create(); !errors.Is(err, unix.EEXIST) {
 				t.Errorf("second create: %v, want EEXIST", err)
 			}
-			e, err := tg.open()
+			e, err := tg.open(nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -289,14 +291,15 @@ func TestSysVLeftover(t *testing.T) {
 			o.Close()
 			args := append(flags, "-k", kind, "--key", fmt.Sprint(tg.Key), "-i", "no")
 			r := run(t, "again\n", args...)
-			if r.code != exitFailure || !strings.Contains(flat(r.stderr), "file exists — an earlier run, or another program, holds key") {
+			if want := fmt.Sprintf("left behind by an earlier run — remove it with -f (or %s)", tg.kind().removal(tg)); r.code != exitFailure ||
+				!strings.Contains(flat(r.stderr), want) {
 				t.Errorf("exit %d\nstderr:\n%s", r.code, r.stderr)
 			}
 			if !hasKey(kind, tg.Key) {
 				t.Fatalf("the refused run removed the object it did not make")
 			}
-			r = run(t, "again\n", append(args, "-vf")...)
-			if r.code != exitOK || !strings.Contains(flat(r.stdout), "Parent: removed "+tg.String()+" left by an earlier run ") {
+			r = run(t, "again\n", append(args, "-f")...)
+			if r.code != exitOK || !strings.Contains(flat(r.stdout), "Parent: removed "+tg.String()+", an earlier run's leftover") {
 				t.Errorf("-f: exit %d\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 			}
 		})

@@ -34,51 +34,116 @@ const nsGetUserns = 0xb701
 
 // existing is a namespace that already exists, open.
 type existing struct {
-	pid  int      // the process it was found through, 0 for a file
+	pid  int      // the process or thread it was found through, 0 for a file
+	tgid int      // the process pid is a thread of (pid itself for a process)
 	comm string   // that process's name, as it was when opened
 	path string   // the namespace file, /proc/PID/ns/ipc or as given
 	file *os.File // open, for setns(2)
 	id   string   // "ipc:[4026532179]"
 	same bool     // it is the caller's own: nothing to join
+	// root is the root directory of process pid, opened (openRoot) where
+	// the child looks into its /dev/shm.
+	root *os.File
 }
 
-// openTarget opens the IPC namespace of process PID, or the namespace file
-// PATH, and checks that it is one.
-func openTarget(spec string) (*existing, error) {
+// openTarget opens the IPC namespace of process or thread PID, or the
+// namespace file PATH, as option opt (--target or --from) gives it, and
+// checks that it is one. Nothing here can block: the path is opened
+// O_PATH first (a FIFO opened for reading would wait for a writer), and
+// opened for real only once it is known to be a namespace file.
+func openTarget(opt, spec string) (*existing, error) {
 	e := &existing{path: spec}
 	if pid, err := strconv.Atoi(spec); err == nil && pid > 0 {
-		e.pid, e.path = pid, fmt.Sprintf("/proc/%d/ns/ipc", pid)
+		e.pid, e.tgid, e.path = pid, tgidOf(pid), fmt.Sprintf("/proc/%d/ns/ipc", pid)
+		e.comm = commOf(e.tgid)
 	}
-	f, err := os.Open(e.path)
+	fd, err := unix.Open(e.path, unix.O_PATH|unix.O_CLOEXEC, 0)
 	switch {
-	case errors.Is(err, os.ErrNotExist) && e.pid > 0:
-		return nil, fmt.Errorf("--target %d: no such process — check the PID (ps -p %d)", e.pid, e.pid)
-	case errors.Is(err, os.ErrPermission):
-		return nil, hint(fmt.Errorf("--target %s: %w", spec, err),
+	case errors.Is(err, unix.ENOENT) && e.pid > 0 && ended(e.pid):
+		return nil, fmt.Errorf("%s %d: %s has ended, and its parent has not yet reaped it — "+
+			"give a process that runs", opt, e.pid, e.about())
+	case errors.Is(err, unix.ENOENT) && e.pid > 0:
+		return nil, fmt.Errorf("%s %d: no such process — check the PID (ps -p %d)", opt, e.pid, e.pid)
+	case (errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)) && e.pid > 0 && os.Geteuid() == 0:
+		return nil, fmt.Errorf("%s %d: %s refuses even root: it is not dumpable, so its namespaces cannot be "+
+			"read — give another process in the same IPC namespace", opt, e.pid, e.about())
+	case errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM):
+		return nil, hint(fmt.Errorf("%s %s: %w", opt, spec, err),
 			"reading another user's namespaces needs root or CAP_SYS_PTRACE: run as root")
 	case err != nil:
-		return nil, fmt.Errorf("--target %s: %w", spec, err)
+		return nil, fmt.Errorf("%s %s: %w", opt, spec, err)
 	}
+	var fs unix.Statfs_t
+	ferr := unix.Fstatfs(fd, &fs)
+	if ferr == nil && fs.Type == unix.NSFS_MAGIC {
+		e.file, ferr = os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", fd), os.O_RDONLY, 0)
+	}
+	unix.Close(fd)
 	var kind int
-	if rc, err := f.SyscallConn(); err == nil {
-		rc.Control(func(fd uintptr) { kind, err = unix.IoctlRetInt(int(fd), nsGetNstype) })
+	if ferr == nil && e.file != nil {
+		if rc, err := e.file.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { kind, ferr = unix.IoctlRetInt(int(fd), nsGetNstype) })
+		}
 	}
-	if err != nil || kind != unix.CLONE_NEWIPC {
-		f.Close()
-		return nil, fmt.Errorf("--target %s: not an IPC namespace file — give a PID, "+
-			"or a file such as /proc/PID/ns/ipc", spec)
+	if ferr != nil || e.file == nil || kind != unix.CLONE_NEWIPC {
+		if e.file != nil {
+			e.file.Close()
+		}
+		return nil, fmt.Errorf("%s %s: not an IPC namespace file — give a PID, "+
+			"or a file such as /proc/PID/ns/ipc", opt, spec)
 	}
-	e.file = f
-	e.id = nsIdentity(f)
-	if e.pid > 0 {
-		e.comm = commOf(e.pid)
-	}
+	e.id = nsIdentity(e.file)
 	if own, err := os.Stat("/proc/self/ns/ipc"); err == nil {
-		if fi, err := f.Stat(); err == nil {
+		if fi, err := e.file.Stat(); err == nil {
 			e.same = os.SameFile(own, fi)
 		}
 	}
 	return e, nil
+}
+
+// openRoot opens the root directory of the target's process, as the
+// place its /dev/shm is looked up in (pshm.go: within it, never out).
+func (e *existing) openRoot(opt string) error {
+	if e.pid == 0 {
+		return fmt.Errorf("%s %s: a namespace file leads to no /dev/shm — "+
+			"give %s PID for pshm, or leave it out of -k", opt, e.path, opt)
+	}
+	name := fmt.Sprintf("/proc/%d/root", e.pid)
+	fd, err := unix.Open(name, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("%s %d: the root of %s, for its %s: %w", opt, e.pid, e.about(), shmDir, err)
+	}
+	e.root = os.NewFile(uintptr(fd), name)
+	return nil
+}
+
+// tgidOf is the process that task pid is a thread of, pid itself for a
+// process (or where that cannot be read).
+func tgidOf(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return pid
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Tgid:"); ok {
+			if tgid, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+				return tgid
+			}
+		}
+	}
+	return pid
+}
+
+// ended says whether process pid has ended but is not yet reaped: a
+// zombie, whose namespaces are gone.
+func ended(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// "pid (comm) S ...": the state follows the last ")".
+	i := strings.LastIndexByte(string(b), ')')
+	return i >= 0 && strings.HasPrefix(string(b[i+1:]), " Z")
 }
 
 // nsIdentity is a namespace file's identity as /proc/PID/ns shows it.
@@ -108,11 +173,14 @@ func ownerID(f *os.File) string {
 	return fmt.Sprintf("user:[%d]", st.Ino)
 }
 
-// about names the target in a sentence: "process 4242 (nginx)", or the
-// namespace file.
+// about names the target in a sentence: "process 4242 (nginx)", "thread
+// 4250 of process 4242 (nginx)", or the namespace file.
 func (e *existing) about() string {
-	if e.pid == 0 {
+	switch {
+	case e.pid == 0:
 		return e.path
+	case e.tgid != e.pid:
+		return fmt.Sprintf("thread %d of process %d (%s)", e.pid, e.tgid, e.comm)
 	}
 	return fmt.Sprintf("process %d (%s)", e.pid, e.comm)
 }
@@ -148,12 +216,6 @@ func commOf(pid int) string {
 		return "?"
 	}
 	return strings.TrimSpace(string(b))
-}
-
-// shmDirOf is where the child finds POSIX shared memory in the target's
-// mount namespace: its /dev/shm as /proc/PID/root shows it.
-func (e *existing) shmDirOf() string {
-	return fmt.Sprintf("/proc/%d/root%s", e.pid, shmDir)
 }
 
 // join moves the calling thread into the namespace, which it must hold
