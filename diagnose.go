@@ -88,4 +88,3 @@ func shmHints(err error, _ *kind, t target) (string, bool) {
 	}
 	return "", false
 }
-

@@ -127,8 +127,8 @@ var kinds = []*kind{
 		name: "msg", noun: "System V message queue",
 		lookup: "msgget", send: "msgsnd", wait: "msgrcv", carriesText: true,
 		created: "created", limit: "/proc/sys/kernel/msgmni", owner: "ipcs -q -c",
-		create:    func(t target) (object, error) { return MsgGet(t.Key, createFlags, identity{}) },
-		open:      func(t target, _ *os.File) (endpoint, error) { return MsgGet(t.Key, 0, t.ID) },
+		create: func(t target) (object, error) { return MsgGet(t.Key, createFlags, identity{}) },
+		open:   func(t target, _ *os.File) (endpoint, error) { return MsgGet(t.Key, 0, t.ID) },
 		find: func(t target) (found, error) {
 			return findSysV(t, func(want identity) (object, error) { return MsgGet(t.Key, 0, want) })
 		},
@@ -140,8 +140,8 @@ var kinds = []*kind{
 		name: "sem", noun: "System V semaphore set",
 		lookup: "semget", send: "semop", wait: "semtimedop", carriesText: false,
 		created: "created", limit: "the 4th field of /proc/sys/kernel/sem", owner: "ipcs -s -c",
-		create:    func(t target) (object, error) { return SemGet(t.Key, createFlags, identity{}) },
-		open:      func(t target, _ *os.File) (endpoint, error) { return SemGet(t.Key, 0, t.ID) },
+		create: func(t target) (object, error) { return SemGet(t.Key, createFlags, identity{}) },
+		open:   func(t target, _ *os.File) (endpoint, error) { return SemGet(t.Key, 0, t.ID) },
 		find: func(t target) (found, error) {
 			return findSysV(t, func(want identity) (object, error) { return SemGet(t.Key, 0, want) })
 		},
@@ -153,8 +153,8 @@ var kinds = []*kind{
 		name: "shm", noun: "System V shared memory segment",
 		lookup: "shmget", send: "shm write", wait: "futex", carriesText: true,
 		created: "created", limit: "/proc/sys/kernel/shmmni", owner: "ipcs -m -c",
-		create:    func(t target) (object, error) { return ShmGet(t.Key, createFlags, identity{}) },
-		open:      func(t target, _ *os.File) (endpoint, error) { return ShmGet(t.Key, 0, t.ID) },
+		create: func(t target) (object, error) { return ShmGet(t.Key, createFlags, identity{}) },
+		open:   func(t target, _ *os.File) (endpoint, error) { return ShmGet(t.Key, 0, t.ID) },
 		find: func(t target) (found, error) {
 			return findSysV(t, func(want identity) (object, error) { return ShmGet(t.Key, 0, want) })
 		},
