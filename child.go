@@ -125,7 +125,7 @@ func (c *child) reach(t target) report {
 	switch {
 	case errors.Is(err, errNotOurs):
 		// Not a byte is written into it, nor read.
-		c.perror(t.kind().lookup, err)
+		c.perror(t.kind().lookup, errNotOurs)
 		return report{Outcome: outcomeNotOurs}
 	case err != nil:
 		c.perror(t.kind().lookup, err)

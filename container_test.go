@@ -184,17 +184,30 @@ func TestTargetContainers(t *testing.T) {
 		})
 	}
 	// Every kind, through the container's own /dev/shm for pshm: blocked,
-	// but for the container whose /dev/shm is the suite's.
+	// but for the container whose /dev/shm is the suite's. Kinds on both
+	// sides of the line: blocked only where neither crossed, and each
+	// question answered apart.
 	for _, tt := range []struct {
 		name string
 		pid  int
 		pshm string
-	}{{"every kind, its own /dev/shm", own, "blocked"}, {"every kind, the suite's /dev/shm", shared, "delivered"}} {
+		code int
+		sum  string
+	}{
+		{"every kind, its own /dev/shm", own, "blocked", exitBlocked, "is in another IPC namespace, and has a /dev/shm of its own."},
+		{"every kind, the suite's /dev/shm", shared, "delivered", exitOK, "is in another IPC namespace, but shares this /dev/shm."},
+	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := run(t, "to the container\n", "--json", "-k", "all", "--target", strconv.Itoa(tt.pid), "-q", testQueue(t))
 			var got record
-			if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != exitBlocked {
+			if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != tt.code {
 				t.Fatalf("exit %d, %v:\n%s\nstderr:\n%s", r.code, err, r.stdout, r.stderr)
+			}
+			sum := fmt.Sprintf("In sum: process %d (sleep) %s", tt.pid, tt.sum)
+			if !strings.Contains(flat(r.stderr), sum) || got.SharesIPC == nil || *got.SharesIPC ||
+				got.SharesDevShm == nil || *got.SharesDevShm != (tt.pshm == "delivered") {
+				t.Errorf("want %q, shares_ipc_namespace false, shares_dev_shm %v:\n%s\nstderr:\n%s",
+					sum, tt.pshm == "delivered", r.stdout, r.stderr)
 			}
 			for _, o := range got.Objects {
 				want := "blocked"

@@ -201,6 +201,9 @@ func leftovers() []string {
 // "open-queue NAME", open the queue for reading and print the error; for
 // "undumpable", make itself not dumpable and wait.
 func helper(what string, args []string) int {
+	if h, ok := helpers[what]; ok {
+		return h(args)
+	}
 	switch {
 	case what == "undumpable" && len(args) == 0:
 		// A process that not even root may look into without
@@ -225,6 +228,9 @@ func helper(what string, args []string) int {
 	fmt.Fprintf(os.Stderr, "unknown helper %q %q\n", what, args)
 	return 2
 }
+
+// helpers are further helpers, by name, each given its arguments.
+var helpers = map[string]func(args []string) int{}
 
 var queueSeq atomic.Int64
 

@@ -51,16 +51,34 @@ func decode(t *testing.T, stdout string, v any, seen map[string]bool) {
 }
 
 // checkRun checks one run's record: its verdict, and each object's, those
-// of what the IPC namespace isolates as given, POSIX shared memory's
-// delivered whatever the IPC namespace (no -m here).
-func checkRun(t *testing.T, got *record, verdict, open string, sameIPC bool, kinds []string) {
+// of what the IPC namespace isolates ipcVerdict, POSIX shared memory's
+// delivered whatever the IPC namespace (no -m here), and the two
+// questions each side answers.
+func checkRun(t *testing.T, got *record, verdict, ipcVerdict, open string, sameIPC bool, kinds []string) {
 	t.Helper()
 	if got.Verdict != verdict || got.Delivered != (verdict == "delivered") || len(got.Objects) != len(kinds) {
 		t.Fatalf("verdict %q delivered %v, %d objects; want %s and %d", got.Verdict, got.Delivered, len(got.Objects), verdict, len(kinds))
 	}
+	answer := func(asked bool, v bool) string {
+		if !asked {
+			return "null"
+		}
+		return strconv.FormatBool(v)
+	}
+	shown := func(b *bool) string {
+		if b == nil {
+			return "null"
+		}
+		return strconv.FormatBool(*b)
+	}
+	wantIPC := answer(slices.ContainsFunc(kinds, func(k string) bool { return kindNamed(k).isolation == "ipc" }), ipcVerdict == "delivered")
+	wantShm := answer(slices.Contains(kinds, "pshm"), true)
+	if shown(got.SharesIPC) != wantIPC || shown(got.SharesDevShm) != wantShm {
+		t.Errorf("shares_ipc_namespace %s, shares_dev_shm %s; want %s and %s", shown(got.SharesIPC), shown(got.SharesDevShm), wantIPC, wantShm)
+	}
 	for i, o := range got.Objects {
 		byName := kindNamed(o.Kind).byName
-		verdict, open := verdict, open
+		verdict, open := ipcVerdict, open
 		if kindNamed(o.Kind).isolation == "mnt" {
 			verdict, open = "delivered", "ok"
 		}
@@ -94,20 +112,23 @@ func TestJSON(t *testing.T) {
 		documented[m[1]] = true
 	}
 	tests := []struct {
-		name    string
-		args    []string
-		code    int
-		verdict string
-		open    string
-		sameIPC bool
-		kinds   []string
+		name       string
+		args       []string
+		code       int
+		verdict    string
+		ipcVerdict string // of the kinds the IPC namespace isolates
+		open       string
+		sameIPC    bool
+		kinds      []string
 	}{
-		{"-i no", []string{"-i", "no"}, exitOK, "delivered", "ok", true, []string{"mq"}},
-		{"-i yes", []string{"-i", "yes", "-p", "-u", "box"}, exitBlocked, "blocked", "ENOENT", false, []string{"mq"}},
-		{"-k all -i no", []string{"-k", "all", "-i", "no"}, exitOK, "delivered", "ok", true, kindNames()},
-		{"-k all -i yes", []string{"-k", "all", "-i", "yes"}, exitBlocked, "blocked", "ENOENT", false, kindNames()},
-		{"--target this process", []string{"--target", strconv.Itoa(os.Getpid())}, exitOK, "delivered", "ok", true, []string{"mq"}},
-		{"--from and --target this process", []string{"--from", strconv.Itoa(os.Getpid()), "--target", strconv.Itoa(os.Getpid())}, exitOK, "delivered", "ok", true, []string{"mq"}},
+		{"-i no", []string{"-i", "no"}, exitOK, "delivered", "delivered", "ok", true, []string{"mq"}},
+		{"-i yes", []string{"-i", "yes", "-p", "-u", "box"}, exitBlocked, "blocked", "blocked", "ENOENT", false, []string{"mq"}},
+		{"-k all -i no", []string{"-k", "all", "-i", "no"}, exitOK, "delivered", "delivered", "ok", true, kindNames()},
+		// pshm crosses: with kinds on both sides, delivered.
+		{"-k all -i yes", []string{"-k", "all", "-i", "yes"}, exitOK, "delivered", "blocked", "ENOENT", false, kindNames()},
+		{"-k mq,msg -i yes", []string{"-k", "mq,msg", "-i", "yes"}, exitBlocked, "blocked", "blocked", "ENOENT", false, []string{"mq", "msg"}},
+		{"--target this process", []string{"--target", strconv.Itoa(os.Getpid())}, exitOK, "delivered", "delivered", "ok", true, []string{"mq"}},
+		{"--from and --target this process", []string{"--from", strconv.Itoa(os.Getpid()), "--target", strconv.Itoa(os.Getpid())}, exitOK, "delivered", "delivered", "ok", true, []string{"mq"}},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {
@@ -119,10 +140,10 @@ func TestJSON(t *testing.T) {
 			if got.ExitStatus != r.code || r.code != tt.code {
 				t.Errorf("exit_status %d, process %d, want %d", got.ExitStatus, r.code, tt.code)
 			}
-			if got.Options == nil || got.Options.Queue != q || got.Objects[0].Name != q {
+			if got.Options == nil || got.Options.Queue != q || got.Objects[0].Name != q && got.Objects[0].Key == nil {
 				t.Errorf("options %+v", got.Options)
 			}
-			checkRun(t, &got, tt.verdict, tt.open, tt.sameIPC, tt.kinds)
+			checkRun(t, &got, tt.verdict, tt.ipcVerdict, tt.open, tt.sameIPC, tt.kinds)
 			for _, k := range []string{"pid", "uts"} {
 				if slices.Contains(tt.args, "-p") && got.ParentNS[k] == got.ChildNS[k] {
 					t.Errorf("%s namespace not new: %q", k, got.ChildNS[k])
@@ -145,8 +166,8 @@ func TestJSON(t *testing.T) {
 			got.Message == nil || *got.Message != "json hello" || got.ElapsedMS <= 0 {
 			t.Fatalf("exit %d, object %+v\nstderr: %s", r.code, got, r.stderr)
 		}
-		checkRun(t, got.Runs[0], "delivered", "ok", true, kindNames())
-		checkRun(t, got.Runs[1], "blocked", "ENOENT", false, kindNames())
+		checkRun(t, got.Runs[0], "delivered", "delivered", "ok", true, kindNames())
+		checkRun(t, got.Runs[1], "delivered", "blocked", "ENOENT", false, kindNames())
 		for i, run := range got.Runs {
 			for _, o := range run.Objects {
 				// POSIX shared memory is visible to both: EEXIST twice.
@@ -158,7 +179,7 @@ func TestJSON(t *testing.T) {
 		}
 	})
 	t.Run("--scan --probe", func(t *testing.T) {
-		r := run(t, "", "--json", "--scan", "--probe", "-q", testQueue(t))
+		r := run(t, "", "--json", "--scan", "--probe", "-k", "all", "-q", testQueue(t))
 		var got scanRecord
 		decode(t, r.stdout, &got, seen)
 		if r.code != exitOK || len(got.Namespaces) == 0 || !got.Namespaces[0].Own || got.Namespaces[0].Verdict == nil ||
@@ -167,6 +188,8 @@ func TestJSON(t *testing.T) {
 		}
 	})
 	seen["error"] = true // only on failures; checked below
+	// Only for a thread: TestThreadNamespace checks them.
+	seen["target.tid"], seen["from.tid"], seen["namespaces[].tid"] = true, true, true
 	for f := range seen {
 		if !documented[f] {
 			t.Errorf("field %q is not in docs/json.md", f)

@@ -99,24 +99,28 @@ func TestExitStatus(t *testing.T) {
 		want int
 	}{
 		{"nothing", outcome{}, exitOK},
-		{"delivered", outcome{verdicts: []verdict{delivered}, child: exited(0)}, exitOK},
+		{"delivered", outcome{verdicts: ipcOnly(delivered), child: exited(0)}, exitOK},
 		{"a failure", outcome{err: errors.New("anything")}, exitFailure},
 		{"a usage error", outcome{err: usagef("bad")}, exitUsage},
 		{"a failure with a status", outcome{err: &codeError{127, errors.New("not found")}}, 127},
-		{"blocked", outcome{verdicts: []verdict{blocked}}, exitBlocked},
-		{"timed out", outcome{verdicts: []verdict{timedOut}}, exitTimeout},
-		{"no message", outcome{verdicts: []verdict{noMessage}}, exitNoMessage},
-		{"send failed", outcome{verdicts: []verdict{sendFailed}}, exitFailure},
-		{"child killed before it sent", outcome{verdicts: []verdict{childGone}, child: killed(syscall.SIGKILL)}, 137},
-		{"child exited before it sent", outcome{verdicts: []verdict{childGone}, child: exited(0)}, exitFailure},
-		{"the first undelivered decides", outcome{verdicts: []verdict{delivered, timedOut, blocked}}, exitTimeout},
-		{"a verdict before the command", outcome{verdicts: []verdict{blocked}, child: exited(42)}, exitBlocked},
-		{"the command's status", outcome{verdicts: []verdict{delivered}, child: exited(42)}, 42},
+		{"blocked", outcome{verdicts: ipcOnly(blocked)}, exitBlocked},
+		{"timed out", outcome{verdicts: ipcOnly(timedOut)}, exitTimeout},
+		{"no message", outcome{verdicts: ipcOnly(noMessage)}, exitNoMessage},
+		{"send failed", outcome{verdicts: ipcOnly(sendFailed)}, exitFailure},
+		{"child killed before it sent", outcome{verdicts: ipcOnly(childGone), child: killed(syscall.SIGKILL)}, 137},
+		{"child exited before it sent", outcome{verdicts: ipcOnly(childGone), child: exited(0)}, exitFailure},
+		{"the first undelivered decides", outcome{verdicts: ipcOnly(delivered, timedOut, blocked)}, exitTimeout},
+		{"a verdict before the command", outcome{verdicts: ipcOnly(blocked), child: exited(42)}, exitBlocked},
+		{"the command's status", outcome{verdicts: ipcOnly(delivered), child: exited(42)}, 42},
 		{"the command killed", outcome{child: killed(syscall.SIGTERM)}, 143},
-		{"a signal after a verdict", outcome{verdicts: []verdict{blocked}, signal: unix.SIGINT}, 130},
+		{"a signal after a verdict", outcome{verdicts: ipcOnly(blocked), signal: unix.SIGINT}, 130},
 		{"a signal before a failure", outcome{err: errors.New("x"), signal: unix.SIGTERM}, 143},
-		{"not isolated", outcome{exposed: true, verdicts: []verdict{delivered}}, exitExposed},
-		{"taken", outcome{verdicts: []verdict{taken}, child: exited(0)}, exitTaken},
+		{"not isolated", outcome{exposed: true, verdicts: ipcOnly(delivered)}, exitExposed},
+		{"taken", outcome{verdicts: ipcOnly(taken), child: exited(0)}, exitTaken},
+		{"-k all: the IPC namespace blocked, /dev/shm crossed", outcome{verdicts: append(ipcOnly(blocked, blocked), kindVerdict{"mnt", delivered})}, exitOK},
+		{"-k all: the IPC namespace crossed, /dev/shm blocked", outcome{verdicts: append(ipcOnly(delivered), kindVerdict{"mnt", blocked})}, exitOK},
+		{"-k all: both blocked", outcome{verdicts: append(ipcOnly(blocked), kindVerdict{"mnt", blocked})}, exitBlocked},
+		{"-k all: a timeout decides first", outcome{verdicts: append(ipcOnly(blocked), kindVerdict{"mnt", timedOut})}, exitTimeout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,6 +134,15 @@ func TestExitStatus(t *testing.T) {
 			t.Errorf("--help does not explain exit status %d", code)
 		}
 	}
+}
+
+// ipcOnly are verdicts of kinds the IPC namespace isolates.
+func ipcOnly(vs ...verdict) []kindVerdict {
+	kvs := make([]kindVerdict, len(vs))
+	for i, v := range vs {
+		kvs[i] = kindVerdict{"ipc", v}
+	}
+	return kvs
 }
 
 func FuzzParseOptions(f *testing.F) {

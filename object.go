@@ -49,21 +49,28 @@ type identity struct {
 	Key   int32  `json:"key,omitempty"`
 	Ctime int64  `json:"ctime,omitempty"`
 	Mine  bool   `json:"mine,omitempty"` // made by the caller's uid (System V)
+	By    int    `json:"by,omitempty"`   // the parent's PID, as the kernel records it (System V)
 }
 
 // errNotOurs is an object found by name or key that is not the one the
 // parent made.
-var errNotOurs = errors.New("another object of that name, not the one invoke_ns made")
+var errNotOurs = errors.New("another object of that name or key, not the one invoke_ns made")
 
 // check says whether got, what the kernel says of an object found, is
 // want; a want that is not set (a lookup of the parent's own) takes any.
 func (want identity) check(got identity, err error) error {
-	switch {
-	case want == identity{}:
+	if want == (identity{}) {
 		return nil
-	case err != nil:
+	}
+	if err != nil {
 		return err
-	case got != want:
+	}
+	// The child sees the parent's PID as its parent's, or as 0 from a
+	// PID namespace of its own (-p), where the parent is not.
+	if want.By != 0 && os.Getppid() == 0 {
+		want.By = 0
+	}
+	if got != want {
 		return errNotOurs
 	}
 	return nil

@@ -86,6 +86,7 @@ func runSingle(cfg *config, out io.Writer, file *os.File, inherited []int) *outc
 		o = &outcome{err: err}
 	} else {
 		o = p.runOnce(spec, rec)
+		p.summarize(o)
 	}
 	p.verbosef("Parent: %s - Finishing up\n", cfg.Prog)
 	if cfg.JSON {
@@ -142,6 +143,32 @@ func lookInRoot(e *existing, ts []target) error {
 		}
 	}
 	return nil
+}
+
+// summarize answers, in one sentence, the two questions a run with kinds
+// on both sides of the line asks: whether the child's IPC namespace is
+// this one, and whether its /dev/shm is.
+func (p *parent) summarize(o *outcome) {
+	ipc, shm := shares(o.verdicts, "ipc"), shares(o.verdicts, "mnt")
+	if ipc == nil || shm == nil || o.signal != 0 {
+		return
+	}
+	who, here := "the child", "the parent's"
+	if p.target != nil {
+		who, here = p.target.about(), "this"
+	}
+	var s string
+	switch {
+	case *ipc && *shm:
+		s = fmt.Sprintf("%s shares %s IPC namespace and %s %s", who, here, here, shmDir)
+	case *shm:
+		s = fmt.Sprintf("%s is in another IPC namespace, but shares %s %s", who, here, shmDir)
+	case *ipc:
+		s = fmt.Sprintf("%s shares %s IPC namespace, but has a %s of its own", who, here, shmDir)
+	default:
+		s = fmt.Sprintf("%s is in another IPC namespace, and has a %s of its own", who, shmDir)
+	}
+	p.say("Parent: ", "In sum: "+s+".")
 }
 
 // watchProcess is closed when process pid ends; never, for pid 0 or a
@@ -297,13 +324,14 @@ func (p *parent) release(c *childProc, spec *runSpec) error {
 			return err
 		}
 	}
+	c.listen(len(spec.Objects))
 	return nil
 }
 
 // exchanges goes through the objects in turn, one verdict each. A failure
 // that is not a verdict, a signal, or a child cut short ends the round.
 func (p *parent) exchanges(c *childProc, spec *runSpec, objs []object, rec *record, o *outcome) {
-	reports := c.reports()
+	reports := c.reports
 	// The child prompts for the message at the first object it can send
 	// text through, unless it was given the message.
 	prompts := spec.Message == nil
@@ -317,7 +345,7 @@ func (p *parent) exchanges(c *childProc, spec *runSpec, objs []object, rec *reco
 			return
 		}
 		orec.Verdict = x.verdict
-		o.verdicts = append(o.verdicts, x.verdict)
+		o.verdicts = append(o.verdicts, kindVerdict{t.kind().isolation, x.verdict})
 		if x.reported {
 			c.ack()
 		}
@@ -393,6 +421,7 @@ func (p *parent) exchange(t target, o object, c *childProc, reports <-chan repor
 	var rep *report
 	var got *received
 	childDone := false
+	var late <-chan time.Time // the message is in, and the child's word on it is due
 	for {
 		// The message is printed once the child has said its own lines.
 		if got != nil && (rep != nil || childDone) {
@@ -414,6 +443,16 @@ func (p *parent) exchange(t target, o object, c *childProc, reports <-chan repor
 				return p.delivery(t, m, rep, c, rec)
 			}
 			got = &m
+			if rep == nil {
+				late = time.After(grace)
+			}
+		case <-late:
+			// A child stopped, or held by a debugger, right after it
+			// sent: the message stands, and the run ends here.
+			c.kill()
+			x := p.delivery(t, *got, nil, c, rec)
+			x.err = errStuck
+			return x
 		case r, ok := <-reports:
 			if !ok {
 				// Gone before its report, or gone after it with the
@@ -604,17 +643,29 @@ func (p *parent) childGone(c *childProc) exchanged {
 	return exchanged{verdict: childGone}
 }
 
-// pid1Grace is how long a command that is PID 1 of a new PID namespace
-// (-p) has to end after SIGTERM or SIGHUP: such a process ignores every
-// signal it has no handler for (pid_namespaces(7)), so it is then killed.
-const pid1Grace = 2 * time.Second
+// grace is how long the parent gives the child, beyond -t, to do what is
+// due: its report once its message is in, its end or its command once
+// its last report is in; and a command that is PID 1 of a new PID
+// namespace (-p), or one that is passed SIGTERM or SIGHUP, to end. Such a
+// process ignores every signal it has no handler for (pid_namespaces(7));
+// a child stopped (SIGSTOP) or held by a debugger does nothing at all.
+// Each is then killed, so that no wait of the parent's is unbounded.
+const grace = 2 * time.Second
 
-// waitChild waits for the child, and for its command, to end. Ctrl-C at
-// the terminal reaches the child's command directly, as with unshare
+// errStuck is a child that stopped answering within grace.
+var errStuck = fmt.Errorf("the child stopped answering for %v, and was ended — "+
+	"did something stop it (SIGSTOP, a debugger)?", grace)
+
+// waitChild waits for the child, and for its command, to end. Until the
+// child has gone on to its command (its end of the handshake closes), it
+// has grace to do so, or end, and a signal ends it and the run. Then
+// Ctrl-C at the terminal reaches the command directly, as with unshare
 // --fork, so invoke_ns lets it be; SIGTERM and SIGHUP are passed on, and
-// with -p the command is killed if it has not ended within pid1Grace.
+// the command is killed if it has not ended within grace.
 func (p *parent) waitChild(c *childProc, o *outcome) {
-	var grace <-chan time.Time
+	due := time.NewTimer(grace)
+	defer due.Stop()
+	silent := c.silent
 	var passed unix.Signal
 	for {
 		select {
@@ -623,17 +674,32 @@ func (p *parent) waitChild(c *childProc, o *outcome) {
 				o.err = fmt.Errorf("waiting for the child: %w", err)
 			}
 			return
+		case <-silent:
+			silent = nil
+			if len(p.cfg.Command) > 0 {
+				due.Stop() // the command's time is its own
+			}
 		case sig := <-p.sigs:
+			if silent != nil {
+				c.kill()
+				o.signal = sig.(unix.Signal)
+				return
+			}
 			if sig == unix.SIGINT {
 				continue
 			}
 			c.signal(sig.(unix.Signal))
-			if p.cfg.NewPID && grace == nil {
-				passed, grace = sig.(unix.Signal), time.After(pid1Grace)
+			if passed == 0 {
+				passed = sig.(unix.Signal)
+				due.Reset(grace)
 			}
-		case <-grace:
+		case <-due.C:
 			c.kill()
-			o.signal = passed
+			if passed != 0 {
+				o.signal = passed
+			} else {
+				o.err = errStuck
+			}
 			return
 		}
 	}

@@ -14,18 +14,23 @@ import (
 
 // record is what --json prints.
 type record struct {
-	Options    *jsonOptions      `json:"options,omitempty"`
-	Run        string            `json:"run,omitempty"`    // in --compare: "shared" or "new"
-	Target     *targetRecord     `json:"target,omitempty"` // with --target
-	From       *targetRecord     `json:"from,omitempty"`   // with --from
-	ParentNS   map[string]string `json:"parent_namespaces"`
-	ChildNS    map[string]string `json:"child_namespaces"`
-	Objects    []*objectRecord   `json:"objects"`
-	Delivered  bool              `json:"delivered"`
-	Verdict    string            `json:"verdict"`
-	ElapsedMS  float64           `json:"elapsed_ms"`
-	ExitStatus int               `json:"exit_status"`
-	Error      string            `json:"error,omitempty"`
+	Options   *jsonOptions      `json:"options,omitempty"`
+	Run       string            `json:"run,omitempty"`    // in --compare: "shared" or "new"
+	Target    *targetRecord     `json:"target,omitempty"` // with --target
+	From      *targetRecord     `json:"from,omitempty"`   // with --from
+	ParentNS  map[string]string `json:"parent_namespaces"`
+	ChildNS   map[string]string `json:"child_namespaces"`
+	Objects   []*objectRecord   `json:"objects"`
+	Delivered bool              `json:"delivered"`
+	Verdict   string            `json:"verdict"`
+	// The two questions, answered apart: whether a message crossed
+	// through what the IPC namespace isolates (mq, msg, sem, shm), and
+	// through /dev/shm (pshm); null where not asked, or not answered.
+	SharesIPC    *bool   `json:"shares_ipc_namespace"`
+	SharesDevShm *bool   `json:"shares_dev_shm"`
+	ElapsedMS    float64 `json:"elapsed_ms"`
+	ExitStatus   int     `json:"exit_status"`
+	Error        string  `json:"error,omitempty"`
 
 	start time.Time
 }
@@ -160,19 +165,19 @@ func (r *record) finish(cfg *config, o *outcome) {
 	r.ExitStatus = o.exitStatus()
 	r.Error = o.errText()
 	r.Verdict = "none"
+	var vs []kindVerdict
+	for _, obj := range r.Objects {
+		vs = append(vs, kindVerdict{kindNamed(obj.Kind).isolation, obj.Verdict})
+	}
 	if cfg.IPC || cfg.Compare {
-		r.Verdict = "failed"
-		if len(r.Objects) == len(cfg.Kinds) {
-			r.Verdict = "delivered"
-		}
-		for _, obj := range r.Objects {
-			if obj.Verdict != delivered {
-				r.Verdict = obj.Verdict.String()
-				break
-			}
+		v := judge(vs)
+		r.Verdict = v.String()
+		if v == delivered && len(r.Objects) < len(cfg.Kinds) || v == verdictNone {
+			r.Verdict = "failed" // cut short
 		}
 	}
 	r.Delivered = r.Verdict == "delivered"
+	r.SharesIPC, r.SharesDevShm = shares(vs, "ipc"), shares(vs, "mnt")
 }
 
 // MarshalText names a verdict in JSON by its String.

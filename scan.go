@@ -30,6 +30,9 @@ type scanned struct {
 	Container string  `json:"container"`
 	Own       bool    `json:"own"`
 	Verdict   *string `json:"verdict,omitempty"` // with --probe
+	// With --probe, the two questions apart (record's fields).
+	SharesIPC    *bool `json:"shares_ipc_namespace,omitempty"`
+	SharesDevShm *bool `json:"shares_dev_shm,omitempty"`
 
 	pids []int
 	tids map[int]int // by PID, the thread it was found through; 0 for the process
@@ -190,8 +193,8 @@ func runScan(cfg *config, out io.Writer) *outcome {
 		sigs := make(chan os.Signal, 4)
 		catchSignals(sigs)
 		for _, s := range all {
-			v, po := probe(cfg, s, sigs)
-			s.Verdict = &v
+			rec, po := probe(cfg, s, sigs)
+			s.Verdict, s.SharesIPC, s.SharesDevShm = &rec.Verdict, rec.SharesIPC, rec.SharesDevShm
 			if po.signal != 0 {
 				o.signal = po.signal
 				break
@@ -280,7 +283,7 @@ func number(id string) string {
 
 // probe runs the exchange with the child in s, as --target does, quietly,
 // and says what it came to.
-func probe(cfg *config, s *scanned, sigs chan os.Signal) (string, *outcome) {
+func probe(cfg *config, s *scanned, sigs chan os.Signal) (*record, *outcome) {
 	run := *cfg
 	run.Target, run.IPC, run.Verbose = strconv.Itoa(s.task()), true, 0
 	caught := make(chan struct{})
@@ -290,9 +293,10 @@ func probe(cfg *config, s *scanned, sigs chan os.Signal) (string, *outcome) {
 	spec := &runSpec{IPC: true, Objects: targets(&run), Message: &msg, Quiet: true}
 	rec := &record{Objects: []*objectRecord{}, start: time.Now()}
 	if err := p.aim(spec, rec); err != nil {
-		return "failed", &outcome{err: err}
+		rec.Verdict = "failed"
+		return rec, &outcome{err: err}
 	}
 	o := p.runOnce(spec, rec)
 	rec.finish(&run, o)
-	return rec.Verdict, o
+	return rec, o
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -22,11 +23,23 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// asUser prepares the test binary as a helper process (helper in
-// helpers_test.go) run by uid 65534.
+// asUser runs the test binary as a helper process (helper in
+// helpers_test.go) as uid 65534, and waits for it.
 func asUser(t *testing.T, args ...string) result {
 	t.Helper()
-	needRealRoot(t, "switching to uid 65534")
+	return finish(t, helperCmd(t, 65534, args[0], args[1:]...))
+}
+
+// helperCmd is the test binary as the helper what, run by uid (-1: the
+// suite's own), from a copy that uid can read.
+func helperCmd(t *testing.T, uid int, what string, args ...string) *exec.Cmd {
+	t.Helper()
+	if uid < 0 {
+		cmd := command(t, os.Args[0], args...)
+		cmd.Env = append(os.Environ(), helperEnv+"="+what)
+		return cmd
+	}
+	needRealRoot(t, fmt.Sprintf("switching to uid %d", uid))
 	self := filepath.Join(dir, "helper")
 	if _, err := os.Stat(self); err != nil {
 		b, err := os.ReadFile(os.Args[0])
@@ -37,10 +50,11 @@ func asUser(t *testing.T, args ...string) result {
 			t.Fatal(err)
 		}
 	}
-	cmd := command(t, self, args[1:]...)
-	cmd.Env = append(os.Environ(), helperEnv+"="+args[0])
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	return finish(t, cmd)
+	cmd := command(t, self, args...)
+	cmd.Env = append(os.Environ(), helperEnv+"="+what)
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
+	return cmd
 }
 
 // The queue is the run's alone: another user cannot open it.

@@ -155,6 +155,8 @@ type childProc struct {
 	status  syscall.WaitStatus // how it ended, once exited is closed
 	waitErr error              // or why it could not be waited for
 	acks    int                // acks it still reads (acksWanted)
+	reports chan report        // its reports, closed at EOF (listen)
+	silent  chan struct{}      // closed at EOF: it has executed its command, or ended
 	// released says it has been sent its options and let go (release).
 	released bool
 }
@@ -357,22 +359,25 @@ func (c *childProc) cutShort() bool {
 	}
 }
 
-// reports delivers the child's reports, one per object, and is closed at
-// EOF: the child has ended, or its end of the pipe has. Started once per
-// child, so that no report is read by a reader nobody listens to.
-func (c *childProc) reports() <-chan report {
-	ch := make(chan report, 1)
+// listen reads the child's reports, at most n, onto c.reports, and closes
+// it and c.silent once the child's end of the handshake has closed: it
+// has executed its command, or ended. Started once, when the child is let
+// go, and never held up by a report nobody reads.
+func (c *childProc) listen(n int) {
+	c.reports, c.silent = make(chan report, n), make(chan struct{})
 	go func() {
-		defer close(ch)
-		for {
+		defer close(c.silent)
+		defer close(c.reports)
+		for range n {
 			m, err := c.link.next(stepReport)
 			if err != nil || m.Report == nil {
 				return
 			}
-			ch <- *m.Report
+			c.reports <- *m.Report
 		}
+		// Nothing more is due: what follows is EOF.
+		c.link.next(stepReport)
 	}()
-	return ch
 }
 
 // ack lets the child go on after a report, if it waits for that: the one

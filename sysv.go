@@ -66,6 +66,7 @@ const createFlags = unix.IPC_CREAT | unix.IPC_EXCL | 0o600
 const (
 	msgType  = 1 // the child's message
 	wakeType = 2 // the parent's own, to end its wait
+	markType = 3 // the parent's own, at once taken back (MsgGet)
 )
 
 // MsgQueue is a System V message queue.
@@ -85,7 +86,20 @@ func MsgGet(key int32, flag int, want identity) (*MsgQueue, error) {
 	if err != nil {
 		return nil, sysvErr("msgget", key, err)
 	}
-	return &MsgQueue{key, id}, nil
+	m := &MsgQueue{key, id}
+	if flag&unix.IPC_CREAT != 0 {
+		// Its last receiver the parent (sysvIdentity): a message of
+		// its own, sent and taken back.
+		err = m.send(markType, nil)
+		if err == nil {
+			_, err = m.receive(markType, make([]byte, 0), unix.IPC_NOWAIT)
+		}
+		if err != nil {
+			m.Remove()
+			return nil, sysvErr("msgrcv", key, err)
+		}
+	}
+	return m, nil
 }
 
 func (m *MsgQueue) identity() (identity, error) { return sysvIdentity("msg", m.id) }
@@ -113,20 +127,32 @@ func (m *MsgQueue) Send(msg []byte) error { return m.send(msgType, msg) }
 func (m *MsgQueue) Receive(buf []byte, deadline time.Time) (int, error) {
 	t := time.AfterFunc(time.Until(deadline), m.Interrupt)
 	defer t.Stop()
-	raw := make([]byte, 8+len(buf))
-	typ := -wakeType // the lowest type up to wakeType
-	n, err := retry(func() (uintptr, unix.Errno) {
-		n, _, e := unix.Syscall6(unix.SYS_MSGRCV, uintptr(m.id), uintptr(unsafe.Pointer(&raw[0])),
-			uintptr(len(buf)), uintptr(typ), 0, 0)
-		return n, e
-	})
+	// The lowest type up to wakeType: the child's first.
+	typ, err := m.receive(-wakeType, buf, 0)
 	if err != nil {
 		return 0, sysvErr("msgrcv", m.key, err)
 	}
-	if *(*int)(unsafe.Pointer(&raw[0])) == wakeType {
+	if typ.typ == wakeType {
 		return 0, sysvErr("msgrcv", m.key, unix.ETIMEDOUT)
 	}
-	return copy(buf, raw[8:8+n]), nil
+	return typ.n, nil
+}
+
+// received is what msgrcv took: its type, and how many bytes of text.
+type receivedMsg struct{ typ, n int }
+
+// receive is msgrcv(typ, flags) into buf.
+func (m *MsgQueue) receive(typ int, buf []byte, flags int) (receivedMsg, error) {
+	raw := make([]byte, 8+len(buf))
+	n, err := retry(func() (uintptr, unix.Errno) {
+		n, _, e := unix.Syscall6(unix.SYS_MSGRCV, uintptr(m.id), uintptr(unsafe.Pointer(&raw[0])),
+			uintptr(len(buf)), uintptr(typ), uintptr(flags), 0)
+		return n, e
+	})
+	if err != nil {
+		return receivedMsg{}, err
+	}
+	return receivedMsg{*(*int)(unsafe.Pointer(&raw[0])), copy(buf, raw[8:8+n])}, nil
 }
 
 // Interrupt ends a Receive, now or to come. If the queue is full the
@@ -181,7 +207,16 @@ func SemGet(key int32, flag int, want identity) (*SemSet, error) {
 	if err != nil {
 		return nil, sysvErr("semget", key, err)
 	}
-	return &SemSet{key: key, id: id}, nil
+	s := &SemSet{key: key, id: id}
+	if flag&unix.IPC_CREAT != 0 {
+		// Its last operator the parent (sysvIdentity): up and down.
+		if _, err := retry(func() (uintptr, unix.Errno) { return 0, s.semop(1, unix.IPC_NOWAIT, nil) }); err != nil {
+			s.Remove()
+			return nil, sysvErr("semop", key, err)
+		}
+		s.Reset()
+	}
+	return s, nil
 }
 
 func (s *SemSet) identity() (identity, error) { return sysvIdentity("sem", s.id) }
@@ -376,16 +411,31 @@ func sysvOwner(k string, key int32) (int, bool) {
 }
 
 // sysvIdentity is what the kernel says of the System V object of kind k
-// with that id: its key, its creation time, and whether the caller's uid
-// created it. Another IPC namespace may have an object of the same key and
-// even the same id, but not one that was made at the same second by the
-// same uid as well.
+// with that id: its key, its creation time, whether the caller's uid
+// created it, and the process the kernel records for it (By): a segment's
+// creator; a queue's last receiver, and a semaphore's last operator,
+// which the parent makes itself at once (mark) and stays, since the child
+// only sends. Another IPC namespace may have an object of the same key,
+// id, second and uid, made to look the same; but no other process can be
+// the parent, whose PID the kernel gives in the reader's PID namespace.
 func sysvIdentity(k string, id int) (identity, error) {
 	row := sysvRow(k, idColumn(k), strconv.Itoa(id))
 	key, kerr := strconv.ParseInt(row["key"], 10, 32)
 	ctime, cerr := strconv.ParseInt(row["ctime"], 10, 64)
-	if row == nil || kerr != nil || cerr != nil {
+	by, berr := strconv.Atoi(row[map[string]string{"msg": "lrpid", "shm": "cpid"}[k]])
+	if k == "sem" {
+		var r uintptr
+		r, berr = retry(func() (uintptr, unix.Errno) {
+			r, _, e := unix.Syscall6(unix.SYS_SEMCTL, uintptr(id), 0, semGetPID, 0, 0, 0)
+			return r, e
+		})
+		by = int(r)
+	}
+	if row == nil || kerr != nil || cerr != nil || berr != nil {
 		return identity{}, fmt.Errorf("/proc/sysvipc/%s has no entry for id %d", k, id)
 	}
-	return identity{ID: id, Key: int32(key), Ctime: ctime, Mine: row["cuid"] == strconv.Itoa(os.Geteuid())}, nil
+	return identity{ID: id, Key: int32(key), Ctime: ctime, Mine: row["cuid"] == strconv.Itoa(os.Geteuid()), By: by}, nil
 }
+
+// semGetPID is GETPID: the PID of the last semop(2) on a semaphore.
+const semGetPID = 11

@@ -61,11 +61,63 @@ func (v verdict) String() string {
 	return "none"
 }
 
+// kindVerdict is the verdict of one object, with the namespace that
+// isolates its kind: "ipc", or "mnt" for POSIX shared memory.
+type kindVerdict struct {
+	isolation string
+	v         verdict
+}
+
+// judge is what the verdicts of a run come to, in one verdict: the first
+// that is not delivered. With kinds on both sides of the line, what the
+// IPC namespace isolates and what it does not (-k all), the run asked
+// whether anything gets through: a verdict where the exchange itself went
+// wrong (a timeout, a message taken) still decides first, then delivered
+// if a message crossed either side, and blocked only if none did.
+func judge(vs []kindVerdict) verdict {
+	sides, crossed := map[string]bool{}, false
+	for _, kv := range vs {
+		sides[kv.isolation], crossed = true, crossed || kv.v == delivered
+	}
+	for _, kv := range vs {
+		if kv.v != delivered && (len(sides) < 2 || kv.v != blocked) {
+			return kv.v
+		}
+	}
+	switch {
+	case len(vs) == 0:
+		return verdictNone
+	case !crossed:
+		return blocked
+	}
+	return delivered
+}
+
+// shares answers, for the kinds of one side of the line, whether they
+// crossed: true if a message did, false if every one was blocked, nil
+// where no kind of that side was tried or the exchange went wrong.
+func shares(vs []kindVerdict, isolation string) *bool {
+	var answer *bool
+	for _, kv := range vs {
+		if kv.isolation != isolation {
+			continue
+		}
+		switch {
+		case kv.v != delivered && kv.v != blocked:
+			return nil
+		case answer == nil || kv.v == delivered:
+			answer = new(bool)
+			*answer = kv.v == delivered
+		}
+	}
+	return answer
+}
+
 // outcome is how one run of the exchange ended: the verdict of each object
 // it reached, how its child ended, a signal that cut it short, or a
 // failure that is not a verdict.
 type outcome struct {
-	verdicts []verdict
+	verdicts []kindVerdict
 	child    *syscall.WaitStatus // once the child is reaped
 	signal   unix.Signal         // a signal to invoke_ns that ended the run
 	err      error
@@ -85,29 +137,26 @@ func (o *outcome) exitStatus() int {
 	case o.exposed:
 		return exitExposed
 	}
-	for _, v := range o.verdicts {
-		switch v {
-		case delivered:
-			continue
-		case blocked:
-			return exitBlocked
-		case timedOut:
-			return exitTimeout
-		case noMessage:
-			return exitNoMessage
-		case taken:
-			return exitTaken
-		case childGone:
-			if o.child != nil && o.child.Signaled() {
-				return 128 + int(o.child.Signal())
-			}
+	switch judge(o.verdicts) {
+	case delivered, verdictNone:
+		if o.child != nil {
+			return waitStatus(*o.child)
 		}
-		return exitFailure
+		return exitOK
+	case blocked:
+		return exitBlocked
+	case timedOut:
+		return exitTimeout
+	case noMessage:
+		return exitNoMessage
+	case taken:
+		return exitTaken
+	case childGone:
+		if o.child != nil && o.child.Signaled() {
+			return 128 + int(o.child.Signal())
+		}
 	}
-	if o.child != nil {
-		return waitStatus(*o.child)
-	}
-	return exitOK
+	return exitFailure
 }
 
 // errText is what to print on standard error, if anything.
