@@ -394,7 +394,8 @@ Options:
       --key KEY            System V key, as 17118584 or 0x01053578 (default:
                            a free one drawn at random)
   -f, --force              remove an object of that name or key that an
-                           earlier run left behind (never a live run's)
+                           earlier run of yours left behind (never a live
+                           run's, nor another user's)
   -c, --compare            read the message once, run a child with -i no and
                            one with -i yes, and show both side by side
       --target PID|PATH    do the exchange with the child in the IPC
@@ -416,7 +417,9 @@ Exit status:
   0  the message was delivered, or there was nothing to deliver
   1  some other failure
   2  a mistake on the command line
-  3  blocked: the child could not open the queue (or object)
+  3  blocked: the child could not open the queue (or object), or what it
+     found there was not the parent's; with kinds on both sides of the
+     line (-k all), only when nothing got through
   4  timed out: no message arrived in time
   5  the child had no message to send (end of input, or too long)
   6  --compare: the runs did not show what each namespace isolates
