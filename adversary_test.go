@@ -598,7 +598,7 @@ func TestSquattedLock(t *testing.T) {
 func TestForceRunsAtOnce(t *testing.T) {
 	flags := privFlags(t)
 	q := testQueue(t)
-	for round := range 150 {
+	for round := range 250 {
 		left, err := CreateQueue(q, 0o600, 1, 8)
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)
