@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"invoke_ns/internal/term"
 	"io"
 	"io/fs"
 	"os"
@@ -22,8 +23,8 @@ import (
 type child struct {
 	cfg   *config
 	spec  *runSpec
-	out   io.Writer   // the transcript: stdout, or stderr with --json
-	lines *transcript // under out, to tell a write that failed
+	out   io.Writer        // the transcript: stdout, or stderr with --json
+	lines *term.Transcript // under out, to tell a write that failed
 
 	root *os.File // the target's root, where its /dev/shm is looked up
 
@@ -41,7 +42,7 @@ func runChild(l *link) error {
 	if m.Config == nil || m.Run == nil {
 		return errors.New("handshake: the config step carries no options")
 	}
-	c := &child{cfg: m.Config.config(), spec: m.Run, root: l.root, lines: &transcript{w: os.Stdout}}
+	c := &child{cfg: m.Config.config(), spec: m.Run, root: l.root, lines: &term.Transcript{W: os.Stdout}}
 	c.out = c.lines
 	if c.spec.Quiet {
 		c.out = io.Discard
@@ -86,6 +87,9 @@ func runChild(l *link) error {
 	return c.exec()
 }
 
+// promptText is the article's prompt, to the byte.
+const promptText = "\n     Child: enter a message to send to the parent process (MAX 80 chars)\n     >> "
+
 // childSignals are the signals the child ignores until its command.
 var childSignals = []os.Signal{unix.SIGINT, unix.SIGHUP, unix.SIGPIPE, unix.SIGTERM}
 
@@ -108,7 +112,7 @@ func (c *child) try(t target) report {
 			c.verbosef(" Child: created a %s of its own, and removed it\n", t)
 		} else {
 			if c.cfg.Verbose >= 1 {
-				sentence(c.out, " Child: ", fmt.Sprintf("could not create a %s of its own: %s", t, strerror(err)))
+				term.Sentence(c.out, " Child: ", fmt.Sprintf("could not create a %s of its own: %s", t, strerror(err)))
 			}
 		}
 	}
@@ -162,17 +166,17 @@ func (c *child) message() ([]byte, *report) {
 		if c.spec.Message != nil {
 			c.msg = []byte(*c.spec.Message)
 		} else {
-			c.msg, c.msgErr = promptMessage(os.Stdin, c.out, promptText)
+			c.msg, c.msgErr = term.Prompt(os.Stdin, c.out, promptText, messageMax)
 		}
 	}
-	var tl *tooLongError
+	var tl *term.TooLongError
 	switch err := c.msgErr; {
-	case errors.Is(err, errNoMessage):
-		sentence(c.out, " Child: ", err.Error()+": sending nothing")
+	case errors.Is(err, term.ErrNoMessage):
+		term.Sentence(c.out, " Child: ", err.Error()+": sending nothing")
 		return nil, &report{Outcome: outcomeNoMessage}
 	case errors.As(err, &tl):
-		sentence(c.out, " Child: ", err.Error()+": sending nothing")
-		return nil, &report{Outcome: outcomeTooLong, Size: tl.size, Endless: tl.endless}
+		term.Sentence(c.out, " Child: ", err.Error()+": sending nothing")
+		return nil, &report{Outcome: outcomeTooLong, Size: tl.Size, Endless: tl.Endless}
 	case err != nil:
 		c.perror("read", err)
 		return nil, &report{Outcome: outcomeNoMessage}
@@ -275,7 +279,7 @@ func (c *child) exec() error {
 	// Lines of the child's that could not be written: where the parent
 	// writes none of its own, it has nothing to tell, so the child does,
 	// and runs no command behind a transcript that was lost.
-	if err := c.lines.err; err != nil && c.cfg.Verbose == 0 && !c.spec.IPC {
+	if err := c.lines.Err; err != nil && c.cfg.Verbose == 0 && !c.spec.IPC {
 		return hint(fmt.Errorf("writing the transcript: %w", err), "check where it goes")
 	}
 	for len(sigs) > 0 {

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"invoke_ns/internal/term"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -123,7 +124,7 @@ func TestEightyColumns(t *testing.T) {
 				t.Fatalf("exit %d\n%s", r.code, r.stderr)
 			}
 			for _, l := range strings.Split(r.stdout+r.stderr, "\n") {
-				if utf8.RuneCountInString(l) > columns {
+				if utf8.RuneCountInString(l) > term.Columns {
 					t.Errorf("%d columns: %q", utf8.RuneCountInString(l), l)
 				}
 			}
@@ -256,7 +257,7 @@ func TestNothingToDo(t *testing.T) {
 		r := run(t, "", args...)
 		lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
 		if r.code != exitOK || r.stdout != "" || len(lines) != 1 || !strings.Contains(lines[0], "add -i yes|no") ||
-			!strings.Contains(lines[0], "-c, or a command") || utf8.RuneCountInString(lines[0]) > columns {
+			!strings.Contains(lines[0], "-c, or a command") || utf8.RuneCountInString(lines[0]) > term.Columns {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q", args, r.code, r.stdout, r.stderr)
 		}
 	}

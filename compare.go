@@ -7,6 +7,7 @@ package main
 import (
 	"cmp"
 	"fmt"
+	"invoke_ns/internal/term"
 	"io"
 	"os"
 	"slices"
@@ -197,10 +198,10 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 	printTable(out, cfg, objects, cr.Runs)
 	cr.Isolated = isolated(cfg, cr.Runs[:2])
 	io.WriteString(out, "\n")
-	sentence(out, "", conclusion(cfg, objects, cr.Isolated))
+	term.Sentence(out, "", conclusion(cfg, objects, cr.Isolated))
 	if joined != nil {
 		io.WriteString(out, "\n")
-		sentence(out, "", likeWhich(joined, cr.Runs))
+		term.Sentence(out, "", likeWhich(joined, cr.Runs))
 	}
 	return &outcome{exposed: !cr.Isolated}
 }
@@ -246,6 +247,10 @@ func (p *parent) compareRuns(specs []*runSpec, children []*childProc, objs []obj
 	return ran[len(ran)-1]
 }
 
+// comparePrompt is --compare's: the parent reads the message for both
+// children.
+const comparePrompt = "\n     Parent: enter a message for both children to send (MAX 80 chars)\n     >> "
+
 // promptOrSignal reads --compare's message, or gives the signal that came
 // first; the prompt's line is then ended, so that what follows starts on
 // a line of its own.
@@ -256,7 +261,7 @@ func promptOrSignal(out io.Writer, sigs <-chan os.Signal) ([]byte, unix.Signal, 
 	}
 	read := make(chan line, 1)
 	go func() {
-		msg, err := promptMessage(os.Stdin, out, comparePrompt)
+		msg, err := term.Prompt(os.Stdin, out, comparePrompt, messageMax)
 		read <- line{msg, err}
 	}()
 	select {
@@ -413,7 +418,7 @@ func printTable(out io.Writer, cfg *config, objects []target, runs []*record) {
 		row("  what arrived", func(r *record) string { return arrivedCell(t, obj(r)) })
 		row("  child creates its own", func(r *record) string { return createCell(obj(r).ChildCreate) })
 	}
-	table(out, rows)
+	term.Table(out, rows)
 }
 
 func openCell(o *openResult) string {

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"invoke_ns/internal/term"
 	"io"
 	"io/fs"
 	"os"
@@ -213,7 +214,7 @@ func TestCompareTarget(t *testing.T) {
 				t.Errorf("the target's mq cell is not %s:\n%s", tt.mq, r.stdout)
 			}
 			for _, l := range lines {
-				if len([]rune(l)) > columns {
+				if len([]rune(l)) > term.Columns {
 					t.Errorf("%d columns: %q", len([]rune(l)), l)
 				}
 			}

@@ -9,6 +9,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"invoke_ns/internal/term"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -340,7 +341,7 @@ func TestScan(t *testing.T) {
 		t.Errorf("the container without an IPC namespace is in %s, not the suite's %s", hostID, self)
 	}
 	for _, l := range strings.Split(r.stdout, "\n") {
-		if len([]rune(l)) > columns {
+		if len([]rune(l)) > term.Columns {
 			t.Errorf("%d columns: %q", len([]rune(l)), l)
 		}
 	}

@@ -5,6 +5,7 @@ package main
 
 import (
 	"fmt"
+	"invoke_ns/internal/term"
 	"io"
 	"os"
 	"regexp"
@@ -313,7 +314,7 @@ func TestUsageErrors(t *testing.T) {
 			// util-linux's form: what is wrong, then where to look.
 			lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
 			if len(lines) != 2 || !strings.HasPrefix(lines[0], "invoke_ns: ") || !strings.Contains(lines[0], tt.want) ||
-				lines[1] != "Try 'invoke_ns --help' for more information." || utf8.RuneCountInString(lines[0]) > columns {
+				lines[1] != "Try 'invoke_ns --help' for more information." || utf8.RuneCountInString(lines[0]) > term.Columns {
 				t.Errorf("stderr is not two lines, the first within 80 columns holding %q:\n%s", tt.want, r.stderr)
 			}
 			if r.stdout != "" {

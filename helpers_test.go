@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"invoke_ns/internal/term"
 	"io"
 	"os"
 	"os/exec"
@@ -529,7 +530,7 @@ func oneError(stderr string) (string, bool) {
 		return "", false
 	}
 	for i, l := range lines {
-		if utf8.RuneCountInString(l) > columns || i > 0 && !strings.HasPrefix(l, "  ") {
+		if utf8.RuneCountInString(l) > term.Columns || i > 0 && !strings.HasPrefix(l, "  ") {
 			return "", false
 		}
 	}

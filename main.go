@@ -11,6 +11,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"invoke_ns/internal/term"
 	"io"
 	"math"
 	"os"
@@ -106,7 +107,7 @@ func main() {
 // message keeps to one line.
 func arg(s string) string {
 	if utf8.RuneCountInString(s) > 24 {
-		s = s[:cutAt(s, 20)] + "..."
+		s = s[:term.CutAt(s, 20)] + "..."
 	}
 	return strconv.Quote(s)
 }
@@ -114,7 +115,7 @@ func arg(s string) string {
 // complain prints msg on standard error as one error of invoke_ns's,
 // within 80 columns: the lines after the first are indented.
 func complain(msg string) {
-	for _, l := range wrap("invoke_ns: ", "  ", msg, columns) {
+	for _, l := range term.Wrap("invoke_ns: ", "  ", msg, term.Columns) {
 		fmt.Fprintln(os.Stderr, l)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"invoke_ns/internal/term"
 	"io"
 	"os"
 	"os/signal"
@@ -49,7 +50,7 @@ func runParent(cfg *config) *outcome {
 	if cfg.JSON {
 		file = os.Stderr
 	}
-	out := &transcript{w: file}
+	out := &term.Transcript{W: file}
 	var o *outcome
 	if cfg.Scan {
 		return runScan(cfg, out)
@@ -59,8 +60,8 @@ func runParent(cfg *config) *outcome {
 	} else {
 		o = runSingle(cfg, out, file, inherited)
 	}
-	if out.err != nil && o.err == nil && o.signal == 0 {
-		o.err = hint(fmt.Errorf("writing the transcript: %w", out.err), "check where it goes")
+	if out.Err != nil && o.err == nil && o.signal == 0 {
+		o.err = hint(fmt.Errorf("writing the transcript: %w", out.Err), "check where it goes")
 	}
 	return o
 }
@@ -581,7 +582,7 @@ func (p *parent) undelivered(t target, r report) verdict {
 		return noMessage
 	case outcomeTooLong:
 		if r.Endless {
-			p.printf("Parent: no message will arrive: the child's goes on past %d bytes\n", discardMax)
+			p.printf("Parent: no message will arrive: the child's goes on past %d bytes\n", term.DiscardMax)
 		} else {
 			p.printf("Parent: no message will arrive: the child's was %d bytes, more than the %d that fit\n", r.Size, messageMax)
 		}
@@ -721,26 +722,11 @@ func (p *parent) moref(format string, args ...any) {
 
 // say prints a sentence of the transcript within 80 columns, after
 // prefix.
-func (p *parent) say(prefix, text string) { sentence(p.out, prefix, text) }
+func (p *parent) say(prefix, text string) { term.Sentence(p.out, prefix, text) }
 
 // printf prints a line of the transcript.
 func (p *parent) printf(format string, args ...any) {
 	fmt.Fprintf(p.out, format, args...)
-}
-
-// transcript is where a side's lines go. It keeps the first error of a
-// write, so that a run whose lines were lost does not end as a success.
-type transcript struct {
-	w   io.Writer
-	err error
-}
-
-func (t *transcript) Write(b []byte) (int, error) {
-	n, err := t.w.Write(b)
-	if err != nil && t.err == nil {
-		t.err = err
-	}
-	return n, err
 }
 
 // perror prints as perror(3) does in the original, on stderr; not in a

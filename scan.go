@@ -9,6 +9,7 @@ package main
 
 import (
 	"fmt"
+	"invoke_ns/internal/term"
 	"io"
 	"os"
 	"slices"
@@ -225,9 +226,9 @@ func runScan(cfg *config, out io.Writer) *outcome {
 		}
 		rows = append(rows, row)
 	}
-	table(out, rows)
+	term.Table(out, rows)
 	for _, note := range unreadableNotes(unreadable) {
-		sentence(out, "", note)
+		term.Sentence(out, "", note)
 	}
 	return o
 }

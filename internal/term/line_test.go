@@ -1,4 +1,4 @@
-package main
+package term
 
 import (
 	"bytes"
@@ -9,6 +9,9 @@ import (
 	"unicode/utf8"
 )
 
+// lineMax is the article's 80 bytes.
+const lineMax = 80
+
 func TestReadLine(t *testing.T) {
 	tests := []struct {
 		name, in, want, rest string
@@ -18,25 +21,25 @@ func TestReadLine(t *testing.T) {
 		{"a line", "hello\nnext\n", "hello", "next\n", nil, 0},
 		{"no newline at the end", "hello", "hello", "", nil, 0},
 		{"empty line", "\nrest", "", "rest", nil, 0},
-		{"nothing at all", "", "", "", errNoMessage, 0},
+		{"nothing at all", "", "", "", ErrNoMessage, 0},
 		{"exactly 80 bytes", strings.Repeat("a", 80) + "\n", strings.Repeat("a", 80), "", nil, 0},
-		{"81 bytes, and what follows in the same read", strings.Repeat("a", 81) + "\nnext", "", "", &tooLongError{}, 81},
+		{"81 bytes, and what follows in the same read", strings.Repeat("a", 81) + "\nnext", "", "", &TooLongError{}, 81},
 		{"40 two-byte characters fit", strings.Repeat("é", 40) + "\n", strings.Repeat("é", 40), "", nil, 0},
-		{"41 two-byte characters do not", strings.Repeat("é", 41) + "\n", "", "", &tooLongError{}, 82},
+		{"41 two-byte characters do not", strings.Repeat("é", 41) + "\n", "", "", &TooLongError{}, 82},
 		{"carriage return kept", "dos\r\n", "dos\r", "", nil, 0},
-		{"a line of 100 kB, refused", strings.Repeat("z", 100000) + "\n", "", "", &tooLongError{}, 100000},
+		{"a line of 100 kB, refused", strings.Repeat("z", 100000) + "\n", "", "", &TooLongError{}, 100000},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := strings.NewReader(tt.in)
-			got, err := readLine(r, messageMax)
-			var tl *tooLongError
+			got, err := ReadLine(r, lineMax)
+			var tl *TooLongError
 			switch {
 			case tt.err == nil && err != nil:
 				t.Fatalf("error %v", err)
-			case errors.Is(tt.err, errNoMessage) && !errors.Is(err, errNoMessage):
-				t.Fatalf("error %v, want errNoMessage", err)
-			case tt.size > 0 && (!errors.As(err, &tl) || tl.size != tt.size):
+			case errors.Is(tt.err, ErrNoMessage) && !errors.Is(err, ErrNoMessage):
+				t.Fatalf("error %v, want ErrNoMessage", err)
+			case tt.size > 0 && (!errors.As(err, &tl) || tl.Size != tt.size):
 				t.Fatalf("error %v, want a line of %d bytes refused", err, tt.size)
 			}
 			if string(got) != tt.want {
@@ -55,17 +58,17 @@ func FuzzReadLine(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in string) {
 		r := strings.NewReader(in)
-		line, err := readLine(r, messageMax)
+		line, err := ReadLine(r, lineMax)
 		first, _, hadNewline := strings.Cut(in, "\n")
-		var tl *tooLongError
+		var tl *TooLongError
 		switch {
-		case errors.Is(err, errNoMessage):
+		case errors.Is(err, ErrNoMessage):
 			if in != "" {
 				t.Fatalf("%q: no message, but the input had one", in)
 			}
 		case errors.As(err, &tl):
-			if tl.size != len(first) || len(first) <= messageMax || tl.chars != utf8.RuneCountInString(first) && utf8.ValidString(first) {
-				t.Fatalf("%q: refused as %d bytes, %d characters", in, tl.size, tl.chars)
+			if tl.Size != len(first) || len(first) <= lineMax || tl.Chars != utf8.RuneCountInString(first) && utf8.ValidString(first) {
+				t.Fatalf("%q: refused as %d bytes, %d characters", in, tl.Size, tl.Chars)
 			}
 			return // the rest of a long line is read in large pieces
 		case err != nil:
@@ -82,13 +85,13 @@ func FuzzReadLine(f *testing.F) {
 	})
 }
 
-// An endless line is refused after discardMax bytes, not read forever.
+// An endless line is refused after DiscardMax bytes, not read forever.
 func TestReadLineEndless(t *testing.T) {
 	var zero endlessReader
-	_, err := readLine(&zero, messageMax)
-	var tl *tooLongError
-	if !errors.As(err, &tl) || !tl.endless || zero.n > discardMax+64<<10 {
-		t.Errorf("error %v after %d bytes, want an endless line refused within %d", err, zero.n, discardMax)
+	_, err := ReadLine(&zero, lineMax)
+	var tl *TooLongError
+	if !errors.As(err, &tl) || !tl.Endless || zero.n > DiscardMax+64<<10 {
+		t.Errorf("error %v after %d bytes, want an endless line refused within %d", err, zero.n, DiscardMax)
 	}
 }
 

@@ -1,4 +1,4 @@
-package main
+package term
 
 import (
 	"slices"
@@ -21,7 +21,7 @@ func TestWrap(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := wrap(tt.first, tt.indent, tt.text, tt.width)
+			got := Wrap(tt.first, tt.indent, tt.text, tt.width)
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
@@ -36,7 +36,7 @@ func TestWrap(t *testing.T) {
 
 func TestTable(t *testing.T) {
 	var b strings.Builder
-	table(&b, [][]string{
+	Table(&b, [][]string{
 		{"", "shared (-i no)", "new (-i yes)"},
 		{"  child's mq_open", "ok", "ENOENT (No such file or directory) and then some more words to wrap"},
 	})
@@ -45,8 +45,8 @@ func TestTable(t *testing.T) {
 		t.Fatalf("table:\n%s", b.String())
 	}
 	for _, l := range lines {
-		if utf8.RuneCountInString(l) > columns {
-			t.Errorf("%q is wider than %d", l, columns)
+		if utf8.RuneCountInString(l) > Columns {
+			t.Errorf("%q is wider than %d", l, Columns)
 		}
 	}
 	// A continuation line keeps the column's place.

@@ -1,8 +1,8 @@
-// columns.go: keeping what invoke_ns prints within 80 columns, for a
-// terminal or a projector: a sentence broken at its spaces, and a table
-// whose cells break within their column.
-
-package main
+// Package term keeps what invoke_ns prints within 80 columns, for a
+// terminal or a projector, and reads the line a person types. It knows
+// nothing of namespaces or IPC objects: it wraps sentences, lays out
+// tables, keeps a transcript's first failed write, and reads one line.
+package term
 
 import (
 	"fmt"
@@ -11,13 +11,13 @@ import (
 	"unicode/utf8"
 )
 
-// columns is the width everything fits.
-const columns = 80
+// Columns is the width everything fits.
+const Columns = 80
 
-// wrap breaks text at spaces into lines of at most width columns, the
+// Wrap breaks text at spaces into lines of at most width columns, the
 // first starting with first and the others with indent. A word longer
 // than a line is cut.
-func wrap(first, indent, text string, width int) []string {
+func Wrap(first, indent, text string, width int) []string {
 	var lines []string
 	line := first
 	room := func(s string) int { return width - utf8.RuneCountInString(s) }
@@ -34,7 +34,7 @@ func wrap(first, indent, text string, width int) []string {
 				line = indent
 			}
 			for utf8.RuneCountInString(word) > room(line) && room(line) > 0 {
-				cut := cutAt(word, room(line))
+				cut := CutAt(word, room(line))
 				lines = append(lines, line+word[:cut])
 				line, word = indent, word[cut:]
 			}
@@ -44,8 +44,8 @@ func wrap(first, indent, text string, width int) []string {
 	return append(lines, line)
 }
 
-// cutAt is the byte offset of the first n runes of s.
-func cutAt(s string, n int) int {
+// CutAt is the byte offset of the first n runes of s.
+func CutAt(s string, n int) int {
 	for i := range s {
 		if n == 0 {
 			return i
@@ -55,10 +55,10 @@ func cutAt(s string, n int) int {
 	return len(s)
 }
 
-// sentence writes text as lines of at most columns, each after the first
+// Sentence writes text as lines of at most Columns, each after the first
 // indented to line up with the text after prefix.
-func sentence(w io.Writer, prefix, text string) {
-	for _, l := range wrap(prefix, strings.Repeat(" ", len(prefix)), text, columns) {
+func Sentence(w io.Writer, prefix, text string) {
+	for _, l := range Wrap(prefix, strings.Repeat(" ", len(prefix)), text, Columns) {
 		fmt.Fprintln(w, l)
 	}
 }
@@ -71,11 +71,11 @@ func total(ws []int) int {
 	return n
 }
 
-// table writes rows of cells in columns of at most columns in all: each
+// Table writes rows of cells in columns of at most Columns in all: each
 // column as wide as its widest cell, the widest of those after the first
 // made narrower while they do not fit, and a cell too wide for its column
 // broken onto further lines.
-func table(w io.Writer, rows [][]string) {
+func Table(w io.Writer, rows [][]string) {
 	const gap = 2
 	if len(rows) == 0 {
 		return
@@ -89,7 +89,7 @@ func table(w io.Writer, rows [][]string) {
 	}
 	// Too wide in all: the widest column but the first gives up a column
 	// at a time, down to eight.
-	for total(widths)+gap*(n-1) > columns {
+	for total(widths)+gap*(n-1) > Columns {
 		widest := 0
 		for i := 1; i < n; i++ {
 			if widest == 0 || widths[i] > widths[widest] {
@@ -107,7 +107,7 @@ func table(w io.Writer, rows [][]string) {
 		for i, c := range r {
 			cells[i] = []string{c} // a label keeps its indent, and its width
 			if i > 0 {
-				cells[i] = wrap("", "", c, widths[i])
+				cells[i] = Wrap("", "", c, widths[i])
 			}
 			height = max(height, len(cells[i]))
 		}
@@ -126,4 +126,19 @@ func table(w io.Writer, rows [][]string) {
 			fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 		}
 	}
+}
+
+// Transcript is where a side's lines go. It keeps the first error of a
+// write, so that a run whose lines were lost does not end as a success.
+type Transcript struct {
+	W   io.Writer
+	Err error
+}
+
+func (t *Transcript) Write(b []byte) (int, error) {
+	n, err := t.W.Write(b)
+	if err != nil && t.Err == nil {
+		t.Err = err
+	}
+	return n, err
 }
