@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"invoke_ns/internal/ns"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -389,7 +390,7 @@ func TestTargetWords(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer zombie.Wait()
-	waitUntil(t, "true ended", func() bool { return ended(zombie.Process.Pid) })
+	waitUntil(t, "true ended", func() bool { return ns.Ended(zombie.Process.Pid) })
 	tests := []struct {
 		name string
 		args []string
@@ -583,7 +584,7 @@ func TestSquattedLock(t *testing.T) {
 	}
 	left.Close()
 	r := run(t, "past the squatter\n", "-f", "-i", "no", "-q", q)
-	says := fmt.Sprintf("held by process %d (%s), which is not invoke_ns", sq.Process.Pid, commOf(sq.Process.Pid))
+	says := fmt.Sprintf("held by process %d (%s), which is not invoke_ns", sq.Process.Pid, ns.Comm(sq.Process.Pid))
 	if r.code != exitOK || !strings.Contains(flat(r.stdout), says) ||
 		!strings.Contains(flat(r.stdout), "removed message queue "+q+", an earlier run's leftover") {
 		t.Errorf("exit %d, want 0, %q and the leftover removed:\n%s\nstderr:\n%s", r.code, says, r.stdout, r.stderr)

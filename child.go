@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"invoke_ns/internal/ns"
 	"invoke_ns/internal/term"
 	"io"
 	"io/fs"
@@ -57,7 +58,7 @@ func runChild(l *link) error {
 	}
 	c.verbosef(" Child: PID of child is %d\n", os.Getpid())
 	if names := shownNamespaces(c.cfg, c.spec.IPC); len(names) > 0 && c.cfg.Verbose >= 2 {
-		c.moref(" Child: namespaces %s\n", nsLine(nsIDs("self", names), names))
+		c.moref(" Child: namespaces %s\n", ns.Line(ns.IDs("self", names), names))
 	}
 	if c.cfg.Verbose >= 2 && c.spec.NewIPC && hasSysV(c.spec.Objects) {
 		c.moref(" Child: /proc/sysvipc: %s\n", sysvCounts())

@@ -7,6 +7,7 @@ package main
 import (
 	"cmp"
 	"fmt"
+	"invoke_ns/internal/ns"
 	"invoke_ns/internal/term"
 	"io"
 	"os"
@@ -84,11 +85,11 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 		p.out, p.childOut = io.Discard, nil
 	}
 	objects := targets(cfg)
-	var joined *existing
+	var joined *ns.Handle
 	var targetObjects []target
 	if cfg.Target != "" {
 		var err error
-		if joined, err = openTarget("--target", cfg.Target); err != nil {
+		if joined, err = ns.Open("--target", cfg.Target); err != nil {
 			return &outcome{err: err}
 		}
 		// The target's child looks for POSIX shared memory in the
@@ -113,7 +114,7 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 	starts := make([]chan started, len(runsOf(cfg)))
 	for i, r := range runsOf(cfg) {
 		spec := &runSpec{IPC: true, NewIPC: r.newIPC, Objects: objects, Message: &text, TryCreate: true, Quiet: quiet}
-		var join *existing
+		var join *ns.Handle
 		if r.name == targetRun.name {
 			join, spec.Objects = joined, targetObjects
 		}
@@ -155,8 +156,8 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 	cr.Message = &text
 
 	namespaces := shownNamespaces(cfg, true)
-	parentNS := nsIDs("self", namespaces)
-	p.moref("Parent: namespaces %s\n", nsLine(parentNS, namespaces))
+	parentNS := ns.IDs("self", namespaces)
+	p.moref("Parent: namespaces %s\n", ns.Line(parentNS, namespaces))
 	// One set of objects for both: the child in a new namespace cannot
 	// reach them, and one that could would show it in the table.
 	objs, err := p.createAll(specs[0])
@@ -174,7 +175,7 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 	recs := make([]*record, len(children))
 	for i, c := range children {
 		recs[i] = &record{Run: runsOf(cfg)[i].name, ParentNS: parentNS, Objects: []*objectRecord{}, start: time.Now(),
-			ChildNS: nsIDs(strconv.Itoa(c.pid), namespaces)}
+			ChildNS: ns.IDs(strconv.Itoa(c.pid), namespaces)}
 	}
 	// Quietly, the child in a new namespace can be let go at once: it can
 	// reach none of the objects, and what it does meanwhile shows nowhere.
@@ -211,13 +212,13 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 // for once the runs are done: a child has nothing left to do after its
 // last report, so its end overlaps the next one's exchange.
 func (p *parent) compareRuns(specs []*runSpec, children []*childProc, objs []object, recs []*record,
-	namespaces []string, cr *compareRecord, target *existing) *outcome {
+	namespaces []string, cr *compareRecord, target *ns.Handle) *outcome {
 	var ran []*outcome
 	done := true // whether the last run's child was let go
 	for i, r := range runsOf(p.cfg) {
 		p.printf("%s\n", r.heading)
 		if r.name == targetRun.name {
-			p.target, p.targetGone = target, watchProcess(target.pid)
+			p.target, p.targetGone = target, ns.Watch(target.PID)
 			recs[i].Target = newTargetRecord(target)
 		}
 		var o *outcome
@@ -352,7 +353,7 @@ func conclusion(cfg *config, objects []target, shown bool) string {
 }
 
 // likeWhich says which of the first two runs the target's behaved like.
-func likeWhich(target *existing, runs []*record) string {
+func likeWhich(target *ns.Handle, runs []*record) string {
 	same := func(a, b *record) bool {
 		if len(a.Objects) != len(b.Objects) {
 			return false
@@ -368,11 +369,11 @@ func likeWhich(target *existing, runs []*record) string {
 	case len(runs) < 3:
 		return "The target's run did not take place."
 	case same(runs[2], runs[0]):
-		return "The target, " + target.about() + ", behaved like -i no: it shares this IPC namespace."
+		return "The target, " + target.About() + ", behaved like -i no: it shares this IPC namespace."
 	case same(runs[2], runs[1]):
-		return "The target, " + target.about() + ", behaved like -i yes: it is isolated from this IPC namespace."
+		return "The target, " + target.About() + ", behaved like -i yes: it is isolated from this IPC namespace."
 	}
-	return "The target, " + target.about() + ", behaved like neither run: see each kind's row."
+	return "The target, " + target.About() + ", behaved like neither run: see each kind's row."
 }
 
 // list is "mq", "mq and msg", "mq, msg and sem".

@@ -9,6 +9,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"invoke_ns/internal/ns"
 	"invoke_ns/internal/term"
 	"os"
 	"os/exec"
@@ -402,7 +403,7 @@ func TestScanSaysWhatItCannotRead(t *testing.T) {
 		t.Errorf("root with CAP_SYS_PTRACE could not read process %d:\n%s", pid, r.stdout)
 	}
 	r = finish(t, command(t, tool(t, "setpriv"), "--bounding-set=-sys_ptrace", binary, "--scan"))
-	named := fmt.Sprintf("%d (%s)", pid, commOf(pid))
+	named := fmt.Sprintf("%d (%s)", pid, ns.Comm(pid))
 	if out := flat(r.stdout); r.code != exitOK || !strings.Contains(out, named) ||
 		!regexp.MustCompile(`refuses? even root: (it is|they are) not dumpable`).MatchString(out) {
 		t.Errorf("without CAP_SYS_PTRACE: exit %d, want %s named as refusing root:\n%s\nstderr:\n%s",
@@ -415,17 +416,17 @@ func TestScanSaysWhatItCannotRead(t *testing.T) {
 func TestUnreadableNotes(t *testing.T) {
 	tests := []struct {
 		name   string
-		hidden []hidden
+		hidden []ns.Hidden
 		want   []string
 	}{
 		{"none", nil, nil},
-		{"one refuses root", []hidden{{1, "init", true}},
+		{"one refuses root", []ns.Hidden{{PID: 1, Comm: "init", RefusesRoot: true}},
 			[]string{"(process 1 (init) refuses even root: it is not dumpable, so its namespaces cannot be read)"}},
-		{"two refuse root", []hidden{{1, "init", true}, {7, "agent", true}},
+		{"two refuse root", []ns.Hidden{{PID: 1, Comm: "init", RefusesRoot: true}, {PID: 7, Comm: "agent", RefusesRoot: true}},
 			[]string{"(processes 1 (init) and 7 (agent) refuse even root: they are not dumpable, so their namespaces cannot be read)"}},
-		{"another user's", []hidden{{9, "sshd", false}},
+		{"another user's", []ns.Hidden{{PID: 9, Comm: "sshd", RefusesRoot: false}},
 			[]string{"(the namespaces of 1 process of another user could not be read: run as root to see them)"}},
-		{"both", []hidden{{9, "sshd", false}, {1, "init", true}, {10, "cron", false}}, []string{
+		{"both", []ns.Hidden{{PID: 9, Comm: "sshd", RefusesRoot: false}, {PID: 1, Comm: "init", RefusesRoot: true}, {PID: 10, Comm: "cron", RefusesRoot: false}}, []string{
 			"(process 1 (init) refuses even root: it is not dumpable, so its namespaces cannot be read)",
 			"(the namespaces of 2 processes of other users could not be read: run as root to see them)"}},
 	}

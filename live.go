@@ -20,6 +20,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"invoke_ns/internal/ns"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -313,7 +314,7 @@ func lockHolder(addr *unix.SockaddrUnix) holder {
 	case isInvokeNS(int(cred.Pid)):
 		return holder{state: liveRun, pid: int(cred.Pid)}
 	}
-	return holder{state: squatter, pid: int(cred.Pid), uid: int(cred.Uid), known: true, comm: commOf(int(cred.Pid))}
+	return holder{state: squatter, pid: int(cred.Pid), uid: int(cred.Uid), known: true, comm: ns.Comm(int(cred.Pid))}
 }
 
 // isInvokeNS says whether process pid runs invoke_ns: this binary, or one
@@ -327,7 +328,7 @@ func isInvokeNS(pid int) bool {
 		return merr == nil && ierr == nil && os.SameFile(mine, its) ||
 			filepath.Base(strings.TrimSuffix(path, " (deleted)")) == "invoke_ns"
 	}
-	return commOf(pid) == "invoke_ns"
+	return ns.Comm(pid) == "invoke_ns"
 }
 
 // lockPeer is the credentials of the process listening on addr. A run

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"invoke_ns/internal/ns"
 	"invoke_ns/internal/term"
 	"io"
 	"os"
@@ -34,11 +35,11 @@ type parent struct {
 	caught <-chan struct{}
 	// target is the IPC namespace the child joins (--target), if any, and
 	// targetGone is closed when its process ends.
-	target     *existing
+	target     *ns.Handle
 	targetGone <-chan struct{}
 	// from is the IPC namespace where the parent makes its objects and
 	// waits (--from), if not its own.
-	from *existing
+	from *ns.Handle
 }
 
 func runParent(cfg *config) *outcome {
@@ -103,7 +104,7 @@ func runSingle(cfg *config, out io.Writer, file *os.File, inherited []int) *outc
 // the parent's objects are made in that namespace.
 func (p *parent) aim(spec *runSpec, rec *record) error {
 	if p.cfg.From != "" {
-		e, err := openTarget("--from", p.cfg.From)
+		e, err := ns.Open("--from", p.cfg.From)
 		if err != nil {
 			return err
 		}
@@ -112,31 +113,31 @@ func (p *parent) aim(spec *runSpec, rec *record) error {
 		}
 		p.from = e
 		rec.From = newTargetRecord(e)
-		p.moref("Parent: from: %s, %s\n", e.about(), e.id)
+		p.moref("Parent: from: %s, %s\n", e.About(), e.ID)
 	}
 	if p.cfg.Target == "" {
 		return nil
 	}
-	e, err := openTarget("--target", p.cfg.Target)
+	e, err := ns.Open("--target", p.cfg.Target)
 	if err != nil {
 		return err
 	}
 	if err := lookInRoot(e, spec.Objects); err != nil {
 		return err
 	}
-	p.target, p.targetGone = e, watchProcess(e.pid)
+	p.target, p.targetGone = e, ns.Watch(e.PID)
 	rec.Target = newTargetRecord(e)
-	p.moref("Parent: target: %s, %s, owned by %s\n", e.about(), e.id, rec.Target.UserNS)
+	p.moref("Parent: target: %s, %s, owned by %s\n", e.About(), e.ID, rec.Target.UserNS)
 	return nil
 }
 
 // lookInRoot has the child look for POSIX shared memory in the /dev/shm
 // of e's process, within its root, and opens that root for it.
-func lookInRoot(e *existing, ts []target) error {
+func lookInRoot(e *ns.Handle, ts []target) error {
 	for i, t := range ts {
 		if t.kind().isolation == "mnt" {
-			if e.root == nil {
-				if err := e.openRoot("--target"); err != nil {
+			if e.Root == nil {
+				if err := e.OpenRoot("--target"); err != nil {
 					return err
 				}
 			}
@@ -156,7 +157,7 @@ func (p *parent) summarize(o *outcome) {
 	}
 	who, here := "the child", "the parent's"
 	if p.target != nil {
-		who, here = p.target.about(), "this"
+		who, here = p.target.About(), "this"
 	}
 	var s string
 	switch {
@@ -170,35 +171,6 @@ func (p *parent) summarize(o *outcome) {
 		s = fmt.Sprintf("%s is in another IPC namespace, and has a %s of its own", who, shmDir)
 	}
 	p.say("Parent: ", "In sum: "+s+".")
-}
-
-// watchProcess is closed when process pid ends; never, for pid 0 or a
-// process that cannot be watched.
-func watchProcess(pid int) <-chan struct{} {
-	gone := make(chan struct{})
-	if pid == 0 {
-		return gone
-	}
-	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
-	if err != nil {
-		return gone
-	}
-	f := os.NewFile(uintptr(fd), "target-pidfd")
-	rc, err := f.SyscallConn()
-	if err != nil {
-		f.Close()
-		return gone
-	}
-	go func() {
-		// A pidfd is readable once its process has ended.
-		rc.Read(func(fd uintptr) bool {
-			n, _ := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
-			return n > 0
-		})
-		f.Close()
-		close(gone)
-	}()
-	return gone
 }
 
 // catchSignals turns SIGINT, SIGTERM and SIGHUP into values on sigs, so
@@ -235,9 +207,9 @@ func (p *parent) runOnce(spec *runSpec, rec *record) *outcome {
 	<-p.caught
 	namespaces := shownNamespaces(p.cfg, spec.IPC)
 	if p.wantNS() {
-		rec.ParentNS = nsIDs("self", namespaces)
+		rec.ParentNS = ns.IDs("self", namespaces)
 		if len(namespaces) > 0 {
-			p.moref("Parent: namespaces %s\n", nsLine(rec.ParentNS, namespaces))
+			p.moref("Parent: namespaces %s\n", ns.Line(rec.ParentNS, namespaces))
 		}
 	}
 	if err != nil {
@@ -245,7 +217,7 @@ func (p *parent) runOnce(spec *runSpec, rec *record) *outcome {
 	}
 	defer c.link.close()
 	var objs []object
-	if ferr := p.from.inside(func() { objs, err = p.createAll(spec) }); ferr != nil {
+	if ferr := p.from.Inside(func() { objs, err = p.createAll(spec) }); ferr != nil {
 		err = ferr
 	}
 	if p.from != nil {
@@ -288,7 +260,7 @@ func (p *parent) converse(c *childProc, spec *runSpec, objs []object, rec *recor
 	p.verbosef("Parent: PID of child is %d\n", c.pid)
 	if p.wantNS() && rec.ChildNS == nil {
 		// The child is in its namespaces already, held at the checkpoint.
-		rec.ChildNS = nsIDs(strconv.Itoa(c.pid), namespaces)
+		rec.ChildNS = ns.IDs(strconv.Itoa(c.pid), namespaces)
 	}
 	o := &outcome{}
 	if err := p.release(c, spec); err != nil {
@@ -480,7 +452,7 @@ func (p *parent) exchange(t target, o object, c *childProc, reports <-chan repor
 				io.WriteString(p.out, "\n")
 			}
 			c.kill()
-			p.say("Parent: ", fmt.Sprintf("no %s will arrive: the target, %s, ended", t.kind().what(), p.target.about()))
+			p.say("Parent: ", fmt.Sprintf("no %s will arrive: the target, %s, ended", t.kind().what(), p.target.About()))
 			return exchanged{verdict: targetEnded}
 		case sig := <-p.sigs:
 			if rep == nil && prompts {
@@ -539,9 +511,9 @@ func (p *parent) delivery(t target, m received, rep *report, c *childProc, rec *
 	}
 	switch {
 	case p.target != nil && t.kind().isolation == "mnt":
-		p.say("Parent: ", fmt.Sprintf("%s shares this %s", p.target.about(), shmDir))
+		p.say("Parent: ", fmt.Sprintf("%s shares this %s", p.target.About(), shmDir))
 	case p.target != nil:
-		p.say("Parent: ", p.target.here(p.from))
+		p.say("Parent: ", here(p.target, p.from))
 	case t.kind().isolation == "mnt" && p.spec.NewIPC:
 		p.say("Parent: ", "it crossed the new IPC namespace: POSIX shared memory is a file in "+shmDir+
 			", which the IPC namespace does not isolate; a mount namespace with its own "+shmDir+" does (-m)")
@@ -560,11 +532,11 @@ func (p *parent) undelivered(t target, r report) verdict {
 		isolation, missing := t.kind().isolation, r.Errno == unix.ENOENT
 		switch {
 		case r.ShmDir && p.target != nil:
-			p.say("Parent: ", fmt.Sprintf("no %s can arrive: the %s of %s %s", what, shmDir, p.target.about(), shmDirFault(r.Errno)))
+			p.say("Parent: ", fmt.Sprintf("no %s can arrive: the %s of %s %s", what, shmDir, p.target.About(), shmDirFault(r.Errno)))
 		case missing && isolation == "ipc" && p.target != nil:
-			p.say("Parent: ", fmt.Sprintf("no %s can arrive: %s", what, p.target.elsewhere(p.from)))
+			p.say("Parent: ", fmt.Sprintf("no %s can arrive: %s", what, elsewhere(p.target, p.from)))
 		case missing && isolation == "mnt" && p.target != nil:
-			p.say("Parent: ", fmt.Sprintf("no %s can arrive: the %s of %s has no %s", what, shmDir, p.target.about(), t.bare()))
+			p.say("Parent: ", fmt.Sprintf("no %s can arrive: the %s of %s has no %s", what, shmDir, p.target.About(), t.bare()))
 		case missing && isolation == "ipc" && p.spec.NewIPC:
 			p.say("Parent: ", fmt.Sprintf("no %s can arrive: the new IPC namespace has no %s", what, t.bare()))
 		case missing && isolation == "mnt" && p.cfg.NewMount && !p.spec.NewIPC:
@@ -598,9 +570,9 @@ func (p *parent) where(t target) string {
 	mnt := t.kind().isolation == "mnt"
 	switch {
 	case p.target != nil && mnt:
-		return "the " + shmDir + " of " + p.target.about()
+		return "the " + shmDir + " of " + p.target.About()
 	case p.target != nil:
-		return p.target.about()
+		return p.target.About()
 	case mnt:
 		return "the child's " + shmDir
 	case p.spec.NewIPC:
@@ -613,7 +585,7 @@ func (p *parent) where(t target) string {
 // --from that one's.
 func (p *parent) thisOne() string {
 	if p.from != nil {
-		return "the one in the IPC namespace of " + p.from.about()
+		return "the one in the IPC namespace of " + p.from.About()
 	}
 	return "this one"
 }

@@ -6,6 +6,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"invoke_ns/internal/ns"
 	"os"
 	"time"
 
@@ -45,10 +46,10 @@ type targetRecord struct {
 	UserNS  string `json:"user_namespace"`    // the user namespace that owns it
 }
 
-func newTargetRecord(e *existing) *targetRecord {
-	r := &targetRecord{PID: e.tgid, Command: e.comm, Path: e.path, IPC: e.id, UserNS: ownerID(e.file)}
-	if e.tgid != e.pid {
-		r.TID = e.pid
+func newTargetRecord(e *ns.Handle) *targetRecord {
+	r := &targetRecord{PID: e.TGID, Command: e.Comm, Path: e.Path, IPC: e.ID, UserNS: e.Owner()}
+	if e.TGID != e.PID {
+		r.TID = e.PID
 	}
 	return r
 }

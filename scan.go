@@ -9,15 +9,13 @@ package main
 
 import (
 	"fmt"
+	"invoke_ns/internal/ns"
 	"invoke_ns/internal/term"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // scanned is one IPC namespace found.
@@ -34,9 +32,6 @@ type scanned struct {
 	// With --probe, the two questions apart (record's fields).
 	SharesIPC    *bool `json:"shares_ipc_namespace,omitempty"`
 	SharesDevShm *bool `json:"shares_dev_shm,omitempty"`
-
-	pids []int
-	tids map[int]int // by PID, the thread it was found through; 0 for the process
 }
 
 // scanRecord is what --scan --json prints.
@@ -47,82 +42,16 @@ type scanRecord struct {
 	Error      string     `json:"error,omitempty"`
 }
 
-// hidden is a process whose namespaces could not be read.
-type hidden struct {
-	pid  int
-	comm string
-	// refusesRoot: it refused root, whose uid it has. The kernel lets
-	// even the same uid read a process's namespaces only while it is
-	// dumpable (ptrace_may_access, proc(5)), and this one is not.
-	refusesRoot bool
-}
-
-// scanNamespaces reads every process's and thread's IPC namespace, and
-// lists the processes whose namespaces it could not read.
-func scanNamespaces() ([]*scanned, []hidden) {
-	own, _ := os.Readlink("/proc/self/ns/ipc")
-	byID := map[string]*scanned{}
-	var unreadable []hidden
-	procs, _ := os.ReadDir("/proc")
-	for _, p := range procs {
-		pid, err := strconv.Atoi(p.Name())
-		if err != nil {
-			continue
-		}
-		ids := map[string]int{} // the thread it was found through, 0 for the process
-		if id, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/ipc", pid)); err == nil {
-			ids[id] = 0
-		} else if !os.IsNotExist(err) {
-			var st unix.Stat_t
-			asRoot := os.Geteuid() == 0 && unix.Stat(fmt.Sprintf("/proc/%d", pid), &st) == nil && st.Uid == 0
-			unreadable = append(unreadable, hidden{pid: pid, comm: commOf(pid), refusesRoot: asRoot})
-			continue
-		}
-		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-		for _, task := range tasks {
-			tid, _ := strconv.Atoi(task.Name())
-			id, err := os.Readlink(fmt.Sprintf("/proc/%d/task/%d/ns/ipc", pid, tid))
-			if _, seen := ids[id]; err == nil && !seen {
-				ids[id] = tid
-			}
-		}
-		for id, tid := range ids {
-			s := byID[id]
-			if s == nil {
-				s = &scanned{IPC: id, Own: id == own, tids: map[int]int{}}
-				byID[id] = s
-			}
-			s.pids = append(s.pids, pid)
-			s.tids[pid] = tid
-		}
+// scanNamespaces is every IPC namespace a process is in, as --scan shows
+// it, and the processes whose namespaces could not be read.
+func scanNamespaces() ([]*scanned, []ns.Hidden) {
+	found, hidden := ns.Scan()
+	all := make([]*scanned, len(found))
+	for i, f := range found {
+		all[i] = &scanned{IPC: f.ID, UserNS: f.Owner, Processes: len(f.PIDs), PID: f.PID, TID: f.TID,
+			Command: ns.Comm(f.PID), Container: containerOf(f.PID), Own: f.Own}
 	}
-	var all []*scanned
-	for _, s := range byID {
-		slices.Sort(s.pids)
-		// Named by its first process that is in it, or else by the first
-		// thread that is: a probe joins it through that task.
-		first := slices.IndexFunc(s.pids, func(pid int) bool { return s.tids[pid] == 0 })
-		s.Processes, s.PID = len(s.pids), s.pids[max(first, 0)]
-		s.TID = s.tids[s.PID]
-		s.Command = commOf(s.PID)
-		s.Container = containerOf(s.PID)
-		if e, err := openTarget("--scan", strconv.Itoa(s.task())); err == nil {
-			s.UserNS = ownerID(e.file)
-			e.file.Close()
-		}
-		all = append(all, s)
-	}
-	// The caller's own first, then the others by their first process.
-	slices.SortFunc(all, func(a, b *scanned) int {
-		if a.Own != b.Own {
-			if a.Own {
-				return -1
-			}
-			return 1
-		}
-		return a.PID - b.PID
-	})
-	return all, unreadable
+	return all, hidden
 }
 
 // containerPaths are where the container runtimes put a container's
@@ -236,12 +165,12 @@ func runScan(cfg *config, out io.Writer) *outcome {
 // unreadableNotes say why some namespaces are missing from the list:
 // processes that refuse even root, named, since nothing will show them;
 // and another user's, which root can see.
-func unreadableNotes(unreadable []hidden) []string {
+func unreadableNotes(unreadable []ns.Hidden) []string {
 	var refusing []string
 	others := 0
 	for _, h := range unreadable {
-		if h.refusesRoot {
-			refusing = append(refusing, fmt.Sprintf("%d (%s)", h.pid, h.comm))
+		if h.RefusesRoot {
+			refusing = append(refusing, fmt.Sprintf("%d (%s)", h.PID, h.Comm))
 		} else {
 			others++
 		}

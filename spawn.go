@@ -8,6 +8,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"invoke_ns/internal/ns"
 	"os"
 	"runtime"
 	"slices"
@@ -21,25 +22,43 @@ import (
 // childName is argv[0] of the re-executed child, so that ps shows what it is.
 const childName = "invoke_ns: child"
 
-// cloneFlags are the namespaces the options and the run ask for.
-func cloneFlags(cfg *config, spec *runSpec) uintptr {
-	var flags uintptr
-	for _, f := range []struct {
+// asked are the namespaces other than IPC that the options ask for.
+func asked(cfg *config) ns.Set {
+	var s ns.Set
+	for _, n := range []struct {
 		on   bool
 		flag uintptr
 	}{
 		{cfg.NewUser, unix.CLONE_NEWUSER},
-		{spec.NewIPC, unix.CLONE_NEWIPC},
 		{cfg.NewPID, unix.CLONE_NEWPID},
 		{cfg.NewMount, unix.CLONE_NEWNS},
 		{cfg.Hostname != "", unix.CLONE_NEWUTS},
 		{cfg.NewNet, unix.CLONE_NEWNET},
 	} {
-		if f.on {
-			flags |= f.flag
+		if n.on {
+			s |= ns.Set(n.flag)
 		}
 	}
-	return flags
+	return s
+}
+
+// cloneFlags are the namespaces the options and the run ask for.
+func cloneFlags(cfg *config, spec *runSpec) uintptr {
+	s := asked(cfg)
+	if spec.NewIPC {
+		s |= unix.CLONE_NEWIPC
+	}
+	return uintptr(s)
+}
+
+// shownNamespaces are the namespaces worth showing for a run: ipc for the
+// exchange, and each one the options ask for, in the order of ns.Types.
+func shownNamespaces(cfg *config, ipc bool) []string {
+	s := asked(cfg)
+	if ipc {
+		s |= unix.CLONE_NEWIPC
+	}
+	return s.Names()
 }
 
 // pipeEnd is one end of a handshake pipe, or the target's root: its
@@ -170,7 +189,7 @@ func threadsEnd(cfg *config) bool { return cfg.Target != "" || cfg.From != "" ||
 // output is stdout, or /dev/null when that is nil; inherited are the
 // caller's own descriptors, which it gets too (openFDs). With join it is
 // born in that IPC namespace, and given its root where it has one open.
-func startChild(cfg *config, spec *runSpec, stdout *os.File, inherited []int, join *existing) (*childProc, error) {
+func startChild(cfg *config, spec *runSpec, stdout *os.File, inherited []int, join *ns.Handle) (*childProc, error) {
 	toChildR, toChildW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("pipe: %w", err)
@@ -197,8 +216,8 @@ func startChild(cfg *config, spec *runSpec, stdout *os.File, inherited []int, jo
 		return nil, err
 	}
 	ends := []pipeEnd{in, outEnd}
-	if join != nil && join.root != nil {
-		root, err := pipeEndOf(join.root)
+	if join != nil && join.Root != nil {
+		root, err := pipeEndOf(join.Root)
 		if err != nil {
 			return nil, err
 		}
@@ -217,7 +236,7 @@ func startChild(cfg *config, spec *runSpec, stdout *os.File, inherited []int, jo
 	if err != nil {
 		toChildW.Close()
 		fromChildR.Close()
-		if errors.As(err, new(*joinError)) {
+		if errors.As(err, new(*ns.JoinError)) {
 			return nil, err
 		}
 		return nil, cloneError(cfg, spec, err)
@@ -237,11 +256,11 @@ func startChild(cfg *config, spec *runSpec, stdout *os.File, inherited []int, jo
 // existing IPC namespace first, so that the child is born in it, and is
 // then never handed back. One waiter only, for this PID only: a second
 // would steal the status (rootlesskit #129).
-func (c *childProc) startAndWait(path string, argv []string, attr *syscall.ProcAttr, started chan<- error, join *existing, threadsEnd bool) {
+func (c *childProc) startAndWait(path string, argv []string, attr *syscall.ProcAttr, started chan<- error, join *ns.Handle, threadsEnd bool) {
 	run := func(fn func() bool) { fn() }
 	switch {
-	case join != nil && !join.same:
-		run = onOwnThread
+	case join != nil && !join.Same:
+		run = ns.OnOwnThread
 	case threadsEnd:
 		// Nothing to join: any thread will do, the main thread too, and
 		// handing over to another would cost a thread start.
@@ -253,7 +272,7 @@ func (c *childProc) startAndWait(path string, argv []string, attr *syscall.ProcA
 	}
 	run(func() (keep bool) {
 		if join != nil {
-			if err := join.join(); err != nil {
+			if err := join.Join(); err != nil {
 				started <- err
 				return false
 			}
@@ -269,7 +288,7 @@ func (c *childProc) startAndWait(path string, argv []string, attr *syscall.ProcA
 			c.reap()
 			close(c.exited)
 		}
-		return join == nil || join.same
+		return join == nil || join.Same
 	})
 }
 

@@ -1,0 +1,240 @@
+// handle.go: IPC namespaces that already exist (--target, --from): that
+// of a running process or thread, or a namespace file, which a thread
+// joins with setns(2) instead of making one of its own.
+//
+// A process cannot change its user namespace once it has threads, but one
+// thread can change its IPC namespace, and a child forked from that thread
+// is born in it. So the thread that joins holds itself locked to its
+// goroutine and is never handed back: a locked goroutine that ends takes
+// its thread with it (Go issue 20676), so no other goroutine ever runs in
+// the wrong namespace. The main thread is never the one: if the runtime
+// put that goroutine there, it hands the work to a thread of its own.
+
+package ns
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// ioctl_ns(2).
+const (
+	nsGetUserns = 0xb701 // NS_GET_USERNS: the user namespace that owns it
+	nsGetNstype = 0xb703 // NS_GET_NSTYPE: the type of a namespace file
+)
+
+// Handle is an IPC namespace that already exists, open.
+type Handle struct {
+	PID  int    // the process or thread it was found through, 0 for a file
+	TGID int    // the process PID is a thread of (PID itself for a process)
+	Comm string // that process's name, as it was when opened
+	Path string // the namespace file, /proc/PID/ns/ipc or as given
+	ID   string // "ipc:[4026532179]"
+	Same bool   // it is the caller's own: nothing to join
+	// Root is the root directory of process PID, opened (OpenRoot) where
+	// a child looks into its /dev/shm.
+	Root *os.File
+
+	file *os.File // open, for setns(2)
+}
+
+// Open opens the IPC namespace of process or thread PID, or the
+// namespace file PATH, as option opt (--target or --from) gives it, and
+// checks that it is one. Nothing here can block: the path is opened
+// O_PATH first (a FIFO opened for reading would wait for a writer), and
+// opened for real only once it is known to be a namespace file.
+func Open(opt, spec string) (*Handle, error) {
+	h := &Handle{Path: spec}
+	if pid, err := strconv.Atoi(spec); err == nil && pid > 0 {
+		h.PID, h.TGID, h.Path = pid, Tgid(pid), fmt.Sprintf("/proc/%d/ns/ipc", pid)
+		h.Comm = Comm(h.TGID)
+	}
+	fd, err := unix.Open(h.Path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	switch {
+	case errors.Is(err, unix.ENOENT) && h.PID > 0 && Ended(h.PID):
+		return nil, fmt.Errorf("%s %d: %s has ended, and its parent has not yet reaped it — "+
+			"give a process that runs", opt, h.PID, h.About())
+	case errors.Is(err, unix.ENOENT) && h.PID > 0:
+		return nil, fmt.Errorf("%s %d: no such process — check the PID (ps -p %d)", opt, h.PID, h.PID)
+	case (errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)) && h.PID > 0 && os.Geteuid() == 0:
+		return nil, fmt.Errorf("%s %d: %s refuses even root: it is not dumpable, so its namespaces cannot be "+
+			"read — give another process in the same IPC namespace", opt, h.PID, h.About())
+	case errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM):
+		return nil, fmt.Errorf("%s %s: %w — reading another user's namespaces needs root or CAP_SYS_PTRACE: "+
+			"run as root", opt, spec, err)
+	case err != nil:
+		return nil, fmt.Errorf("%s %s: %w", opt, spec, err)
+	}
+	var fs unix.Statfs_t
+	ferr := unix.Fstatfs(fd, &fs)
+	if ferr == nil && fs.Type == unix.NSFS_MAGIC {
+		h.file, ferr = os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", fd), os.O_RDONLY, 0)
+	}
+	unix.Close(fd)
+	var kind int
+	if ferr == nil && h.file != nil {
+		if rc, err := h.file.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { kind, ferr = unix.IoctlRetInt(int(fd), nsGetNstype) })
+		}
+	}
+	if ferr != nil || h.file == nil || kind != unix.CLONE_NEWIPC {
+		if h.file != nil {
+			h.file.Close()
+		}
+		return nil, fmt.Errorf("%s %s: not an IPC namespace file — give a PID, "+
+			"or a file such as /proc/PID/ns/ipc", opt, spec)
+	}
+	h.ID = fileID("ipc", h.file)
+	if own, err := os.Stat("/proc/self/ns/ipc"); err == nil {
+		if fi, err := h.file.Stat(); err == nil {
+			h.Same = os.SameFile(own, fi)
+		}
+	}
+	return h, nil
+}
+
+// OpenRoot opens the root directory of the handle's process, as the
+// place its /dev/shm is looked up in (within it, never out).
+func (h *Handle) OpenRoot(opt string) error {
+	if h.Root != nil {
+		return nil
+	}
+	if h.PID == 0 {
+		return fmt.Errorf("%s %s: a namespace file leads to no /dev/shm — "+
+			"give %s PID for pshm, or leave it out of -k", opt, h.Path, opt)
+	}
+	name := fmt.Sprintf("/proc/%d/root", h.PID)
+	fd, err := unix.Open(name, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("%s %d: the root of %s, for its /dev/shm: %w", opt, h.PID, h.About(), err)
+	}
+	h.Root = os.NewFile(uintptr(fd), name)
+	return nil
+}
+
+// Close lets go of the namespace and the root.
+func (h *Handle) Close() {
+	h.file.Close()
+	if h.Root != nil {
+		h.Root.Close()
+	}
+}
+
+// fileID is a namespace file's identity as /proc/PID/ns shows it.
+func fileID(name string, f *os.File) string {
+	fi, err := f.Stat()
+	if err != nil {
+		return "unknown"
+	}
+	return fmt.Sprintf("%s:[%d]", name, fi.Sys().(*syscall.Stat_t).Ino)
+}
+
+// Owner is the identity of the user namespace that owns the namespace.
+func (h *Handle) Owner() string {
+	var fd int
+	var err error
+	if rc, cerr := h.file.SyscallConn(); cerr == nil {
+		rc.Control(func(nsfd uintptr) { fd, err = unix.IoctlRetInt(int(nsfd), nsGetUserns) })
+	}
+	if err != nil {
+		return "unknown"
+	}
+	f := os.NewFile(uintptr(fd), "user namespace")
+	defer f.Close()
+	return fileID("user", f)
+}
+
+// About names the handle in a sentence: "process 4242 (nginx)", "thread
+// 4250 of process 4242 (nginx)", or the namespace file.
+func (h *Handle) About() string {
+	switch {
+	case h.PID == 0:
+		return h.Path
+	case h.TGID != h.PID:
+		return fmt.Sprintf("thread %d of process %d (%s)", h.PID, h.TGID, h.Comm)
+	}
+	return fmt.Sprintf("process %d (%s)", h.PID, h.Comm)
+}
+
+// Join moves the calling thread into the namespace: a thread that must be
+// locked, and never given back.
+func (h *Handle) Join() error {
+	if h.Same {
+		return nil
+	}
+	var err error
+	rc, cerr := h.file.SyscallConn()
+	if cerr != nil {
+		return cerr
+	}
+	rc.Control(func(fd uintptr) { err = unix.Setns(int(fd), unix.CLONE_NEWIPC) })
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("joining the IPC namespace of %s: %w", h.About(), err)
+	if errors.Is(err, unix.EPERM) {
+		err = fmt.Errorf("%w — joining needs root, or CAP_SYS_ADMIN over the user namespace that owns it; "+
+			"a rootless container's belongs to a user namespace that invoke_ns, once running, "+
+			"cannot enter: run as root", err)
+	}
+	return &JoinError{err}
+}
+
+// JoinError is a failure to join the namespace, told apart from others.
+type JoinError struct{ error }
+
+func (e *JoinError) Unwrap() error { return e.error }
+
+// OnOwnThread runs fn on a thread locked to it that is not the main
+// thread, and gives the thread back only if fn says keep (it is false
+// when fn changed the thread's namespace). The main thread is held
+// meanwhile, so that fn cannot land there.
+func OnOwnThread(fn func() (keep bool)) {
+	runtime.LockOSThread()
+	if unix.Gettid() != unix.Getpid() {
+		if fn() {
+			runtime.UnlockOSThread()
+		}
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		if fn() {
+			runtime.UnlockOSThread()
+		}
+	}()
+	<-done
+	runtime.UnlockOSThread()
+}
+
+// Inside runs fn on a thread of its own in the namespace, and waits for
+// it: the thread joins first, and is thrown away after, so that no other
+// goroutine ever runs in it. With no handle, or the caller's own
+// namespace, fn runs here.
+func (h *Handle) Inside(fn func()) error {
+	if h == nil || h.Same {
+		fn()
+		return nil
+	}
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		OnOwnThread(func() bool {
+			if err = h.Join(); err == nil {
+				fn()
+			}
+			return false
+		})
+	}()
+	<-done
+	return err
+}
