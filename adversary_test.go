@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"invoke_ns/internal/ipc"
 	"invoke_ns/internal/ns"
 	"io"
 	"math/rand/v2"
@@ -44,15 +45,15 @@ func init() {
 func impostor(args []string) int {
 	key, err := strconv.ParseInt(args[1], 10, 32)
 	if err == nil {
-		err = unix.Mount("tmpfs", shmDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777")
+		err = unix.Mount("tmpfs", ipc.ShmDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777")
 	}
-	var objs []object
+	var objs []ipc.Receiver
 	for _, k := range kindNames() {
 		if err != nil {
 			break
 		}
-		var o object
-		if o, err = (target{Kind: k, Name: args[0], Key: int32(key)}).create(); err == nil {
+		var o ipc.Receiver
+		if o, err = (ipc.Object{Kind: kindNamed(k), Name: args[0], Key: int32(key)}).Create(); err == nil {
 			objs = append(objs, o)
 		}
 	}
@@ -63,7 +64,7 @@ func impostor(args []string) int {
 	fmt.Println("ready")
 	io.Copy(io.Discard, os.Stdin)
 	touched := false
-	buf := make([]byte, messageMax+1)
+	buf := make([]byte, ipc.MessageMax+1)
 	for i, o := range objs {
 		if n, err := o.Receive(buf, time.Now()); err == nil {
 			fmt.Printf("%s: %q arrived\n", kindNames()[i], buf[:n])
@@ -110,7 +111,7 @@ func threadNamespace([]string) int {
 func squat(args []string) int {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err == nil {
-		err = unix.Bind(fd, &unix.SockaddrUnix{Name: lockName(target{Kind: "mq", Name: args[0]})})
+		err = unix.Bind(fd, &unix.SockaddrUnix{Name: ipc.LockName(ipc.Object{Kind: kindNamed("mq"), Name: args[0]})})
 	}
 	if err == nil {
 		err = unix.Listen(fd, 1)
@@ -130,7 +131,7 @@ func squat(args []string) int {
 func makeObjects(args []string) int {
 	key, _ := strconv.ParseInt(args[1], 10, 32)
 	for _, k := range []string{"mq", "pshm", "msg"} {
-		o, err := (target{Kind: k, Name: args[0], Key: int32(key)}).create()
+		o, err := (ipc.Object{Kind: kindNamed(k), Name: args[0], Key: int32(key)}).Create()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "make:", err)
 			return 1
@@ -218,12 +219,12 @@ func TestTargetRootLinks(t *testing.T) {
 	outside := t.TempDir()
 	q := testQueue(t)
 	outsideFile := filepath.Join(outside, q[1:])
-	content := bytes.Repeat([]byte("untouched "), mappingSize)
+	content := bytes.Repeat([]byte("untouched "), ipc.MappingSize)
 	if err := os.WriteFile(outsideFile, content, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct{ name, link, says string }{
-		{"a link that loops", shmDir, "is a link that loops"},
+		{"a link that loops", ipc.ShmDir, "is a link that loops"},
 		{"a link out of the root", outside, "leads nowhere within its root"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -232,7 +233,7 @@ func TestTargetRootLinks(t *testing.T) {
 			os.MkdirAll(filepath.Join(root, "dev"), 0o755)
 			copyFile(t, busybox, filepath.Join(root, "bin", "busybox"))
 			os.Symlink("busybox", filepath.Join(root, "bin", "sleep"))
-			if err := os.Symlink(tt.link, filepath.Join(root, shmDir)); err != nil {
+			if err := os.Symlink(tt.link, filepath.Join(root, ipc.ShmDir)); err != nil {
 				t.Fatal(err)
 			}
 			sleeper := command(t, tool(t, "chroot"), root, "/bin/sleep", "600")
@@ -329,37 +330,6 @@ echo "left: $(ls -A /dev/shm)"`
 	}
 }
 
-// A mapping whose page cannot be had (a sparse file on a full tmpfs) is
-// an error, not a crash.
-func TestMappingFaultIsAnError(t *testing.T) {
-	needRoot(t, "mounting a tmpfs")
-	mnt := t.TempDir()
-	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=8k"); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Unmount(mnt, unix.MNT_DETACH)
-	f, err := os.Create(filepath.Join(mnt, "sparse"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := f.Truncate(mappingSize); err == nil {
-		os.WriteFile(filepath.Join(mnt, "fill"), make([]byte, 64<<10), 0o600)
-	}
-	mem, err := unix.Mmap(int(f.Fd()), 0, mappingSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Munmap(mem)
-	m := &mapping{mem: mem, wrap: func(op string, err error) error { return fmt.Errorf("%s: %w", op, err) }}
-	if err := m.Send([]byte("into a full tmpfs")); !errors.Is(err, errFault) {
-		t.Errorf("Send: %v, want %v", err, errFault)
-	}
-	if _, err := m.Receive(make([]byte, 8), time.Now()); !errors.Is(err, errFault) {
-		t.Errorf("Receive: %v, want %v", err, errFault)
-	}
-}
-
 // A FIFO given as a namespace file is refused at once, never opened for
 // reading, which would wait for a writer.
 func TestFIFOIsNoNamespace(t *testing.T) {
@@ -426,7 +396,7 @@ func TestTargetWords(t *testing.T) {
 // hash of it.
 func TestLongestQueueName(t *testing.T) {
 	flags := privFlags(t)
-	name := "/" + strings.Repeat("n", queueNameMax-len(strconv.Itoa(os.Getpid()))) + strconv.Itoa(os.Getpid())
+	name := "/" + strings.Repeat("n", ipc.NameMax-len(strconv.Itoa(os.Getpid()))) + strconv.Itoa(os.Getpid())
 	t.Cleanup(func() { assertNoQueue(t, name) })
 	r := run(t, "long\n", append(flags, "-k", "mq,pshm", "-i", "no", "-q", name)...)
 	if r.code != exitOK || strings.Count(r.stdout, ">> long") != 3 {
@@ -509,7 +479,7 @@ func stoppedRound(flags []string, round int, bound time.Duration) error {
 	case strings.Contains(stderr.String(), "goroutine"):
 		return fmt.Errorf("a Go trace:\n%s", stderr.String())
 	}
-	if q := args[len(args)-1]; errors.Is(func() error { _, err := OpenQueue(q, unix.O_RDONLY, identity{}); return err }(), unix.ENOENT) {
+	if q := args[len(args)-1]; errors.Is(func() error { _, err := OpenQueue(q, unix.O_RDONLY, ipc.Identity{}); return err }(), unix.ENOENT) {
 		return nil
 	}
 	return fmt.Errorf("its queue was left behind")
@@ -526,8 +496,8 @@ func TestOtherUsersObjects(t *testing.T) {
 	}
 	defer func() {
 		UnlinkQueue(q)
-		UnlinkShm(shmDir, q)
-		if o, err := MsgGet(key, 0, identity{}); err == nil {
+		ipc.UnlinkShm(ipc.ShmDir, q)
+		if o, err := ipc.MsgGet(key, 0, ipc.Identity{}); err == nil {
 			o.Remove()
 		}
 	}()
@@ -541,13 +511,13 @@ func TestOtherUsersObjects(t *testing.T) {
 			t.Errorf("root's -f %q: exit %d\n%s", args, r.code, r.stderr)
 		}
 	}
-	if _, err := OpenQueue(q, unix.O_RDONLY, identity{}); err != nil {
+	if _, err := OpenQueue(q, unix.O_RDONLY, ipc.Identity{}); err != nil {
 		t.Errorf("uid 65534's queue is gone: %v", err)
 	}
-	if _, err := os.Stat(shmPath(shmDir, q)); err != nil {
+	if _, err := os.Stat(ipc.ShmPath(ipc.ShmDir, q)); err != nil {
 		t.Errorf("uid 65534's /dev/shm file is gone: %v", err)
 	}
-	if _, err := MsgGet(key, 0, identity{}); err != nil {
+	if _, err := ipc.MsgGet(key, 0, ipc.Identity{}); err != nil {
 		t.Errorf("uid 65534's System V queue is gone: %v", err)
 	}
 
@@ -640,8 +610,8 @@ func TestLeftoversNamed(t *testing.T) {
 	fmt.Sscanf(s.seen.String()[strings.Index(s.seen.String(), "System V key: "):], "System V key: %d", &key)
 	remove := fmt.Sprintf("ipcrm -Q 0x%08x removes it", uint32(key))
 	defer func() {
-		UnlinkShm(shmDir, defaultQueue)
-		if o, err := MsgGet(key, 0, identity{}); err == nil {
+		ipc.UnlinkShm(ipc.ShmDir, defaultQueue)
+		if o, err := ipc.MsgGet(key, 0, ipc.Identity{}); err == nil {
 			o.Remove()
 		}
 	}()
@@ -656,18 +626,18 @@ func TestLeftoversNamed(t *testing.T) {
 // The command that removes a leftover, for each kind and name.
 func TestRemoval(t *testing.T) {
 	for _, tt := range []struct {
-		t    target
+		o    ipc.Object
 		want string
 	}{
-		{target{Kind: "mq", Name: defaultQueue}, "invoke_ns -f -i no"},
-		{target{Kind: "mq", Name: "/ipc_namespace.42"}, "invoke_ns -f -q /ipc_namespace.42 -i no"},
-		{target{Kind: "pshm", Name: "/ipc_namespace.42"}, "rm /dev/shm/ipc_namespace.42"},
-		{target{Kind: "msg", Key: 0x49000001}, "ipcrm -Q 0x49000001"},
-		{target{Kind: "sem", Key: -1}, "ipcrm -S 0xffffffff"},
-		{target{Kind: "shm", Key: 17}, "ipcrm -M 0x00000011"},
+		{ipc.Object{Kind: kindNamed("mq"), Name: defaultQueue}, "invoke_ns -f -i no"},
+		{ipc.Object{Kind: kindNamed("mq"), Name: "/ipc_namespace.42"}, "invoke_ns -f -q /ipc_namespace.42 -i no"},
+		{ipc.Object{Kind: kindNamed("pshm"), Name: "/ipc_namespace.42"}, "rm /dev/shm/ipc_namespace.42"},
+		{ipc.Object{Kind: kindNamed("msg"), Key: 0x49000001}, "ipcrm -Q 0x49000001"},
+		{ipc.Object{Kind: kindNamed("sem"), Key: -1}, "ipcrm -S 0xffffffff"},
+		{ipc.Object{Kind: kindNamed("shm"), Key: 17}, "ipcrm -M 0x00000011"},
 	} {
-		if got := tt.t.kind().removal(tt.t); got != tt.want {
-			t.Errorf("%s: %q, want %q", tt.t, got, tt.want)
+		if got := tt.o.Removal(); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.o, got, tt.want)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"invoke_ns/internal/ipc"
 	"invoke_ns/internal/ns"
 	"invoke_ns/internal/term"
 	"io"
@@ -60,8 +61,8 @@ func runChild(l *link) error {
 	if names := shownNamespaces(c.cfg, c.spec.IPC); len(names) > 0 && c.cfg.Verbose >= 2 {
 		c.moref(" Child: namespaces %s\n", ns.Line(ns.IDs("self", names), names))
 	}
-	if c.cfg.Verbose >= 2 && c.spec.NewIPC && hasSysV(c.spec.Objects) {
-		c.moref(" Child: /proc/sysvipc: %s\n", sysvCounts())
+	if c.cfg.Verbose >= 2 && c.spec.NewIPC && ipc.HasSysV(c.spec.Objects) {
+		c.moref(" Child: /proc/sysvipc: %s\n", ipc.SysVCounts())
 	}
 	// The mounts come first: a /dev/shm of the child's own is what stops
 	// POSIX shared memory, which the IPC namespace lets through.
@@ -103,45 +104,45 @@ func parentGone(err error) error {
 
 // try looks the object up by name or key and sends the message through
 // it; with TryCreate it then tries to make one of its own.
-func (c *child) try(t target) report {
+func (c *child) try(t ipc.Object) report {
 	rep := c.reach(t)
-	rep.Kind = t.Kind
+	rep.Kind = t.Kind.Name
 	if c.spec.TryCreate {
-		err := t.createOwn()
-		rep.CreateTried, rep.CreateErrno = true, errnoOf(err)
+		err := t.CreateOwn()
+		rep.CreateTried, rep.CreateErrno = true, ipc.ErrnoOf(err)
 		if err == nil {
 			c.verbosef(" Child: created a %s of its own, and removed it\n", t)
 		} else {
 			if c.cfg.Verbose >= 1 {
-				term.Sentence(c.out, " Child: ", fmt.Sprintf("could not create a %s of its own: %s", t, strerror(err)))
+				term.Sentence(c.out, " Child: ", fmt.Sprintf("could not create a %s of its own: %s", t, ipc.Strerror(err)))
 			}
 		}
 	}
 	return rep
 }
 
-func (c *child) reach(t target) report {
+func (c *child) reach(t ipc.Object) report {
 	c.verbosef(" Child: opening %s\n", t)
 	var root *os.File
 	if t.InRoot {
 		root = c.root
 	}
-	e, err := t.open(root)
+	e, err := t.Open(root)
 	switch {
-	case errors.Is(err, errNotOurs):
+	case errors.Is(err, ipc.ErrNotOurs):
 		// Not a byte is written into it, nor read.
-		c.perror(t.kind().lookup, errNotOurs)
+		c.perror(t.Kind.Lookup, ipc.ErrNotOurs)
 		return report{Outcome: outcomeNotOurs}
 	case err != nil:
-		c.perror(t.kind().lookup, err)
-		return report{Outcome: outcomeOpenFailed, Errno: errnoOf(err), ShmDir: errors.As(err, new(*shmDirError))}
+		c.perror(t.Kind.Lookup, err)
+		return report{Outcome: outcomeOpenFailed, Errno: ipc.ErrnoOf(err), ShmDir: errors.As(err, new(*ipc.ShmDirError))}
 	}
 	defer func() {
 		c.verbosef(" Child: closing %s\n", t)
 		e.Close()
 	}()
 	var msg []byte
-	if t.kind().carriesText {
+	if t.Kind.CarriesText {
 		var rep *report
 		if msg, rep = c.message(); rep != nil {
 			return *rep
@@ -153,8 +154,8 @@ func (c *child) reach(t target) report {
 		c.verbosef(" Child: posting the semaphore for the parent\n")
 	}
 	if err := e.Send(msg); err != nil {
-		c.perror(t.kind().send, err)
-		return report{Outcome: outcomeSendFailed, Errno: errnoOf(err)}
+		c.perror(t.Kind.SendOp, err)
+		return report{Outcome: outcomeSendFailed, Errno: ipc.ErrnoOf(err)}
 	}
 	return report{Outcome: outcomeSent}
 }
@@ -167,7 +168,7 @@ func (c *child) message() ([]byte, *report) {
 		if c.spec.Message != nil {
 			c.msg = []byte(*c.spec.Message)
 		} else {
-			c.msg, c.msgErr = term.Prompt(os.Stdin, c.out, promptText, messageMax)
+			c.msg, c.msgErr = term.Prompt(os.Stdin, c.out, promptText, ipc.MessageMax)
 		}
 	}
 	var tl *term.TooLongError
@@ -242,15 +243,15 @@ func (c *child) mountMqueue() error {
 // give each container: a fresh tmpfs, where no POSIX shared memory object
 // of anyone else's is. Only where the directory exists, as for mqueue.
 func (c *child) mountShm() error {
-	if fi, err := os.Stat(shmDir); err != nil || !fi.IsDir() {
-		c.moref(" Child: no %s here: nothing mounted\n", shmDir)
+	if fi, err := os.Stat(ipc.ShmDir); err != nil || !fi.IsDir() {
+		c.moref(" Child: no %s here: nothing mounted\n", ipc.ShmDir)
 		return nil
 	}
 	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV)
-	if err := unix.Mount("tmpfs", shmDir, "tmpfs", flags, "mode=1777"); err != nil {
-		return fmt.Errorf("mounting a tmpfs on %s: %w", shmDir, err)
+	if err := unix.Mount("tmpfs", ipc.ShmDir, "tmpfs", flags, "mode=1777"); err != nil {
+		return fmt.Errorf("mounting a tmpfs on %s: %w", ipc.ShmDir, err)
 	}
-	c.moref(" Child: mounted a %s of its own\n", shmDir)
+	c.moref(" Child: mounted a %s of its own\n", ipc.ShmDir)
 	return nil
 }
 
@@ -317,5 +318,5 @@ func (c *child) perror(op string, err error) {
 	if c.spec.Quiet {
 		return
 	}
-	fmt.Fprintf(os.Stderr, " Child: %s: %s\n", op, strerror(err))
+	fmt.Fprintf(os.Stderr, " Child: %s: %s\n", op, ipc.Strerror(err))
 }

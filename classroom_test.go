@@ -6,6 +6,7 @@
 package main
 
 import (
+	"invoke_ns/internal/hermetic"
 	"invoke_ns/internal/term"
 	"os"
 	"path/filepath"
@@ -67,7 +68,7 @@ func matchLines(got string, want []string, q string) bool {
 // articleQueue is the article's queue name, which the suite's own IPC
 // namespace has free; outside it, a name of the test's own.
 func articleQueue(t *testing.T) string {
-	if hermetic() {
+	if hermetic.On() {
 		return defaultQueue
 	}
 	return testQueue(t)

@@ -7,6 +7,7 @@ package main
 import (
 	"cmp"
 	"fmt"
+	"invoke_ns/internal/ipc"
 	"invoke_ns/internal/ns"
 	"invoke_ns/internal/term"
 	"io"
@@ -86,7 +87,7 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 	}
 	objects := targets(cfg)
 	var joined *ns.Handle
-	var targetObjects []target
+	var targetObjects []ipc.Object
 	if cfg.Target != "" {
 		var err error
 		if joined, err = ns.Open("--target", cfg.Target); err != nil {
@@ -150,7 +151,7 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 		return &outcome{signal: sig}
 	case err != nil:
 		return &outcome{err: &codeError{code: exitNoMessage, err: hint(fmt.Errorf("reading the message: %w", err),
-			fmt.Sprintf("give one line of at most %d bytes", messageMax))}}
+			fmt.Sprintf("give one line of at most %d bytes", ipc.MessageMax))}}
 	}
 	text = string(msg)
 	cr.Message = &text
@@ -180,7 +181,7 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 	// Quietly, the child in a new namespace can be let go at once: it can
 	// reach none of the objects, and what it does meanwhile shows nowhere.
 	// Not with POSIX shared memory it could reach (no -m), nor the target.
-	if quiet && (cfg.NewMount || !slices.ContainsFunc(objects, func(t target) bool { return t.kind().isolation == "mnt" })) {
+	if quiet && (cfg.NewMount || !slices.ContainsFunc(objects, func(t ipc.Object) bool { return t.Kind.InDevShm })) {
 		if err := p.release(children[1], specs[1]); err != nil {
 			p.removeAll(objects, objs)
 			return &outcome{err: err}
@@ -211,7 +212,7 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 // set back between them, and records each run. The children are waited
 // for once the runs are done: a child has nothing left to do after its
 // last report, so its end overlaps the next one's exchange.
-func (p *parent) compareRuns(specs []*runSpec, children []*childProc, objs []object, recs []*record,
+func (p *parent) compareRuns(specs []*runSpec, children []*childProc, objs []ipc.Receiver, recs []*record,
 	namespaces []string, cr *compareRecord, target *ns.Handle) *outcome {
 	var ran []*outcome
 	done := true // whether the last run's child was let go
@@ -262,7 +263,7 @@ func promptOrSignal(out io.Writer, sigs <-chan os.Signal) ([]byte, unix.Signal, 
 	}
 	read := make(chan line, 1)
 	go func() {
-		msg, err := term.Prompt(os.Stdin, out, comparePrompt, messageMax)
+		msg, err := term.Prompt(os.Stdin, out, comparePrompt, ipc.MessageMax)
 		read <- line{msg, err}
 	}()
 	select {
@@ -278,8 +279,8 @@ func promptOrSignal(out io.Writer, sigs <-chan os.Signal) ([]byte, unix.Signal, 
 // namespace isolates is blocked in the new one alone; POSIX shared memory
 // crosses it, and is blocked in both only by a /dev/shm of the child's
 // own (-m).
-func expected(cfg *config, t target) (shared, own verdict) {
-	if t.kind().isolation == "mnt" {
+func expected(cfg *config, t ipc.Object) (shared, own verdict) {
+	if t.Kind.InDevShm {
 		if cfg.NewMount {
 			return blocked, blocked
 		}
@@ -308,26 +309,26 @@ func isolated(cfg *config, runs []*record) bool {
 
 // conclusion says what the runs showed, each namespace for what it
 // isolates.
-func conclusion(cfg *config, objects []target, shown bool) string {
-	var ipc, mnt []string
+func conclusion(cfg *config, objects []ipc.Object, shown bool) string {
+	var byIPC, mnt []string
 	for _, t := range objects {
-		if t.kind().isolation == "mnt" {
-			mnt = append(mnt, t.Kind)
+		if t.Kind.InDevShm {
+			mnt = append(mnt, t.Kind.Name)
 		} else {
-			ipc = append(ipc, t.Kind)
+			byIPC = append(byIPC, t.Kind.Name)
 		}
 	}
 	if !shown {
 		s := "Isolation not shown: "
-		if len(ipc) > 0 {
+		if len(byIPC) > 0 {
 			s += "with -i no the child should reach what the parent made, and with -i yes find none of it (ENOENT)"
 		}
 		if len(mnt) > 0 {
-			if len(ipc) > 0 {
+			if len(byIPC) > 0 {
 				s += "; "
 			}
 			if cfg.NewMount {
-				s += "POSIX shared memory should be out of reach of both children, each with a " + shmDir + " of its own"
+				s += "POSIX shared memory should be out of reach of both children, each with a " + ipc.ShmDir + " of its own"
 			} else {
 				s += "POSIX shared memory should reach both children"
 			}
@@ -335,18 +336,18 @@ func conclusion(cfg *config, objects []target, shown bool) string {
 		return s + "."
 	}
 	var parts []string
-	if len(ipc) > 0 {
-		parts = append(parts, "Isolation shown: the IPC namespace isolated "+list(ipc)+": with -i no the child reached "+
+	if len(byIPC) > 0 {
+		parts = append(parts, "Isolation shown: the IPC namespace isolated "+list(byIPC)+": with -i no the child reached "+
 			"what the parent made; with -i yes it could not even find it, and could create its own with the same "+
-			nameOrKey(ipc)+".")
+			nameOrKey(byIPC)+".")
 	}
 	if len(mnt) > 0 {
 		if cfg.NewMount {
-			parts = append(parts, "POSIX shared memory was out of reach of both children: each had a "+shmDir+
+			parts = append(parts, "POSIX shared memory was out of reach of both children: each had a "+ipc.ShmDir+
 				" of its own (-m); the IPC namespace has nothing to do with it.")
 		} else {
-			parts = append(parts, "POSIX shared memory crossed the IPC namespace: it is a file in "+shmDir+
-				", and only a private "+shmDir+" (-m) stops it.")
+			parts = append(parts, "POSIX shared memory crossed the IPC namespace: it is a file in "+ipc.ShmDir+
+				", and only a private "+ipc.ShmDir+" (-m) stops it.")
 		}
 	}
 	return strings.Join(parts, " ")
@@ -386,7 +387,7 @@ func list(words []string) string {
 
 // printTable shows the runs side by side: the namespaces, then for each
 // object its verdict and how it came about, within 80 columns.
-func printTable(out io.Writer, cfg *config, objects []target, runs []*record) {
+func printTable(out io.Writer, cfg *config, objects []ipc.Object, runs []*record) {
 	rows := [][]string{{""}}
 	for i := range runs {
 		rows[0] = append(rows[0], runsOf(cfg)[i].title)
@@ -409,13 +410,13 @@ func printTable(out io.Writer, cfg *config, objects []target, runs []*record) {
 			}
 			return &objectRecord{}
 		}
-		row(t.label(), func(r *record) string {
+		row(t.Label(), func(r *record) string {
 			if obj(r).Verdict == verdictNone {
 				return "not tried"
 			}
 			return obj(r).Verdict.String()
 		})
-		row("  child's "+t.kind().lookup, func(r *record) string { return openCell(obj(r).ChildOpen) })
+		row("  child's "+t.Kind.Lookup, func(r *record) string { return openCell(obj(r).ChildOpen) })
 		row("  what arrived", func(r *record) string { return arrivedCell(t, obj(r)) })
 		row("  child creates its own", func(r *record) string { return createCell(obj(r).ChildCreate) })
 	}
@@ -434,11 +435,11 @@ func openCell(o *openResult) string {
 	return fmt.Sprintf("%s (%s)", o.Errno, o.Error)
 }
 
-func arrivedCell(t target, o *objectRecord) string {
+func arrivedCell(t ipc.Object, o *objectRecord) string {
 	switch {
 	case !o.Delivered:
 		return "nothing"
-	case !t.kind().carriesText:
+	case !t.Kind.CarriesText:
 		return "a signal (no text)"
 	}
 	return strconv.Quote(*o.Message)
@@ -458,8 +459,8 @@ func createCell(o *openResult) string {
 func nameOrKey(kinds []string) string {
 	byName, byKey := false, false
 	for _, k := range kinds {
-		byName = byName || kindNamed(k).byName
-		byKey = byKey || !kindNamed(k).byName
+		byName = byName || kindNamed(k).ByName
+		byKey = byKey || !kindNamed(k).ByName
 	}
 	switch {
 	case byName && byKey:

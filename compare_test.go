@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"invoke_ns/internal/ipc"
 	"invoke_ns/internal/term"
 	"io"
 	"io/fs"
@@ -102,7 +103,7 @@ func tableCells(out, label string) []string {
 
 func TestCompareWithoutAMessage(t *testing.T) {
 	flags := privFlags(t)
-	for _, in := range []string{"", strings.Repeat("x", messageMax+1) + "\n"} {
+	for _, in := range []string{"", strings.Repeat("x", ipc.MessageMax+1) + "\n"} {
 		r := run(t, in, append(flags, "-c", "-q", testQueue(t))...)
 		if r.code != exitNoMessage || !strings.Contains(r.stderr, "invoke_ns: reading the message: ") || strings.Contains(r.stdout, "Parent: PID") {
 			t.Errorf("input %.10q: exit %d, want %d\n%s\nstderr:\n%s", in, r.code, exitNoMessage, r.stdout, r.stderr)
@@ -231,8 +232,8 @@ func TestCompareTargetFileRefusesPshm(t *testing.T) {
 	if r.code != exitFailure || !strings.Contains(flat(r.stderr), "a namespace file leads to no /dev/shm") {
 		t.Fatalf("exit %d, want %d and the reason:\n%s", r.code, exitFailure, r.stderr)
 	}
-	if _, err := os.Stat(shmDir + q); !errors.Is(err, fs.ErrNotExist) {
-		os.Remove(shmDir + q)
-		t.Errorf("%s%s: %v, want it never made", shmDir, q, err)
+	if _, err := os.Stat(ipc.ShmDir + q); !errors.Is(err, fs.ErrNotExist) {
+		os.Remove(ipc.ShmDir + q)
+		t.Errorf("%s%s: %v, want it never made", ipc.ShmDir, q, err)
 	}
 }

@@ -13,6 +13,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"invoke_ns/internal/ipc"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -30,8 +31,8 @@ var errAgain = errors.New("taken again and again")
 // createAll makes the objects of spec, in place of its targets' names and
 // keys where those had to change, notes what the kernel says each is, and
 // says what it made.
-func (p *parent) createAll(spec *runSpec) ([]object, error) {
-	objs := make([]object, len(spec.Objects))
+func (p *parent) createAll(spec *runSpec) ([]ipc.Receiver, error) {
+	objs := make([]ipc.Receiver, len(spec.Objects))
 	undo := func() {
 		for i, o := range objs {
 			if o != nil {
@@ -42,7 +43,7 @@ func (p *parent) createAll(spec *runSpec) ([]object, error) {
 		}
 	}
 	for i, t := range spec.Objects {
-		if !t.kind().byName {
+		if !t.Kind.ByName {
 			continue
 		}
 		o, t, err := p.createByName(t)
@@ -52,13 +53,13 @@ func (p *parent) createAll(spec *runSpec) ([]object, error) {
 		}
 		// Every kind found by name takes the name the first one got.
 		for j := i; j < len(spec.Objects); j++ {
-			if spec.Objects[j].kind().byName {
+			if spec.Objects[j].Kind.ByName {
 				spec.Objects[j].Name = t.Name
 			}
 		}
 		objs[i] = o
 	}
-	if hasSysV(spec.Objects) {
+	if ipc.HasSysV(spec.Objects) {
 		p.sysvLeftovers(spec.Objects)
 		key, err := p.createSysV(spec, objs)
 		if err != nil {
@@ -68,7 +69,7 @@ func (p *parent) createAll(spec *runSpec) ([]object, error) {
 		p.printf("Parent: System V key: %d (0x%08x in ipcs)\n", key, uint32(key))
 	}
 	for i, o := range objs {
-		id, err := o.identity()
+		id, err := o.Identity()
 		if err != nil {
 			undo()
 			return nil, fmt.Errorf("what the kernel says of the %s: %w", spec.Objects[i], err)
@@ -76,7 +77,7 @@ func (p *parent) createAll(spec *runSpec) ([]object, error) {
 		spec.Objects[i].ID = id
 	}
 	for _, t := range spec.Objects {
-		p.verbosef("Parent: %s %s\n", t.kind().created, t)
+		p.verbosef("Parent: %s %s\n", t.Kind.Created, t)
 	}
 	return objs, nil
 }
@@ -84,25 +85,25 @@ func (p *parent) createAll(spec *runSpec) ([]object, error) {
 // createByName makes an object found by name, and locks it as this run's.
 // With the default name taken, the run takes a name of its own and says
 // so; with -f, a leftover of the caller's of that name is removed first.
-func (p *parent) createByName(t target) (object, target, error) {
+func (p *parent) createByName(t ipc.Object) (ipc.Receiver, ipc.Object, error) {
 	for try := 0; try < 8; try++ {
-		lock, h, err := lockTarget(t)
+		lock, h, err := ipc.Take(t)
 		if err != nil {
 			return nil, t, err
 		}
-		if lock == nil && h.state == liveRun && h.pid == 0 && try == 0 {
+		if lock == nil && h.State == ipc.LiveRun && h.PID == 0 && try == 0 {
 			// Held, by no process that answered: most likely one that
 			// has just ended. A second look tells.
 			continue
 		}
-		if lock != nil || h.state == squatter {
+		if lock != nil || h.State == ipc.Squatter {
 			// A squatter's lock proves nothing: the object's own lock
 			// (flock) decides.
-			if h.state == squatter {
+			if h.State == ipc.Squatter {
 				p.say("Parent: ", fmt.Sprintf("the lock of %s: %s; going by the lock of the %s itself",
-					t.Name, h.why(), t.kind().noun))
+					t.Name, h.Why(), t.Kind.Noun))
 			}
-			var o object
+			var o ipc.Receiver
 			o, h, err = p.claim(t, lock, p.cfg.Force)
 			switch {
 			case errors.Is(err, errAgain):
@@ -123,19 +124,19 @@ func (p *parent) createByName(t target) (object, target, error) {
 				// namespace): one drawn at random.
 				own = fmt.Sprintf("%s.%d.%x", defaultQueue, os.Getpid(), rand.Uint32())
 			}
-			p.printf("Parent: %s\n", h.about(t.Name))
-			if h.state == leftover {
-				p.printf("Parent: (%s removes it)\n", t.kind().removal(t))
+			p.printf("Parent: %s\n", h.About(t.Name))
+			if h.State == ipc.Leftover {
+				p.printf("Parent: (%s removes it)\n", t.Removal())
 			}
 			p.printf("Parent: this run uses %s\n", own)
 			t.Name = own
 			continue
 		}
 		todo := "choose another name with -q"
-		if h.state == leftover {
+		if h.State == ipc.Leftover {
 			todo = "remove it with -f, or choose another name with -q"
 		}
-		return nil, t, fmt.Errorf("creating %s: %s — %s", t, h.why(), todo)
+		return nil, t, fmt.Errorf("creating %s: %s — %s", t, h.Why(), todo)
 	}
 	return nil, t, fmt.Errorf("creating %s: it was taken again and again — try again", t)
 }
@@ -144,67 +145,67 @@ func (p *parent) createByName(t target) (object, target, error) {
 // name or key already is looked at while the lock is held: with force, a
 // leftover of the caller's is removed, if it is still what was found, and
 // t is made again; otherwise claim says who has it.
-func (p *parent) claim(t target, lock *runLock, force bool) (object, holder, error) {
+func (p *parent) claim(t ipc.Object, lock *ipc.Lock, force bool) (ipc.Receiver, ipc.Holder, error) {
 	for try := 0; try < 8; try++ {
-		o, err := t.create()
+		o, err := t.Create()
 		if err == nil {
 			// Also locked where runs that share no network namespace
 			// see it; a failure is a -f of such a run: again.
-			if n, ok := o.(namedObject); ok && (n.lock() != nil || !n.isNamed(t.Name)) {
+			if n, ok := o.(ipc.Locker); ok && (n.Lock() != nil || !n.IsNamed(t.Name)) {
 				n.Close()
 				lock.Close()
-				return nil, holder{}, errAgain
+				return nil, ipc.Holder{}, errAgain
 			}
-			return lockedObject{o, lock}, holder{}, nil
+			return ipc.Locked{Receiver: o, Lock: lock}, ipc.Holder{}, nil
 		}
 		if !errors.Is(err, unix.EEXIST) {
 			lock.Close()
-			return nil, holder{}, err
+			return nil, ipc.Holder{}, err
 		}
-		f, err := t.kind().find(t)
+		f, err := t.Kind.Find(t)
 		if errors.Is(err, unix.ENOENT) {
 			continue // gone since: try the name again
 		}
 		if err != nil {
 			lock.Close()
-			return nil, holder{}, err
+			return nil, ipc.Holder{}, err
 		}
-		if f.state != leftover || !force {
-			if f.release != nil {
-				f.release()
+		if f.State != ipc.Leftover || !force {
+			if f.Release != nil {
+				f.Release()
 			}
 			lock.Close()
-			return nil, f.holder, nil
+			return nil, f.Holder, nil
 		}
-		err = f.remove()
-		f.release()
+		err = f.Remove()
+		f.Release()
 		switch {
 		case err == nil:
 			// Said also without -v: -f removed something.
 			p.say("Parent: ", fmt.Sprintf("removed %s, an earlier run's leftover", t))
-		case !errors.Is(err, errReplaced) && !errors.Is(err, unix.ENOENT):
+		case !errors.Is(err, ipc.ErrReplaced) && !errors.Is(err, unix.ENOENT):
 			lock.Close()
-			return nil, holder{}, removeError(err, t)
+			return nil, ipc.Holder{}, removeError(err, t)
 		}
 	}
 	lock.Close()
-	return nil, holder{}, errAgain
+	return nil, ipc.Holder{}, errAgain
 }
 
 // forceRefusal is -f's answer for an object it must not remove.
-func forceRefusal(t target, h holder) error {
-	if h.state == otherUser && !h.known {
+func forceRefusal(t ipc.Object, h ipc.Holder) error {
+	if h.State == ipc.OtherUser && !h.Known {
 		return fmt.Errorf("-f: %s: owned by another user (%s names the owner), so it stays — "+
-			"-f removes only what an earlier run of yours left behind", t, t.kind().owner)
+			"-f removes only what an earlier run of yours left behind", t, t.Kind.Owner)
 	}
-	return fmt.Errorf("-f: %s: %s, so it stays — -f removes only what an earlier run of yours left behind", t, h.why())
+	return fmt.Errorf("-f: %s: %s, so it stays — -f removes only what an earlier run of yours left behind", t, h.Why())
 }
 
 // createSysV makes the System V objects of spec, all with one key, each
 // under its lock: the key given with --key, or one drawn at random and
 // drawn again while any of them is taken. With -f, a leftover with the
 // given key is removed first; a live run's, or another user's, never is.
-func (p *parent) createSysV(spec *runSpec, objs []object) (int32, error) {
+func (p *parent) createSysV(spec *runSpec, objs []ipc.Receiver) (int32, error) {
 	key := p.cfg.Key
 	for try := 0; ; try++ {
 		if p.cfg.Key == 0 {
@@ -226,7 +227,7 @@ func (p *parent) createSysV(spec *runSpec, objs []object) (int32, error) {
 // createSysVWith tries key for every System V object of spec. taken says
 // that one of them was another's (with a key drawn at random), and that
 // none is left made.
-func (p *parent) createSysVWith(spec *runSpec, objs []object, key int32) (taken bool, err error) {
+func (p *parent) createSysVWith(spec *runSpec, objs []ipc.Receiver, key int32) (taken bool, err error) {
 	var made []int
 	undo := func() {
 		for _, i := range made {
@@ -238,33 +239,33 @@ func (p *parent) createSysVWith(spec *runSpec, objs []object, key int32) (taken 
 	drawn := p.cfg.Key == 0
 	for i := range spec.Objects {
 		t := &spec.Objects[i]
-		if t.kind().byName {
+		if t.Kind.ByName {
 			continue
 		}
 		t.Key = key
-		lock, h, err := lockTarget(*t)
+		lock, h, err := ipc.Take(*t)
 		if err != nil {
 			undo()
 			return false, err
 		}
-		if lock == nil && (drawn || h.state == liveRun) {
+		if lock == nil && (drawn || h.State == ipc.LiveRun) {
 			undo()
 			return p.sysvTaken(*t, h)
 		}
-		if h.state == squatter {
-			p.say("Parent: ", fmt.Sprintf("the lock of key %d: %s", key, h.why()))
+		if h.State == ipc.Squatter {
+			p.say("Parent: ", fmt.Sprintf("the lock of key %d: %s", key, h.Why()))
 		}
-		var o object
+		var o ipc.Receiver
 		if drawn {
 			// A key drawn at random is anybody's to have: another is drawn.
-			if o, err = t.create(); errors.Is(err, unix.EEXIST) {
+			if o, err = t.Create(); errors.Is(err, unix.EEXIST) {
 				lock.Close()
 				undo()
 				return true, nil
 			} else if err != nil {
 				lock.Close()
 			} else {
-				o = lockedObject{o, lock}
+				o = ipc.Locked{Receiver: o, Lock: lock}
 			}
 		} else {
 			o, h, err = p.claim(*t, lock, p.cfg.Force)
@@ -285,48 +286,48 @@ func (p *parent) createSysVWith(spec *runSpec, objs []object, key int32) (taken 
 // sysvTaken is what a System V key that another has comes to: with a key
 // drawn at random, another draw; with --key, a refusal that says whose it
 // is and what to do.
-func (p *parent) sysvTaken(t target, h holder) (bool, error) {
+func (p *parent) sysvTaken(t ipc.Object, h ipc.Holder) (bool, error) {
 	switch {
 	case p.cfg.Key == 0:
 		return true, nil
 	case p.cfg.Force:
 		return false, forceRefusal(t, h)
-	case h.state == leftover:
+	case h.State == ipc.Leftover:
 		return false, fmt.Errorf("creating %s: %s — remove it with -f (or %s), or choose another with --key",
-			t, h.why(), t.kind().removal(t))
+			t, h.Why(), t.Removal())
 	}
-	return false, fmt.Errorf("creating %s: %s — choose another with --key", t, h.why())
+	return false, fmt.Errorf("creating %s: %s — choose another with --key", t, h.Why())
 }
 
 // sysvLeftovers names the System V objects of the caller's with a key of
 // invoke_ns's that no run holds: with its keys drawn at random, a run
 // killed outright leaves them where no later run looks, and nothing else
 // would ever say so. Each is named with the command that removes it.
-func (p *parent) sysvLeftovers(ts []target) {
+func (p *parent) sysvLeftovers(ts []ipc.Object) {
 	for _, k := range kinds {
-		if k.byName || !slicesContainsKind(ts, k.name) {
+		if k.ByName || !slicesContainsKind(ts, k.Name) {
 			continue
 		}
-		for _, row := range sysvTable(k.name) {
+		for _, row := range ipc.SysVTable(k.Name) {
 			key, err := strconv.ParseInt(row["key"], 10, 64)
 			if err != nil || uint32(key)&0xff000000 != 0x49000000 || row["uid"] != strconv.Itoa(os.Geteuid()) {
 				continue
 			}
-			t := target{Kind: k.name, Key: int32(key)}
-			lock, _, err := lockTarget(t)
+			t := ipc.Object{Kind: k, Key: int32(key)}
+			lock, _, err := ipc.Take(t)
 			if lock == nil || err != nil {
 				continue // a live run's
 			}
 			lock.Close()
-			p.say("Parent: ", fmt.Sprintf("left behind by an earlier run: the %s (%s removes it)", t, k.removal(t)))
+			p.say("Parent: ", fmt.Sprintf("left behind by an earlier run: the %s (%s removes it)", t, t.Removal()))
 		}
 	}
 }
 
 // slicesContainsKind says whether ts holds an object of kind k.
-func slicesContainsKind(ts []target, k string) bool {
+func slicesContainsKind(ts []ipc.Object, k string) bool {
 	for _, t := range ts {
-		if t.Kind == k {
+		if t.Kind.Name == k {
 			return true
 		}
 	}
@@ -334,9 +335,9 @@ func slicesContainsKind(ts []target, k string) bool {
 }
 
 // removeError explains a removal that the kernel refused.
-func removeError(err error, t target) error {
+func removeError(err error, t ipc.Object) error {
 	if !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EACCES) {
 		return err
 	}
-	return hint(err, "it belongs to another user ("+t.kind().owner+" names the owner): only its owner or root can remove it")
+	return hint(err, "it belongs to another user ("+t.Kind.Owner+" names the owner): only its owner or root can remove it")
 }

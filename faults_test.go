@@ -5,6 +5,7 @@ package main
 
 import (
 	"fmt"
+	"invoke_ns/internal/ipc"
 	"os"
 	"strconv"
 	"strings"
@@ -121,7 +122,7 @@ func TestParentKilledOutright(t *testing.T) {
 		t.Errorf("a left-behind queue was not refused in one line naming it and -f: exit %d\n%s", r.code, r.stderr)
 	}
 	// The queue left behind is still there, untouched by the refusal.
-	left, err := OpenQueue(q, unix.O_RDWR, identity{})
+	left, err := OpenQueue(q, unix.O_RDWR, ipc.Identity{})
 	if err != nil {
 		t.Fatalf("the refused run removed the queue: %v", err)
 	}

@@ -42,6 +42,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"invoke_ns/internal/ipc"
 	"io"
 	"os"
 	"strconv"
@@ -101,12 +102,12 @@ func (o *childOptions) config() *config {
 // runSpec is what one run is given besides the user's options: --compare
 // makes two runs of one config with different specs.
 type runSpec struct {
-	IPC       bool     `json:"ipc"`                  // do the exchange
-	NewIPC    bool     `json:"new_ipc"`              // the child in a new IPC namespace
-	Objects   []target `json:"objects"`              // what the child tries, in order
-	Message   *string  `json:"message,omitempty"`    // read by the parent: no prompt
-	TryCreate bool     `json:"try_create,omitempty"` // the child also makes its own
-	Quiet     bool     `json:"quiet,omitempty"`      // no transcript, no perror
+	IPC       bool         `json:"ipc"`                  // do the exchange
+	NewIPC    bool         `json:"new_ipc"`              // the child in a new IPC namespace
+	Objects   []ipc.Object `json:"objects"`              // what the child tries, in order
+	Message   *string      `json:"message,omitempty"`    // read by the parent: no prompt
+	TryCreate bool         `json:"try_create,omitempty"` // the child also makes its own
+	Quiet     bool         `json:"quiet,omitempty"`      // no transcript, no perror
 }
 
 // Outcomes the child reports after its try at an object.

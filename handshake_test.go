@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"invoke_ns/internal/ipc"
 	"io"
 	"os"
 	"reflect"
@@ -68,7 +69,7 @@ func TestMessageRoundTrip(t *testing.T) {
 	msg := "a \"quoted\" message\x00\n\t✓"
 	for _, m := range []message{
 		{Step: stepConfig, Config: &childOptions{Verbose: 1, NewMount: true, Hostname: "h", Command: []string{"sh", "-c", "echo $$"}},
-			Run: &runSpec{IPC: true, NewIPC: true, Objects: []target{{Kind: "mq", Name: "/q"}, {Kind: "sem", Key: -5}},
+			Run: &runSpec{IPC: true, NewIPC: true, Objects: []ipc.Object{{Kind: mqKind, Name: "/q"}, {Kind: ipc.Sem, Key: -5}},
 				Message: &msg, TryCreate: true, Quiet: true}},
 		{Step: stepGo},
 		{Step: stepReport, Report: &report{Kind: "msg", Outcome: outcomeOpenFailed, Errno: unix.ENOENT, CreateTried: true}},

@@ -11,12 +11,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"invoke_ns/internal/hermetic"
+	"invoke_ns/internal/ipc"
 	"invoke_ns/internal/term"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -30,17 +31,8 @@ import (
 // binary is the invoke_ns built for this test run, in dir.
 var binary, dir string
 
-// hermeticEnv marks the test binary run again in namespaces of the suite's
-// own; its value is "root" when the suite has real root there, "userns"
-// when its privilege comes from a user namespace.
-const hermeticEnv = "_INVOKE_NS_TEST_HERMETIC"
-
 // helperEnv makes the test binary a helper process (helpers below).
 const helperEnv = "_INVOKE_NS_TEST_HELPER"
-
-// queuesDir is an mqueue filesystem of the suite's IPC namespace, which
-// lists every POSIX queue the tests made.
-var queuesDir string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -52,104 +44,20 @@ func TestMain(m *testing.M) {
 	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
 		os.Exit(m.Run())
 	}
-	if os.Getenv(hermeticEnv) == "" {
-		if code, ok := rerunHermetic(); ok {
-			os.Exit(code)
+	os.Exit(hermetic.Main(m, func() (func(), error) {
+		var err error
+		if dir, err = os.MkdirTemp("", "invoke_ns-test-"); err != nil {
+			return nil, err
 		}
-		fmt.Fprintln(os.Stderr, "note: the tests run in the host's namespaces: "+
-			"those that need root or a user namespace skip")
-	}
-	var err error
-	if dir, err = os.MkdirTemp("", "invoke_ns-test-"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	// Readable by the unprivileged uid of the rootless tests.
-	os.Chmod(dir, 0o755)
-	code := 1
-	if err := setUpHermetic(); err != nil {
-		fmt.Fprintf(os.Stderr, "setting up the suite's own namespaces: %v\n", err)
-	} else if err := build(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	} else {
-		code = m.Run()
-		if left := leftovers(); len(left) > 0 {
-			fmt.Fprintf(os.Stderr, "FAIL: the tests left behind: %v\n", left)
-			code = 1
+		// Readable by the unprivileged uid of the rootless tests.
+		os.Chmod(dir, 0o755)
+		undo := func() { os.RemoveAll(dir) }
+		if err := build(); err != nil {
+			undo()
+			return nil, err
 		}
-	}
-	if queuesDir != "" {
-		unix.Unmount(queuesDir, unix.MNT_DETACH)
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// rerunHermetic runs this test binary again, as it was run, in an IPC and
-// a mount namespace of its own: as root plainly, and otherwise inside a
-// user namespace that maps the caller to root, as invoke_ns -U does. Then
-// no other process's queues and objects can disturb a test or be touched
-// by one, and what is left at the end is the suite's own. ok is false when
-// no such namespaces can be made.
-func rerunHermetic() (code int, ok bool) {
-	runtime.LockOSThread() // Pdeathsig is the thread's
-	cmd := exec.Command(os.Args[0], os.Args[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWIPC | unix.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
-	mode := "root"
-	if os.Geteuid() != 0 {
-		mode = "userns"
-		cmd.SysProcAttr.Cloneflags |= unix.CLONE_NEWUSER
-		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
-		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
-	}
-	cmd.Env = append(os.Environ(), hermeticEnv+"="+mode)
-	if err := cmd.Start(); err != nil {
-		return 0, false
-	}
-	err := cmd.Wait()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		return ee.ExitCode(), true
-	case err != nil:
-		fmt.Fprintln(os.Stderr, err)
-		return 1, true
-	}
-	return 0, true
-}
-
-// hermetic says whether the suite runs in namespaces of its own.
-func hermetic() bool { return os.Getenv(hermeticEnv) != "" }
-
-// setUpHermetic cuts the suite's mount tree off from the host's, then
-// makes it shared again within the suite, as systemd makes a host's, so
-// that a child's mount that leaked would show here and never on the host.
-// It gives the suite a /dev/shm of its own, and an mqueue filesystem that
-// lists the queues of its IPC namespace.
-func setUpHermetic() error {
-	if !hermetic() {
-		return nil
-	}
-	for _, flags := range []uintptr{unix.MS_REC | unix.MS_PRIVATE, unix.MS_REC | unix.MS_SHARED} {
-		if err := unix.Mount("", "/", "", flags, ""); err != nil {
-			return fmt.Errorf("mount propagation of /: %w", err)
-		}
-	}
-	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
-		if err := unix.Mount("tmpfs", "/dev/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
-			return fmt.Errorf("a /dev/shm of the suite's own: %w", err)
-		}
-	}
-	queuesDir = filepath.Join(dir, "mqueue")
-	if err := os.Mkdir(queuesDir, 0o755); err != nil {
-		return err
-	}
-	if err := unix.Mount("mqueue", queuesDir, "mqueue", 0, ""); err != nil {
-		queuesDir = ""
-		return fmt.Errorf("mounting mqueue: %w", err)
-	}
-	return nil
+		return undo, nil
+	}))
 }
 
 // binaryEnv names a built invoke_ns to test instead of building one, for
@@ -176,28 +84,6 @@ func build() error {
 	return nil
 }
 
-// leftovers lists what the tests made and did not remove: in namespaces
-// of the suite's own, every queue, System V object and file in /dev/shm
-// there is the suite's.
-func leftovers() []string {
-	if !hermetic() {
-		return nil
-	}
-	var left []string
-	if queues, err := os.ReadDir(queuesDir); err == nil {
-		for _, q := range queues {
-			left = append(left, "queue /"+q.Name())
-		}
-	}
-	left = append(left, sysvObjects()...)
-	if files, err := os.ReadDir("/dev/shm"); err == nil {
-		for _, f := range files {
-			left = append(left, "/dev/shm/"+f.Name())
-		}
-	}
-	return left
-}
-
 // helper is what the test binary does when run as a helper process: for
 // "open-queue NAME", open the queue for reading and print the error; for
 // "undumpable", make itself not dumpable and wait.
@@ -217,13 +103,13 @@ func helper(what string, args []string) int {
 		io.Copy(io.Discard, os.Stdin)
 		return 0
 	case what == "open-queue" && len(args) == 1:
-		q, err := OpenQueue(args[0], unix.O_RDONLY, identity{})
+		q, err := OpenQueue(args[0], unix.O_RDONLY, ipc.Identity{})
 		if err == nil {
 			q.Close()
 			fmt.Println("opened")
 			return 0
 		}
-		fmt.Println(unix.ErrnoName(errnoOf(err)))
+		fmt.Println(unix.ErrnoName(ipc.ErrnoOf(err)))
 		return 0
 	}
 	fmt.Fprintf(os.Stderr, "unknown helper %q %q\n", what, args)
@@ -247,7 +133,7 @@ func testQueue(t *testing.T) string {
 // assertNoQueue fails if the queue exists, and removes it.
 func assertNoQueue(t *testing.T, name string) {
 	t.Helper()
-	q, err := OpenQueue(name, unix.O_RDONLY, identity{})
+	q, err := OpenQueue(name, unix.O_RDONLY, ipc.Identity{})
 	if err == nil {
 		q.Close()
 		UnlinkQueue(name)
@@ -291,7 +177,7 @@ func needRealRoot(t *testing.T, what string) {
 
 // realRoot says whether the suite runs as root of the host, and not as
 // root of a user namespace of its own.
-func realRoot() bool { return os.Geteuid() == 0 && os.Getenv(hermeticEnv) != "userns" }
+func realRoot() bool { return hermetic.RealRoot() }
 
 // tool is the path of a tool a test uses, a command on PATH or a file,
 // as testdata/tools lists it with its package. One that is missing fails

@@ -124,7 +124,7 @@ func deliveredLine(kind string) string {
 	if kind == "sem" {
 		return "Parent: the child's signal arrived through the System V semaphore set"
 	}
-	return "Parent: the following message was received from the child through the " + kindNamed(kind).noun
+	return "Parent: the following message was received from the child through the " + kindNamed(kind).Noun
 }
 
 // The queue the parent creates under -U belongs to the caller.

@@ -11,6 +11,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"invoke_ns/internal/ipc"
 	"invoke_ns/internal/term"
 	"io"
 	"math"
@@ -29,12 +30,8 @@ import (
 // by name unless -q says otherwise.
 const defaultQueue = "/ipc_namespace"
 
-// Limits the original program has, kept so its transcripts still hold.
-const (
-	messageMax  = 80 // bytes of text, as the prompt says
-	queueMsgMax = 10 // mq_maxmsg
-	hostnameMax = 64 // HOST_NAME_MAX
-)
+// hostnameMax is HOST_NAME_MAX.
+const hostnameMax = 64
 
 // config is everything the options say, and nothing else. The child
 // receives it whole over the handshake pipe (handshake.go).
@@ -169,7 +166,7 @@ func parseOptions(args []string) (*config, error) {
 	// Flags go straight into cfg, the rest into locals checked below.
 	cfg := &config{Prog: args[0]}
 	var help, showVersion bool
-	kind, key, host, ipc, timeout, queue := kinds[0].name, "", "", "", "60s", defaultQueue
+	kind, key, host, ipcOpt, timeout, queue := kinds[0].Name, "", "", "", "60s", defaultQueue
 	set := getopt.New()
 	set.FlagLong(&help, "help", 'h')
 	set.FlagLong(&showVersion, "version", 'V')
@@ -184,7 +181,7 @@ func parseOptions(args []string) (*config, error) {
 	set.FlagLong(&kind, "kind", 'k')
 	set.FlagLong(&key, "key", 0)
 	set.FlagLong(&host, "uts", 'u')
-	set.FlagLong(&ipc, "ipc", 'i')
+	set.FlagLong(&ipcOpt, "ipc", 'i')
 	set.FlagLong(&timeout, "timeout", 't')
 	set.FlagLong(&queue, "queue", 'q')
 	set.FlagLong(&cfg.Target, "target", 0)
@@ -209,13 +206,13 @@ func parseOptions(args []string) (*config, error) {
 		cfg.Hostname = host
 	}
 	if set.IsSet('i') {
-		switch ipc {
+		switch ipcOpt {
 		case "yes":
 			cfg.IPC, cfg.NewIPC = true, true
 		case "no":
 			cfg.IPC = true
 		default:
-			return nil, usagef("-i %s: give yes or no", arg(ipc))
+			return nil, usagef("-i %s: give yes or no", arg(ipcOpt))
 		}
 	}
 	if set.IsSet("target") {
@@ -247,7 +244,7 @@ func parseOptions(args []string) (*config, error) {
 		return nil, usagef("-t %s: %v", arg(timeout), err)
 	}
 	cfg.Timeout = d
-	if err := checkQueueName(queue); err != nil {
+	if err := ipc.CheckName(queue); err != nil {
 		return nil, usagef("-q %s: %v", arg(queue), err)
 	}
 	return cfg, nil
@@ -267,9 +264,9 @@ func parseObjects(set *getopt.Set, cfg *config, kind, key string) error {
 		return usagef("-c runs two children, and no command (%s) in them", arg(cfg.Command[0]))
 	case !cfg.IPC && !cfg.Compare && !cfg.Probe && (set.IsSet('k') || set.IsSet("key")):
 		return usagef("-k and --key are for the exchange: add -i yes, -i no or -c")
-	case set.IsSet("key") && !hasSysV(targets(cfg)):
+	case set.IsSet("key") && !ipc.HasSysV(targets(cfg)):
 		return usagef("--key is for the System V kinds: add -k msg, sem, shm or all")
-	case set.IsSet('q') && !slices.ContainsFunc(kinds, func(k string) bool { return kindNamed(k).byName }):
+	case set.IsSet('q') && !slices.ContainsFunc(kinds, func(k string) bool { return kindNamed(k).ByName }):
 		return usagef("-q names a queue, which -k %s leaves out: add mq to -k", arg(kind))
 	}
 	if set.IsSet("key") {
@@ -436,3 +433,17 @@ Exit status:
 `
 
 func usage(w io.Writer) { io.WriteString(w, usageText) }
+
+// targets are the objects of a run with cfg's options.
+func targets(cfg *config) []ipc.Object {
+	ts := make([]ipc.Object, len(cfg.Kinds))
+	for i, k := range cfg.Kinds {
+		ts[i] = ipc.Object{Kind: kindNamed(k)}
+		if ts[i].Kind.ByName {
+			ts[i].Name = cfg.Queue
+		} else {
+			ts[i].Key = cfg.Key
+		}
+	}
+	return ts
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"invoke_ns/internal/ipc"
 	"reflect"
 	"strings"
 	"syscall"
@@ -162,7 +163,7 @@ func FuzzParseOptions(f *testing.F) {
 			}
 			return
 		}
-		if cfg.Timeout <= 0 || checkQueueName(cfg.Queue) != nil || len(cfg.Hostname) > hostnameMax {
+		if cfg.Timeout <= 0 || ipc.CheckName(cfg.Queue) != nil || len(cfg.Hostname) > hostnameMax {
 			t.Fatalf("%q: accepted a bad config %+v", line, cfg)
 		}
 		if cfg.NewIPC && !cfg.IPC {

@@ -1,5 +1,8 @@
-// mqueue.go: POSIX message queues (mq_overview(7)) over the raw mq_*
-// system calls, so that the binary needs neither cgo nor librt.
+// mqueue.go: the article's object, the POSIX message queue
+// (mq_overview(7)), over the raw mq_* system calls, so that the binary
+// needs neither cgo nor librt; its entry of the table of kinds, which
+// heads the table; how a run locks one as its own and tells who has one;
+// and what to do when the kernel refuses one.
 //
 // Every queue is opened O_NONBLOCK and handed to the Go runtime's poller:
 // a receive then waits in the poller, not in the kernel, and can be given a
@@ -10,6 +13,8 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"invoke_ns/internal/ipc"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -18,6 +23,73 @@ import (
 
 	"golang.org/x/sys/unix"
 )
+
+// queueMsgMax is the most messages a queue of a run holds (mq_maxmsg),
+// as in the original program.
+const queueMsgMax = 10
+
+// mqKind is the article's queue, as an entry of the table of kinds.
+var mqKind = &ipc.Kind{
+	Name: "mq", Noun: "message queue", ByName: true,
+	Lookup: "mq_open", SendOp: "mq_send", WaitOp: "mq_timedreceive", CarriesText: true,
+	Created: "opening", CloseLine: true, Owner: "ls -l /dev/mqueue",
+	New: func(o ipc.Object) (ipc.Receiver, error) {
+		q, err := CreateQueue(o.Name, 0o600, queueMsgMax, ipc.MessageMax+1)
+		if err != nil {
+			return nil, err
+		}
+		return ownQueue{q}, nil
+	},
+	Look:    func(o ipc.Object, _ *os.File) (ipc.Sender, error) { return OpenQueue(o.Name, unix.O_WRONLY, o.ID) },
+	Find:    func(o ipc.Object) (ipc.Claim, error) { return findQueue(o.Name) },
+	Hints:   queueHints,
+	Removal: func(o ipc.Object) string { return "invoke_ns -f" + queueOption(o.Name) + " -i no" },
+}
+
+// kinds are every kind of object, in the order -k all goes through them:
+// the article's queue first, then what else the IPC namespace isolates,
+// then what it does not.
+var kinds = []*ipc.Kind{mqKind, ipc.Msg, ipc.Sem, ipc.Shm, ipc.Pshm}
+
+func init() { ipc.Register(mqKind) }
+
+// kindNames are the names of every kind, in order.
+func kindNames() []string {
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = k.Name
+	}
+	return names
+}
+
+// kindNamed is the entry for name, or nil.
+func kindNamed(name string) *ipc.Kind {
+	for _, k := range kinds {
+		if k.Name == name {
+			return k
+		}
+	}
+	return nil
+}
+
+// queueOption is -q NAME, or nothing for the default name.
+func queueOption(name string) string {
+	if name == defaultQueue {
+		return ""
+	}
+	return " -q " + name
+}
+
+// ownQueue is a Queue as the parent holds it, locked as this run's:
+// removing it unlinks its name, if the name is still its own.
+type ownQueue struct{ *Queue }
+
+func (q ownQueue) Remove() error {
+	if !q.IsNamed(q.Name()) {
+		return ipc.ErrReplaced
+	}
+	return UnlinkQueue(q.Name())
+}
 
 // mqAttr is struct mq_attr. C long is Go int on every Linux port.
 type mqAttr struct {
@@ -28,32 +100,11 @@ type mqAttr struct {
 	_       [4]int
 }
 
-// queueNameMax is NAME_MAX: the kernel's limit for the name after its slash.
-const queueNameMax = 255
-
 // Queue is an open message queue descriptor.
 type Queue struct {
 	name        string
 	f           *os.File
 	interrupted atomic.Bool // set by Interrupt, for good
-}
-
-// checkQueueName applies the rules glibc applies before mq_open(3) reaches
-// the kernel: one leading slash, no other, and a name the kernel accepts.
-func checkQueueName(name string) error {
-	switch rest, ok := strings.CutPrefix(name, "/"); {
-	case name == "":
-		return errors.New("the name is empty")
-	case !ok:
-		return errors.New("the name must start with /")
-	case rest == "" || rest == "." || rest == "..":
-		return errors.New("the name needs a character after / (not . or ..)")
-	case strings.Contains(rest, "/"):
-		return errors.New("the name may hold no / after the first")
-	case len(rest) > queueNameMax:
-		return errors.New("the name is over 255 bytes after the /")
-	}
-	return nil
 }
 
 // mqErr keeps the errno, as os.PathError does for files, so that callers
@@ -75,35 +126,35 @@ func CreateQueue(name string, mode uint32, maxmsg, msgsize int) (*Queue, error) 
 // OpenQueue opens an existing queue by name, with O_RDONLY, O_WRONLY or
 // O_RDWR; it is looked up in the caller's IPC namespace, and refused
 // unless it is want, where that is given.
-func OpenQueue(name string, flag int, want identity) (*Queue, error) {
+func OpenQueue(name string, flag int, want ipc.Identity) (*Queue, error) {
 	q, err := openQueue(name, flag, 0, nil)
 	if err != nil {
 		return nil, err
 	}
-	if err := want.check(q.identity()); err != nil {
+	if err := want.Check(q.Identity()); err != nil {
 		q.Close()
 		return nil, mqErr("mq_open", name, err)
 	}
 	return q, nil
 }
 
-// identity is the queue's device and inode: every IPC namespace has an
+// Identity is the queue's device and inode: every IPC namespace has an
 // mqueue filesystem of its own (mq_overview(7)), so a queue of the same
 // name in another namespace is on another device.
-func (q *Queue) identity() (identity, error) {
+func (q *Queue) Identity() (ipc.Identity, error) {
 	var st unix.Stat_t
 	var err error
 	if cerr := q.control(func(fd uintptr) { err = unix.Fstat(int(fd), &st) }); cerr != nil {
 		err = cerr
 	}
 	if err != nil {
-		return identity{}, mqErr("fstat", q.name, err)
+		return ipc.Identity{}, mqErr("fstat", q.name, err)
 	}
-	return identity{Dev: st.Dev, Ino: st.Ino}, nil
+	return ipc.Identity{Dev: st.Dev, Ino: st.Ino}, nil
 }
 
 func openQueue(name string, flag int, mode uint32, attr *mqAttr) (*Queue, error) {
-	if err := checkQueueName(name); err != nil {
+	if err := ipc.CheckName(name); err != nil {
 		return nil, mqErr("mq_open", name, unix.EINVAL)
 	}
 	// The system call takes the name without its slash; glibc strips it.
@@ -123,7 +174,7 @@ func openQueue(name string, flag int, mode uint32, attr *mqAttr) (*Queue, error)
 // UnlinkQueue removes the name; the queue itself goes when its last
 // descriptor is closed.
 func UnlinkQueue(name string) error {
-	if err := checkQueueName(name); err != nil {
+	if err := ipc.CheckName(name); err != nil {
 		return mqErr("mq_unlink", name, unix.EINVAL)
 	}
 	p, err := unix.BytePtrFromString(name[1:])
@@ -225,28 +276,12 @@ func (q *Queue) Interrupt() {
 func (q *Queue) Reset() {
 	q.interrupted.Store(false)
 	q.f.SetReadDeadline(time.Time{})
-	buf := make([]byte, messageMax+1)
+	buf := make([]byte, ipc.MessageMax+1)
 	for {
 		if _, err := q.receiveNow(buf); err != nil {
 			return
 		}
 	}
-}
-
-// Attr returns the queue's attributes (mq_getattr(3)).
-func (q *Queue) Attr() (mqAttr, error) {
-	var attr mqAttr
-	var err error
-	cerr := q.control(func(fd uintptr) {
-		_, _, errno := unix.Syscall(unix.SYS_MQ_GETSETATTR, fd, 0, uintptr(unsafe.Pointer(&attr)))
-		if errno != 0 {
-			err = errno
-		}
-	})
-	if cerr != nil {
-		err = cerr
-	}
-	return attr, mqErr("mq_getattr", q.name, err)
 }
 
 // Close is mq_close(3): on Linux a queue descriptor is a file descriptor.
@@ -261,4 +296,99 @@ func (q *Queue) control(fn func(fd uintptr)) error {
 		return err
 	}
 	return rc.Control(fn)
+}
+
+// findQueue says who has the queue of that name.
+func findQueue(name string) (ipc.Claim, error) {
+	q, err := OpenQueue(name, unix.O_RDONLY, ipc.Identity{})
+	if errors.Is(err, unix.EACCES) {
+		return ipc.Claim{Holder: ipc.Holder{State: ipc.OtherUser}}, nil
+	}
+	if err != nil {
+		return ipc.Claim{}, err
+	}
+	var st unix.Stat_t
+	if err := q.control(func(fd uintptr) { err = unix.Fstat(int(fd), &st) }); err != nil {
+		q.Close()
+		return ipc.Claim{}, err
+	}
+	if h, other := ipc.OtherOwner(int(st.Uid)); other {
+		q.Close()
+		return ipc.Claim{Holder: h}, nil
+	}
+	if err := q.Lock(); errors.Is(err, unix.EWOULDBLOCK) {
+		q.Close()
+		return ipc.Claim{Holder: ipc.Holder{State: ipc.LiveRun, PID: ipc.FlockHolder(st)}}, nil
+	} else if err != nil {
+		q.Close()
+		return ipc.Claim{}, err
+	}
+	return ipc.Claim{
+		Remove: func() error {
+			if !q.IsNamed(name) {
+				return ipc.ErrReplaced
+			}
+			return UnlinkQueue(name)
+		},
+		Release: func() { q.Close() },
+	}, nil
+}
+
+// Lock marks q as this run's for as long as the descriptor is open.
+func (q *Queue) Lock() error {
+	var err error
+	if cerr := q.control(func(fd uintptr) { err = unix.Flock(int(fd), unix.LOCK_EX|unix.LOCK_NB) }); cerr != nil {
+		return cerr
+	}
+	return err
+}
+
+// IsNamed says whether name still names q itself, and not a queue made
+// since by someone else under the same name. Plain system calls: a
+// descriptor open for a moment needs no poller.
+func (q *Queue) IsNamed(name string) bool {
+	p, err := unix.BytePtrFromString(strings.TrimPrefix(name, "/"))
+	if err != nil {
+		return false
+	}
+	fd, _, errno := unix.Syscall6(unix.SYS_MQ_OPEN, uintptr(unsafe.Pointer(p)),
+		uintptr(unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK), 0, 0, 0, 0)
+	if errno != 0 {
+		return false
+	}
+	defer unix.Close(int(fd))
+	mine, err := q.Identity()
+	named, nerr := ipc.FileIdentity(int(fd))
+	return err == nil && nerr == nil && named == mine
+}
+
+// mqueueSysctl reads one of /proc/sys/fs/mqueue's values, or "?".
+func mqueueSysctl(name string) string {
+	b, err := os.ReadFile("/proc/sys/fs/mqueue/" + name)
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// queueHints says what to do when mq_open(O_CREAT) fails, with the kernel
+// limit that was hit (mq_overview(7) "/proc interfaces").
+func queueHints(err error, o ipc.Object) (string, bool) {
+	switch ipc.ErrnoOf(err) {
+	case unix.ENOSPC:
+		return fmt.Sprintf("the limit on message queues is reached (/proc/sys/fs/mqueue/queues_max = %s): "+
+			"remove unused queues or raise the limit", mqueueSysctl("queues_max")), true
+	case unix.EINVAL:
+		return fmt.Sprintf("this queue needs %d messages of %d bytes, and the kernel allows "+
+			"/proc/sys/fs/mqueue/msg_max = %s, msgsize_max = %s: raise them",
+			queueMsgMax, ipc.MessageMax+1, mqueueSysctl("msg_max"), mqueueSysctl("msgsize_max")), true
+	case unix.EMFILE:
+		var rl unix.Rlimit
+		unix.Getrlimit(unix.RLIMIT_MSGQUEUE, &rl)
+		return fmt.Sprintf("your RLIMIT_MSGQUEUE (ulimit -q) of %d bytes is used up by other queues, "+
+			"or the limit on open files is reached: remove unused queues or raise the limit", rl.Cur), true
+	case unix.EACCES:
+		return "you may not create or replace " + o.Name + ": choose another name with -q", true
+	}
+	return "", false
 }

@@ -3,17 +3,19 @@ package main
 import (
 	"bytes"
 	"errors"
+	"invoke_ns/internal/ipc"
 	"os"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
 func TestQueueRoundTrip(t *testing.T) {
 	name := testQueue(t)
-	q, err := CreateQueue(name, 0o600, queueMsgMax, messageMax+1)
+	q, err := CreateQueue(name, 0o600, queueMsgMax, ipc.MessageMax+1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,10 +29,10 @@ func TestQueueRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if attr.Maxmsg != queueMsgMax || attr.Msgsize != messageMax+1 || attr.Curmsgs != 0 {
-		t.Errorf("attributes %+v, want maxmsg %d msgsize %d", attr, queueMsgMax, messageMax+1)
+	if attr.Maxmsg != queueMsgMax || attr.Msgsize != ipc.MessageMax+1 || attr.Curmsgs != 0 {
+		t.Errorf("attributes %+v, want maxmsg %d msgsize %d", attr, queueMsgMax, ipc.MessageMax+1)
 	}
-	w, err := OpenQueue(name, unix.O_WRONLY, identity{})
+	w, err := OpenQueue(name, unix.O_WRONLY, ipc.Identity{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +43,7 @@ func TestQueueRoundTrip(t *testing.T) {
 	if attr, _ := q.Attr(); attr.Curmsgs != 1 {
 		t.Errorf("curmsgs %d after one send", attr.Curmsgs)
 	}
-	buf := make([]byte, messageMax+1)
+	buf := make([]byte, ipc.MessageMax+1)
 	n, err := q.Receive(buf, time.Now().Add(time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +78,7 @@ func TestQueueErrors(t *testing.T) {
 	if _, err := q.Receive(make([]byte, 4), time.Now().Add(time.Second)); !errors.Is(err, unix.EMSGSIZE) {
 		t.Errorf("receive into a buffer smaller than mq_msgsize: %v, want EMSGSIZE", err)
 	}
-	if _, err := OpenQueue(name+"_none", unix.O_WRONLY, identity{}); !errors.Is(err, unix.ENOENT) {
+	if _, err := OpenQueue(name+"_none", unix.O_WRONLY, ipc.Identity{}); !errors.Is(err, unix.ENOENT) {
 		t.Errorf("opening a missing queue: %v, want ENOENT", err)
 	}
 	if err := UnlinkQueue(name + "_none"); !errors.Is(err, unix.ENOENT) {
@@ -137,12 +139,12 @@ func TestQueueNames(t *testing.T) {
 		{"/..", false},
 	}
 	for _, tt := range tests {
-		err := checkQueueName(tt.name)
+		err := ipc.CheckName(tt.name)
 		if (err == nil) != tt.ok {
-			t.Errorf("checkQueueName(%q) = %v, want ok=%v", tt.name, err, tt.ok)
+			t.Errorf("ipc.CheckName(%q) = %v, want ok=%v", tt.name, err, tt.ok)
 		}
 		if !tt.ok {
-			if _, err := OpenQueue(tt.name, unix.O_RDONLY, identity{}); !errors.Is(err, unix.EINVAL) {
+			if _, err := OpenQueue(tt.name, unix.O_RDONLY, ipc.Identity{}); !errors.Is(err, unix.EINVAL) {
 				t.Errorf("OpenQueue(%q): %v, want EINVAL before any system call", tt.name, err)
 			}
 		}
@@ -154,13 +156,13 @@ func TestQueueNames(t *testing.T) {
 func BenchmarkRoundTrip(b *testing.B) {
 	name := "/invoke_ns_bench_" + strings.Repeat("x", 4)
 	UnlinkQueue(name)
-	q, err := CreateQueue(name, 0o600, queueMsgMax, messageMax+1)
+	q, err := CreateQueue(name, 0o600, queueMsgMax, ipc.MessageMax+1)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer func() { q.Close(); UnlinkQueue(name) }()
 	msg := []byte(pianoRiffs + "\x00")
-	buf := make([]byte, messageMax+1)
+	buf := make([]byte, ipc.MessageMax+1)
 	deadline := time.Now().Add(time.Hour)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -171,4 +173,21 @@ func BenchmarkRoundTrip(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// Attr returns the queue's attributes (mq_getattr(3)): for the tests,
+// which check what a queue is made with.
+func (q *Queue) Attr() (mqAttr, error) {
+	var attr mqAttr
+	var err error
+	cerr := q.control(func(fd uintptr) {
+		_, _, errno := unix.Syscall(unix.SYS_MQ_GETSETATTR, fd, 0, uintptr(unsafe.Pointer(&attr)))
+		if errno != 0 {
+			err = errno
+		}
+	})
+	if cerr != nil {
+		err = cerr
+	}
+	return attr, mqErr("mq_getattr", q.name, err)
 }

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"invoke_ns/internal/ipc"
 	"invoke_ns/internal/ns"
 	"invoke_ns/internal/term"
 	"io"
@@ -108,7 +109,7 @@ func (p *parent) aim(spec *runSpec, rec *record) error {
 		if err != nil {
 			return err
 		}
-		if slices.ContainsFunc(spec.Objects, func(t target) bool { return t.kind().isolation == "mnt" }) {
+		if slices.ContainsFunc(spec.Objects, func(t ipc.Object) bool { return t.Kind.InDevShm }) {
 			return fmt.Errorf("--from %s: pshm is not in this version with --from: leave it out of -k", p.cfg.From)
 		}
 		p.from = e
@@ -133,9 +134,9 @@ func (p *parent) aim(spec *runSpec, rec *record) error {
 
 // lookInRoot has the child look for POSIX shared memory in the /dev/shm
 // of e's process, within its root, and opens that root for it.
-func lookInRoot(e *ns.Handle, ts []target) error {
+func lookInRoot(e *ns.Handle, ts []ipc.Object) error {
 	for i, t := range ts {
-		if t.kind().isolation == "mnt" {
+		if t.Kind.InDevShm {
 			if e.Root == nil {
 				if err := e.OpenRoot("--target"); err != nil {
 					return err
@@ -151,8 +152,8 @@ func lookInRoot(e *ns.Handle, ts []target) error {
 // on both sides of the line asks: whether the child's IPC namespace is
 // this one, and whether its /dev/shm is.
 func (p *parent) summarize(o *outcome) {
-	ipc, shm := shares(o.verdicts, "ipc"), shares(o.verdicts, "mnt")
-	if ipc == nil || shm == nil || o.signal != 0 {
+	byIPC, shm := shares(o.verdicts, "ipc"), shares(o.verdicts, "mnt")
+	if byIPC == nil || shm == nil || o.signal != 0 {
 		return
 	}
 	who, here := "the child", "the parent's"
@@ -161,14 +162,14 @@ func (p *parent) summarize(o *outcome) {
 	}
 	var s string
 	switch {
-	case *ipc && *shm:
-		s = fmt.Sprintf("%s shares %s IPC namespace and %s %s", who, here, here, shmDir)
+	case *byIPC && *shm:
+		s = fmt.Sprintf("%s shares %s IPC namespace and %s %s", who, here, here, ipc.ShmDir)
 	case *shm:
-		s = fmt.Sprintf("%s is in another IPC namespace, but shares %s %s", who, here, shmDir)
-	case *ipc:
-		s = fmt.Sprintf("%s shares %s IPC namespace, but has a %s of its own", who, here, shmDir)
+		s = fmt.Sprintf("%s is in another IPC namespace, but shares %s %s", who, here, ipc.ShmDir)
+	case *byIPC:
+		s = fmt.Sprintf("%s shares %s IPC namespace, but has a %s of its own", who, here, ipc.ShmDir)
 	default:
-		s = fmt.Sprintf("%s is in another IPC namespace, and has a %s of its own", who, shmDir)
+		s = fmt.Sprintf("%s is in another IPC namespace, and has a %s of its own", who, ipc.ShmDir)
 	}
 	p.say("Parent: ", "In sum: "+s+".")
 }
@@ -216,7 +217,7 @@ func (p *parent) runOnce(spec *runSpec, rec *record) *outcome {
 		return &outcome{err: err}
 	}
 	defer c.link.close()
-	var objs []object
+	var objs []ipc.Receiver
 	if ferr := p.from.Inside(func() { objs, err = p.createAll(spec) }); ferr != nil {
 		err = ferr
 	}
@@ -229,12 +230,12 @@ func (p *parent) runOnce(spec *runSpec, rec *record) *outcome {
 		c.kill()
 		return &outcome{err: err}
 	}
-	if rec.Options != nil && hasSysV(spec.Objects) {
-		key := spec.Objects[slices.IndexFunc(spec.Objects, func(t target) bool { return !t.kind().byName })].Key
+	if rec.Options != nil && ipc.HasSysV(spec.Objects) {
+		key := spec.Objects[slices.IndexFunc(spec.Objects, func(t ipc.Object) bool { return !t.Kind.ByName })].Key
 		rec.Options.Key = &key
 	}
-	if spec.NewIPC && hasSysV(spec.Objects) {
-		p.moref("Parent: /proc/sysvipc: %s\n", sysvCounts())
+	if spec.NewIPC && ipc.HasSysV(spec.Objects) {
+		p.moref("Parent: /proc/sysvipc: %s\n", ipc.SysVCounts())
 	}
 	o := p.drive(c, spec, objs, rec, namespaces)
 	if err := p.removeAll(spec.Objects, objs); err != nil && o.err == nil {
@@ -245,7 +246,7 @@ func (p *parent) runOnce(spec *runSpec, rec *record) *outcome {
 
 // drive hands the child its options and lets it go, does the exchange
 // through each object, and waits for the child.
-func (p *parent) drive(c *childProc, spec *runSpec, objs []object, rec *record, namespaces []string) *outcome {
+func (p *parent) drive(c *childProc, spec *runSpec, objs []ipc.Receiver, rec *record, namespaces []string) *outcome {
 	o, done := p.converse(c, spec, objs, rec, namespaces)
 	if done {
 		p.awaitChild(c, o)
@@ -255,7 +256,7 @@ func (p *parent) drive(c *childProc, spec *runSpec, objs []object, rec *record, 
 
 // converse is drive up to the wait for the child, and says whether that
 // wait is due: it is not when the child could not be let go.
-func (p *parent) converse(c *childProc, spec *runSpec, objs []object, rec *record, namespaces []string) (*outcome, bool) {
+func (p *parent) converse(c *childProc, spec *runSpec, objs []ipc.Receiver, rec *record, namespaces []string) (*outcome, bool) {
 	p.spec = spec
 	p.verbosef("Parent: PID of child is %d\n", c.pid)
 	if p.wantNS() && rec.ChildNS == nil {
@@ -303,14 +304,14 @@ func (p *parent) release(c *childProc, spec *runSpec) error {
 
 // exchanges goes through the objects in turn, one verdict each. A failure
 // that is not a verdict, a signal, or a child cut short ends the round.
-func (p *parent) exchanges(c *childProc, spec *runSpec, objs []object, rec *record, o *outcome) {
+func (p *parent) exchanges(c *childProc, spec *runSpec, objs []ipc.Receiver, rec *record, o *outcome) {
 	reports := c.reports
 	// The child prompts for the message at the first object it can send
 	// text through, unless it was given the message.
 	prompts := spec.Message == nil
 	for i, t := range spec.Objects {
 		orec := rec.object(t)
-		x := p.exchange(t, objs[i], c, reports, orec, prompts && t.kind().carriesText)
+		x := p.exchange(t, objs[i], c, reports, orec, prompts && t.Kind.CarriesText)
 		prompts = prompts && !x.read
 		if x.signal != 0 {
 			c.kill()
@@ -318,7 +319,7 @@ func (p *parent) exchanges(c *childProc, spec *runSpec, objs []object, rec *reco
 			return
 		}
 		orec.Verdict = x.verdict
-		o.verdicts = append(o.verdicts, kindVerdict{t.kind().isolation, x.verdict})
+		o.verdicts = append(o.verdicts, kindVerdict{t.Kind.Isolation(), x.verdict})
 		if x.reported {
 			c.ack()
 		}
@@ -334,16 +335,16 @@ func (p *parent) exchanges(c *childProc, spec *runSpec, objs []object, rec *reco
 }
 
 // removeAll closes and removes the objects made, saying so with -v.
-func (p *parent) removeAll(ts []target, objs []object) error {
+func (p *parent) removeAll(ts []ipc.Object, objs []ipc.Receiver) error {
 	var first error
 	for i, o := range objs {
 		t := ts[i]
-		if t.kind().closeLine {
+		if t.Kind.CloseLine {
 			p.verbosef("Parent: closing %s\n", t)
 		}
 		p.verbosef("Parent: Removing %s\n", t)
 		err := o.Remove()
-		if errors.Is(err, errReplaced) {
+		if errors.Is(err, ipc.ErrReplaced) {
 			err = fmt.Errorf("removing %s: %w", t, err)
 		} else if err != nil {
 			err = hint(err, "another process removed it")
@@ -375,10 +376,10 @@ type received struct {
 // exchange waits for the message, for the child's report, or for a signal,
 // whichever comes first: a child that cannot reach the object says so at
 // once, so that the parent never sits out the timeout for nothing.
-func (p *parent) exchange(t target, o object, c *childProc, reports <-chan report, rec *objectRecord, prompts bool) exchanged {
+func (p *parent) exchange(t ipc.Object, o ipc.Receiver, c *childProc, reports <-chan report, rec *objectRecord, prompts bool) exchanged {
 	msgs := make(chan received, 1)
 	go func() {
-		buf := make([]byte, messageMax+1)
+		buf := make([]byte, ipc.MessageMax+1)
 		n, err := o.Receive(buf, time.Now().Add(p.cfg.Timeout))
 		msgs <- received{buf[:n], err}
 	}()
@@ -408,7 +409,7 @@ func (p *parent) exchange(t target, o object, c *childProc, reports <-chan repor
 				// it, at the timeout or interrupted: one more look,
 				// without waiting, tells whether it is there.
 				o.Interrupt()
-				buf := make([]byte, messageMax+1)
+				buf := make([]byte, ipc.MessageMax+1)
 				n, err := o.Receive(buf, time.Now())
 				m = received{buf[:n], err}
 			}
@@ -452,7 +453,7 @@ func (p *parent) exchange(t target, o object, c *childProc, reports <-chan repor
 				io.WriteString(p.out, "\n")
 			}
 			c.kill()
-			p.say("Parent: ", fmt.Sprintf("no %s will arrive: the target, %s, ended", t.kind().what(), p.target.About()))
+			p.say("Parent: ", fmt.Sprintf("no %s will arrive: the target, %s, ended", t.Kind.What(), p.target.About()))
 			return exchanged{verdict: targetEnded}
 		case sig := <-p.sigs:
 			if rep == nil && prompts {
@@ -467,7 +468,7 @@ func (p *parent) exchange(t target, o object, c *childProc, reports <-chan repor
 
 // delivery handles the end of the wait on the object: a message, or the
 // timeout.
-func (p *parent) delivery(t target, m received, rep *report, c *childProc, rec *objectRecord) exchanged {
+func (p *parent) delivery(t ipc.Object, m received, rep *report, c *childProc, rec *objectRecord) exchanged {
 	reported := rep != nil
 	if m.err != nil {
 		if !errors.Is(m.err, unix.ETIMEDOUT) {
@@ -478,7 +479,7 @@ func (p *parent) delivery(t target, m received, rep *report, c *childProc, rec *
 			// private to this user, another of this user's processes,
 			// or root, took it.
 			p.say("Parent: ", fmt.Sprintf("no %s arrived: the child sent it, but another process took it from %s first",
-				t.kind().what(), t.shortName()))
+				t.Kind.What(), t.ShortName()))
 			return exchanged{verdict: taken, reported: true, read: true}
 		}
 		if !reported {
@@ -487,18 +488,18 @@ func (p *parent) delivery(t target, m received, rep *report, c *childProc, rec *
 			io.WriteString(p.out, "\n")
 			c.kill()
 		}
-		p.perror(t.kind().wait, m.err)
+		p.perror(t.Kind.WaitOp, m.err)
 		return exchanged{verdict: timedOut}
 	}
 	msg := bytes.TrimSuffix(m.msg, []byte{0})
 	switch {
-	case !t.kind().carriesText:
+	case !t.Kind.CarriesText:
 		p.verbosef("Parent: received the child's signal\n")
 		rec.arrived(nil)
 		p.printf("\n")
 		p.say("    Parent: ", "the child's signal arrived through the "+t.String())
 		p.printf("     (a semaphore carries no text)\n\n")
-	case t.kind().byName:
+	case t.Kind.ByName:
 		p.verbosef("Parent: received message from child\n")
 		rec.arrived(msg)
 		p.printf("\n    Parent: the following message was received from the child\n     >> %s\n\n", msg)
@@ -510,43 +511,43 @@ func (p *parent) delivery(t target, m received, rep *report, c *childProc, rec *
 		p.printf("     >> %s\n\n", msg)
 	}
 	switch {
-	case p.target != nil && t.kind().isolation == "mnt":
-		p.say("Parent: ", fmt.Sprintf("%s shares this %s", p.target.About(), shmDir))
+	case p.target != nil && t.Kind.InDevShm:
+		p.say("Parent: ", fmt.Sprintf("%s shares this %s", p.target.About(), ipc.ShmDir))
 	case p.target != nil:
 		p.say("Parent: ", here(p.target, p.from))
-	case t.kind().isolation == "mnt" && p.spec.NewIPC:
-		p.say("Parent: ", "it crossed the new IPC namespace: POSIX shared memory is a file in "+shmDir+
-			", which the IPC namespace does not isolate; a mount namespace with its own "+shmDir+" does (-m)")
+	case t.Kind.InDevShm && p.spec.NewIPC:
+		p.say("Parent: ", "it crossed the new IPC namespace: POSIX shared memory is a file in "+ipc.ShmDir+
+			", which the IPC namespace does not isolate; a mount namespace with its own "+ipc.ShmDir+" does (-m)")
 	}
 	return exchanged{verdict: delivered, reported: reported, read: true}
 }
 
 // undelivered says, in one sentence, why no message can arrive.
-func (p *parent) undelivered(t target, r report) verdict {
-	what := t.kind().what()
+func (p *parent) undelivered(t ipc.Object, r report) verdict {
+	what := t.Kind.What()
 	switch r.Outcome {
 	case outcomeNotOurs:
-		p.say("Parent: ", fmt.Sprintf("no %s can arrive: %s has its own %s, not %s", what, p.where(t), t.bare(), p.thisOne()))
+		p.say("Parent: ", fmt.Sprintf("no %s can arrive: %s has its own %s, not %s", what, p.where(t), t.Bare(), p.thisOne()))
 		return blocked
 	case outcomeOpenFailed:
-		isolation, missing := t.kind().isolation, r.Errno == unix.ENOENT
+		isolation, missing := t.Kind.Isolation(), r.Errno == unix.ENOENT
 		switch {
 		case r.ShmDir && p.target != nil:
-			p.say("Parent: ", fmt.Sprintf("no %s can arrive: the %s of %s %s", what, shmDir, p.target.About(), shmDirFault(r.Errno)))
+			p.say("Parent: ", fmt.Sprintf("no %s can arrive: the %s of %s %s", what, ipc.ShmDir, p.target.About(), shmDirFault(r.Errno)))
 		case missing && isolation == "ipc" && p.target != nil:
 			p.say("Parent: ", fmt.Sprintf("no %s can arrive: %s", what, elsewhere(p.target, p.from)))
 		case missing && isolation == "mnt" && p.target != nil:
-			p.say("Parent: ", fmt.Sprintf("no %s can arrive: the %s of %s has no %s", what, shmDir, p.target.About(), t.bare()))
+			p.say("Parent: ", fmt.Sprintf("no %s can arrive: the %s of %s has no %s", what, ipc.ShmDir, p.target.About(), t.Bare()))
 		case missing && isolation == "ipc" && p.spec.NewIPC:
-			p.say("Parent: ", fmt.Sprintf("no %s can arrive: the new IPC namespace has no %s", what, t.bare()))
+			p.say("Parent: ", fmt.Sprintf("no %s can arrive: the new IPC namespace has no %s", what, t.Bare()))
 		case missing && isolation == "mnt" && p.cfg.NewMount && !p.spec.NewIPC:
 			p.say("Parent: ", fmt.Sprintf("no %s can arrive: the child's new mount namespace has a %s of its own, "+
-				"without %s: this time the mount namespace blocked it, not the IPC namespace", what, shmDir, t.bare()))
+				"without %s: this time the mount namespace blocked it, not the IPC namespace", what, ipc.ShmDir, t.Bare()))
 		case missing && isolation == "mnt" && p.cfg.NewMount:
 			p.say("Parent: ", fmt.Sprintf("no %s can arrive: the child's new mount namespace has a %s of its own, "+
-				"without %s", what, shmDir, t.bare()))
+				"without %s", what, ipc.ShmDir, t.Bare()))
 		default:
-			p.say("Parent: ", fmt.Sprintf("no %s can arrive: the child could not open %s (%s)", what, t.shortName(), strerror(r.Errno)))
+			p.say("Parent: ", fmt.Sprintf("no %s can arrive: the child could not open %s (%s)", what, t.ShortName(), ipc.Strerror(r.Errno)))
 		}
 		return blocked
 	case outcomeNoMessage:
@@ -556,25 +557,25 @@ func (p *parent) undelivered(t target, r report) verdict {
 		if r.Endless {
 			p.printf("Parent: no message will arrive: the child's goes on past %d bytes\n", term.DiscardMax)
 		} else {
-			p.printf("Parent: no message will arrive: the child's was %d bytes, more than the %d that fit\n", r.Size, messageMax)
+			p.printf("Parent: no message will arrive: the child's was %d bytes, more than the %d that fit\n", r.Size, ipc.MessageMax)
 		}
 		return noMessage
 	}
-	p.say("Parent: ", fmt.Sprintf("no %s will arrive: the child could not send it (%s)", what, strerror(r.Errno)))
+	p.say("Parent: ", fmt.Sprintf("no %s will arrive: the child could not send it (%s)", what, ipc.Strerror(r.Errno)))
 	return sendFailed
 }
 
 // where names the place the child looked for t: the target, its
 // /dev/shm, or the child's own namespaces.
-func (p *parent) where(t target) string {
-	mnt := t.kind().isolation == "mnt"
+func (p *parent) where(t ipc.Object) string {
+	mnt := t.Kind.InDevShm
 	switch {
 	case p.target != nil && mnt:
-		return "the " + shmDir + " of " + p.target.About()
+		return "the " + ipc.ShmDir + " of " + p.target.About()
 	case p.target != nil:
 		return p.target.About()
 	case mnt:
-		return "the child's " + shmDir
+		return "the child's " + ipc.ShmDir
 	case p.spec.NewIPC:
 		return "the new IPC namespace"
 	}
@@ -600,7 +601,7 @@ func shmDirFault(errno unix.Errno) string {
 	case unix.ENOTDIR:
 		return "is not a directory (ENOTDIR)"
 	}
-	return "cannot be opened (" + strerror(errno) + ")"
+	return "cannot be opened (" + ipc.Strerror(errno) + ")"
 }
 
 // childGone reports a child that ended before it said anything. One that
@@ -705,6 +706,6 @@ func (p *parent) printf(format string, args ...any) {
 // quiet run, whose table says it instead.
 func (p *parent) perror(op string, err error) {
 	if !p.quiet {
-		fmt.Fprintf(os.Stderr, "Parent: %s: %s\n", op, strerror(err))
+		fmt.Fprintf(os.Stderr, "Parent: %s: %s\n", op, ipc.Strerror(err))
 	}
 }

@@ -7,6 +7,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"invoke_ns/internal/ipc"
 	"io"
 	"os"
 	"strings"
@@ -79,15 +80,15 @@ func TestPOSIXSharedMemoryCtrlC(t *testing.T) {
 			q := testQueue(t)
 			s := start(t, append(append(flags, "-q", q), args...)...)
 			s.waitForPrompt()
-			if _, err := os.Stat(shmPath(shmDir, q)); err != nil {
-				t.Fatalf("no %s while the run waits: %v", shmPath(shmDir, q), err)
+			if _, err := os.Stat(ipc.ShmPath(ipc.ShmDir, q)); err != nil {
+				t.Fatalf("no %s while the run waits: %v", ipc.ShmPath(ipc.ShmDir, q), err)
 			}
 			s.cmd.Process.Signal(unix.SIGINT)
 			if r := s.wait(); r.code != 130 {
 				t.Errorf("exit %d, want 130\n%s", r.code, r.stderr)
 			}
-			if _, err := os.Stat(shmPath(shmDir, q)); !errors.Is(err, os.ErrNotExist) {
-				t.Errorf("%s is left: %v", shmPath(shmDir, q), err)
+			if _, err := os.Stat(ipc.ShmPath(ipc.ShmDir, q)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s is left: %v", ipc.ShmPath(ipc.ShmDir, q), err)
 			}
 		})
 	}
@@ -143,12 +144,12 @@ func TestCompareWithPOSIXSharedMemory(t *testing.T) {
 func TestPOSIXSharedMemoryLeftover(t *testing.T) {
 	flags := privFlags(t)
 	q := testQueue(t)
-	left, err := CreateShm(shmDir, q)
+	left, err := ipc.CreateShm(ipc.ShmDir, q)
 	if err != nil {
 		t.Fatal(err)
 	}
 	left.Close()
-	defer UnlinkShm(shmDir, q)
+	defer ipc.UnlinkShm(ipc.ShmDir, q)
 	args := append(flags, "-k", "pshm", "-q", q, "-i", "no")
 	r := run(t, "again\n", args...)
 	if msg, one := oneError(r.stderr); r.code != exitFailure || !one ||

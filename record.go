@@ -6,6 +6,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"invoke_ns/internal/ipc"
 	"invoke_ns/internal/ns"
 	"os"
 	"time"
@@ -91,25 +92,25 @@ type openResult struct {
 }
 
 func newRecord(cfg *config) *record {
-	ipc := ""
+	ipcOpt := ""
 	if cfg.IPC {
-		ipc = map[bool]string{true: "yes", false: "no"}[cfg.NewIPC]
+		ipcOpt = map[bool]string{true: "yes", false: "no"}[cfg.NewIPC]
 	}
 	opts := &jsonOptions{
-		IPC: ipc, Compare: cfg.Compare, Kinds: cfg.Kinds, PID: cfg.NewPID, Mount: cfg.NewMount,
+		IPC: ipcOpt, Compare: cfg.Compare, Kinds: cfg.Kinds, PID: cfg.NewPID, Mount: cfg.NewMount,
 		UTS: cfg.Hostname, Net: cfg.NewNet, User: cfg.NewUser, Timeout: cfg.Timeout.String(),
 		Queue: cfg.Queue, Force: cfg.Force, Command: cfg.Command, Verbose: cfg.Verbose,
 	}
-	if hasSysV(targets(cfg)) {
+	if ipc.HasSysV(targets(cfg)) {
 		opts.Key = &cfg.Key
 	}
 	return &record{Options: opts, Objects: []*objectRecord{}, start: time.Now()}
 }
 
 // object starts the record of one object's exchange.
-func (r *record) object(t target) *objectRecord {
-	o := &objectRecord{Kind: t.Kind}
-	if t.kind().byName {
+func (r *record) object(t ipc.Object) *objectRecord {
+	o := &objectRecord{Kind: t.Kind.Name}
+	if t.Kind.ByName {
 		o.Name = t.Name
 	} else {
 		key := t.Key
@@ -124,7 +125,7 @@ func errnoResult(errno unix.Errno) *openResult {
 	if errno == 0 {
 		return &openResult{Result: "ok"}
 	}
-	return &openResult{Result: "error", Error: strerror(errno), Errno: unix.ErrnoName(errno)}
+	return &openResult{Result: "error", Error: ipc.Strerror(errno), Errno: unix.ErrnoName(errno)}
 }
 
 // childReport notes what the child's report says.
@@ -133,7 +134,7 @@ func (o *objectRecord) childReport(rep report) {
 	case outcomeOpenFailed:
 		o.ChildOpen = errnoResult(rep.Errno)
 	case outcomeNotOurs:
-		o.ChildOpen = &openResult{Result: "not-ours", Error: errNotOurs.Error()}
+		o.ChildOpen = &openResult{Result: "not-ours", Error: ipc.ErrNotOurs.Error()}
 	default:
 		o.ChildOpen = errnoResult(0)
 	}
@@ -168,7 +169,7 @@ func (r *record) finish(cfg *config, o *outcome) {
 	r.Verdict = "none"
 	var vs []kindVerdict
 	for _, obj := range r.Objects {
-		vs = append(vs, kindVerdict{kindNamed(obj.Kind).isolation, obj.Verdict})
+		vs = append(vs, kindVerdict{kindNamed(obj.Kind).Isolation(), obj.Verdict})
 	}
 	if cfg.IPC || cfg.Compare {
 		v := judge(vs)

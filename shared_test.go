@@ -6,6 +6,8 @@ package main
 
 import (
 	"fmt"
+	"invoke_ns/internal/hermetic"
+	"invoke_ns/internal/ipc"
 	"io"
 	"os"
 	"os/exec"
@@ -79,7 +81,7 @@ func TestTakenMessage(t *testing.T) {
 	flags := privFlags(t)
 	q := testQueue(t)
 	s, _ := atPrompt(t, flags, q)
-	thief, err := OpenQueue(q, unix.O_RDONLY, identity{})
+	thief, err := OpenQueue(q, unix.O_RDONLY, ipc.Identity{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +92,7 @@ func TestTakenMessage(t *testing.T) {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 		inKernel <- unix.Gettid()
-		buf := make([]byte, messageMax+1)
+		buf := make([]byte, ipc.MessageMax+1)
 		deadline := unix.NsecToTimespec(time.Now().Add(runLimit).UnixNano())
 		var n uintptr
 		thief.control(func(fd uintptr) {
@@ -204,7 +206,7 @@ func TestDisplacedRunLeavesTheOtherAlone(t *testing.T) {
 	if r.code != exitFailure || !strings.Contains(flat(r.stderr), "removing message queue "+q+": another process removed it") {
 		t.Errorf("exit %d, want 1 and why it was not removed:\n%s", r.code, r.stderr)
 	}
-	if _, err := OpenQueue(q, unix.O_RDONLY, identity{}); err != nil {
+	if _, err := OpenQueue(q, unix.O_RDONLY, ipc.Identity{}); err != nil {
 		t.Errorf("the other queue is gone: %v", err)
 	}
 }
@@ -389,7 +391,7 @@ func TestChildMarkerSetByMistake(t *testing.T) {
 // (ptrace) while the mount becomes noexec, then let go.
 func TestNoexecSaysSo(t *testing.T) {
 	needRoot(t, "mounting a tmpfs in the suite's mount namespace")
-	if !hermetic() {
+	if !hermetic.On() {
 		t.Skipf("skipped %s: mounts only in the suite's own mount namespace", t.Name())
 	}
 	mnt := t.TempDir()
@@ -432,13 +434,13 @@ func TestForceOnAnotherUsersObject(t *testing.T) {
 		{"pshm", ": owned by uid 0, another user, so it stays — -f removes only what an earlier run of yours left behind"},
 	} {
 		t.Run(tt.kind, func(t *testing.T) {
-			tg := target{Kind: tt.kind}
+			tg := ipc.Object{Kind: kindNamed(tt.kind)}
 			which := []string{"-q", testQueue(t)}
-			if tg.Name = which[1]; !tg.kind().byName {
+			if tg.Name = which[1]; !tg.Kind.ByName {
 				tg.Key = testKey(t)
 				which = []string{"--key", strconv.Itoa(int(tg.Key))}
 			}
-			o, err := tg.create()
+			o, err := tg.Create()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -450,7 +452,7 @@ func TestForceOnAnotherUsersObject(t *testing.T) {
 			if r.code != exitFailure || !strings.Contains(flat(r.stderr), tt.refusal) {
 				t.Errorf("exit %d, want %d and %q:\n%s", r.code, exitFailure, tt.refusal, r.stderr)
 			}
-			if e, err := tg.open(nil); err != nil {
+			if e, err := tg.Open(nil); err != nil {
 				t.Errorf("root's %s is gone: %v", tt.kind, err)
 			} else {
 				e.Close()
@@ -475,13 +477,13 @@ func TestLockPeerWaitsForListen(t *testing.T) {
 	// The holder listens only once it has been asked and has refused, as
 	// one preempted between the two would.
 	pauses, listenErr := 0, error(nil)
-	defer func(pause func()) { lockPeerPause = pause }(lockPeerPause)
-	lockPeerPause = func() {
+	defer func(pause func()) { ipc.LockPeerPause = pause }(ipc.LockPeerPause)
+	ipc.LockPeerPause = func() {
 		if pauses++; pauses == 1 {
 			listenErr = unix.Listen(fd, 1)
 		}
 	}
-	if cred, ok := lockPeer(addr); !ok || int(cred.Pid) != os.Getpid() {
+	if cred, ok := ipc.LockPeer(addr); !ok || int(cred.Pid) != os.Getpid() {
 		t.Errorf("lockPeer gave %+v, want PID %d (the holder's)", cred, os.Getpid())
 	}
 	if listenErr != nil {

@@ -4,8 +4,8 @@
 package main
 
 import (
-	"errors"
 	"fmt"
+	"invoke_ns/internal/ipc"
 	"os"
 	"regexp"
 	"strings"
@@ -18,25 +18,6 @@ import (
 )
 
 var sysvKinds = []string{"msg", "sem", "shm"}
-
-// sysvObjects lists the System V objects of this IPC namespace as
-// "kind id", from /proc/sysvipc.
-func sysvObjects() []string {
-	var objs []string
-	for _, k := range sysvKinds {
-		b, err := os.ReadFile("/proc/sysvipc/" + k)
-		if err != nil {
-			continue
-		}
-		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-		for _, l := range lines[1:] {
-			if f := strings.Fields(l); len(f) > 1 {
-				objs = append(objs, k+" "+f[1])
-			}
-		}
-	}
-	return objs
-}
 
 // hasKey says whether an object of kind with key exists here.
 func hasKey(kind string, key int32) bool {
@@ -54,92 +35,14 @@ func testKey(t *testing.T) int32 {
 	t.Cleanup(func() {
 		for _, k := range sysvKinds {
 			if hasKey(k, key) {
-				if o, err := kindNamed(k).open(target{Kind: k, Key: key}, nil); err == nil {
-					removeSysV(o.(object), nil)
+				if o, err := kindNamed(k).Look(ipc.Object{Kind: kindNamed(k), Key: key}, nil); err == nil {
+					ipc.RemoveSysV(o.(ipc.Receiver), nil)
 				}
 				t.Errorf("a %s object with key %d was left behind", k, key)
 			}
 		}
 	})
 	return key
-}
-
-func TestSysVRoundTrip(t *testing.T) {
-	for _, kind := range sysvKinds {
-		t.Run(kind, func(t *testing.T) {
-			tg := target{Kind: kind, Key: testKey(t)}
-			if _, err := tg.open(nil); !errors.Is(err, unix.ENOENT) {
-				t.Fatalf("lookup before create: %v, want ENOENT", err)
-			}
-			o, err := tg.create()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() {
-				if err := errors.Join(o.Close(), o.Remove()); err != nil {
-					t.Error(err)
-				}
-				if _, err := tg.open(nil); !errors.Is(err, unix.ENOENT) {
-					t.Errorf("lookup after remove: %v, want ENOENT", err)
-				}
-			}()
-			if _, err := tg.create(); !errors.Is(err, unix.EEXIST) {
-				t.Errorf("second create: %v, want EEXIST", err)
-			}
-			e, err := tg.open(nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := e.Send([]byte("round trip\x00")); err != nil {
-				t.Fatal(err)
-			}
-			e.Close()
-			buf := make([]byte, messageMax+1)
-			n, err := o.Receive(buf, time.Now().Add(30*time.Second))
-			want := "round trip\x00"
-			if kind == "sem" {
-				want = "" // a semaphore carries no text
-			}
-			if err != nil || string(buf[:n]) != want {
-				t.Errorf("received %q, %v; want %q", buf[:n], err, want)
-			}
-		})
-	}
-}
-
-// A receive gives up at its deadline, and Interrupt ends one at once,
-// before or while it waits; 30 s deadlines only bound the test.
-func TestSysVReceiveTimesOut(t *testing.T) {
-	for _, kind := range sysvKinds {
-		t.Run(kind, func(t *testing.T) {
-			o, err := target{Kind: kind, Key: testKey(t)}.create()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { o.Close(); o.Remove() }()
-			buf := make([]byte, messageMax+1)
-			began := time.Now()
-			if _, err := o.Receive(buf, began.Add(100*time.Millisecond)); !errors.Is(err, unix.ETIMEDOUT) {
-				t.Fatalf("receive with nothing sent: %v, want ETIMEDOUT", err)
-			}
-			if waited := time.Since(began); waited < 100*time.Millisecond {
-				t.Errorf("gave up after %v, before its deadline", waited)
-			}
-			done := make(chan error)
-			go func() {
-				_, err := o.Receive(buf, time.Now().Add(30*time.Second))
-				done <- err
-			}()
-			began = time.Now()
-			o.Interrupt()
-			if err := <-done; !errors.Is(err, unix.ETIMEDOUT) {
-				t.Errorf("interrupted receive: %v", err)
-			}
-			if waited := time.Since(began); waited > 5*time.Second {
-				t.Errorf("the interrupted receive went on for %v", waited)
-			}
-		})
-	}
 }
 
 func TestKinds(t *testing.T) {
@@ -285,15 +188,15 @@ func TestSysVLeftover(t *testing.T) {
 	flags := privFlags(t)
 	for _, kind := range sysvKinds {
 		t.Run(kind, func(t *testing.T) {
-			tg := target{Kind: kind, Key: testKey(t)}
-			o, err := tg.create()
+			tg := ipc.Object{Kind: kindNamed(kind), Key: testKey(t)}
+			o, err := tg.Create()
 			if err != nil {
 				t.Fatal(err)
 			}
 			o.Close()
 			args := append(flags, "-k", kind, "--key", fmt.Sprint(tg.Key), "-i", "no")
 			r := run(t, "again\n", args...)
-			if want := fmt.Sprintf("left behind by an earlier run — remove it with -f (or %s)", tg.kind().removal(tg)); r.code != exitFailure ||
+			if want := fmt.Sprintf("left behind by an earlier run — remove it with -f (or %s)", tg.Removal()); r.code != exitFailure ||
 				!strings.Contains(flat(r.stderr), want) {
 				t.Errorf("exit %d\nstderr:\n%s", r.code, r.stderr)
 			}

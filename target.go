@@ -5,6 +5,7 @@ package main
 
 import (
 	"fmt"
+	"invoke_ns/internal/ipc"
 	"time"
 
 	"invoke_ns/internal/ns"
@@ -38,24 +39,24 @@ func here(e, from *ns.Handle) string {
 // calls is made from a thread in that namespace, where System V ids and
 // queue names mean what they meant when it was made.
 type nsObject struct {
-	object
+	ipc.Receiver
 	ns *ns.Handle
 }
 
 func (o nsObject) Receive(buf []byte, deadline time.Time) (n int, err error) {
-	o.ns.Inside(func() { n, err = o.object.Receive(buf, deadline) })
+	o.ns.Inside(func() { n, err = o.Receiver.Receive(buf, deadline) })
 	return n, err
 }
 
-func (o nsObject) Interrupt() { o.ns.Inside(o.object.Interrupt) }
-func (o nsObject) Reset()     { o.ns.Inside(o.object.Reset) }
+func (o nsObject) Interrupt() { o.ns.Inside(o.Receiver.Interrupt) }
+func (o nsObject) Reset()     { o.ns.Inside(o.Receiver.Reset) }
 
 func (o nsObject) Close() (err error) {
-	o.ns.Inside(func() { err = o.object.Close() })
+	o.ns.Inside(func() { err = o.Receiver.Close() })
 	return err
 }
 
 func (o nsObject) Remove() (err error) {
-	o.ns.Inside(func() { err = o.object.Remove() })
+	o.ns.Inside(func() { err = o.Receiver.Remove() })
 	return err
 }

@@ -1,16 +1,18 @@
 // sysv.go: System V message queues, semaphore sets and shared memory
-// segments (sysvipc(7)), the other objects an IPC namespace isolates. They
-// are found by a numeric key, not a name, and live until IPC_RMID.
+// segments (sysvipc(7)), the objects besides the POSIX queue that an IPC
+// namespace isolates. They are found by a numeric key, not a name, and
+// live until IPC_RMID.
 //
-// Each has the shape of Queue in mqueue.go: the parent creates it and
+// Each has the shape of the POSIX queue: the parent creates it and
 // waits on it with a deadline that another goroutine can cut short (a
 // sticky Interrupt); the child looks it up by key and sends through it.
 // x/sys/unix wraps only shared memory, so the rest are raw system calls.
 
-package main
+package ipc
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -20,6 +22,46 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+)
+
+// The System V kinds, as entries of the table.
+var (
+	Msg = &Kind{
+		Name: "msg", Noun: "System V message queue",
+		Lookup: "msgget", SendOp: "msgsnd", WaitOp: "msgrcv", CarriesText: true,
+		Created: "created", Limit: "/proc/sys/kernel/msgmni", Owner: "ipcs -q -c",
+		New:  func(o Object) (Receiver, error) { return MsgGet(o.Key, createFlags, Identity{}) },
+		Look: func(o Object, _ *os.File) (Sender, error) { return MsgGet(o.Key, 0, o.ID) },
+		Find: func(o Object) (Claim, error) {
+			return findSysV(o, func(want Identity) (Receiver, error) { return MsgGet(o.Key, 0, want) })
+		},
+		Hints:   sysvHints,
+		Removal: func(o Object) string { return fmt.Sprintf("ipcrm -Q 0x%08x", uint32(o.Key)) },
+	}
+	Sem = &Kind{
+		Name: "sem", Noun: "System V semaphore set",
+		Lookup: "semget", SendOp: "semop", WaitOp: "semtimedop", CarriesText: false,
+		Created: "created", Limit: "the 4th field of /proc/sys/kernel/sem", Owner: "ipcs -s -c",
+		New:  func(o Object) (Receiver, error) { return SemGet(o.Key, createFlags, Identity{}) },
+		Look: func(o Object, _ *os.File) (Sender, error) { return SemGet(o.Key, 0, o.ID) },
+		Find: func(o Object) (Claim, error) {
+			return findSysV(o, func(want Identity) (Receiver, error) { return SemGet(o.Key, 0, want) })
+		},
+		Hints:   sysvHints,
+		Removal: func(o Object) string { return fmt.Sprintf("ipcrm -S 0x%08x", uint32(o.Key)) },
+	}
+	Shm = &Kind{
+		Name: "shm", Noun: "System V shared memory segment",
+		Lookup: "shmget", SendOp: "shm write", WaitOp: "futex", CarriesText: true,
+		Created: "created", Limit: "/proc/sys/kernel/shmmni", Owner: "ipcs -m -c",
+		New:  func(o Object) (Receiver, error) { return ShmGet(o.Key, createFlags, Identity{}) },
+		Look: func(o Object, _ *os.File) (Sender, error) { return ShmGet(o.Key, 0, o.ID) },
+		Find: func(o Object) (Claim, error) {
+			return findSysV(o, func(want Identity) (Receiver, error) { return ShmGet(o.Key, 0, want) })
+		},
+		Hints:   sysvHints,
+		Removal: func(o Object) string { return fmt.Sprintf("ipcrm -M 0x%08x", uint32(o.Key)) },
+	}
 )
 
 // sysvErr names the call and the key, in the style of ipcs(1) (hex),
@@ -78,10 +120,10 @@ type MsgQueue struct {
 // MsgGet is msgget(key, flag): flag 0 looks the queue up in the caller's
 // IPC namespace, createFlags makes a new one. A queue looked up is
 // refused unless it is want, where that is given.
-func MsgGet(key int32, flag int, want identity) (*MsgQueue, error) {
+func MsgGet(key int32, flag int, want Identity) (*MsgQueue, error) {
 	id, err := sysvGet(unix.SYS_MSGGET, key, flag, 0)
 	if err == nil {
-		err = want.check(sysvIdentity("msg", id))
+		err = want.Check(SysVIdentity("msg", id))
 	}
 	if err != nil {
 		return nil, sysvErr("msgget", key, err)
@@ -102,7 +144,7 @@ func MsgGet(key int32, flag int, want identity) (*MsgQueue, error) {
 	return m, nil
 }
 
-func (m *MsgQueue) identity() (identity, error) { return sysvIdentity("msg", m.id) }
+func (m *MsgQueue) Identity() (Identity, error) { return SysVIdentity("msg", m.id) }
 
 func (m *MsgQueue) send(typ int, text []byte) error {
 	// struct msgbuf: a C long, then the text.
@@ -161,7 +203,7 @@ func (m *MsgQueue) Interrupt() { m.send(wakeType, nil) }
 
 // Reset empties the queue: the child's messages and the wake-ups alike.
 func (m *MsgQueue) Reset() {
-	raw := make([]byte, 8+messageMax+1)
+	raw := make([]byte, 8+MessageMax+1)
 	for {
 		_, _, e := unix.Syscall6(unix.SYS_MSGRCV, uintptr(m.id), uintptr(unsafe.Pointer(&raw[0])),
 			uintptr(len(raw)-8), 0, unix.IPC_NOWAIT|msgNoError, 0)
@@ -199,10 +241,10 @@ type SemSet struct {
 }
 
 // SemGet is semget(key, 1, flag), as MsgGet.
-func SemGet(key int32, flag int, want identity) (*SemSet, error) {
+func SemGet(key int32, flag int, want Identity) (*SemSet, error) {
 	id, err := sysvGet(unix.SYS_SEMGET, key, 1, flag)
 	if err == nil {
-		err = want.check(sysvIdentity("sem", id))
+		err = want.Check(SysVIdentity("sem", id))
 	}
 	if err != nil {
 		return nil, sysvErr("semget", key, err)
@@ -219,7 +261,7 @@ func SemGet(key int32, flag int, want identity) (*SemSet, error) {
 	return s, nil
 }
 
-func (s *SemSet) identity() (identity, error) { return sysvIdentity("sem", s.id) }
+func (s *SemSet) Identity() (Identity, error) { return SysVIdentity("sem", s.id) }
 
 // semop does one operation, waiting at most timeout (nil: no limit).
 func (s *SemSet) semop(op int16, flg int16, timeout *unix.Timespec) unix.Errno {
@@ -297,12 +339,12 @@ type ShmSegment struct {
 	mapping
 }
 
-// ShmGet is shmget(key, mappingSize, flag), as MsgGet, and attaches the
+// ShmGet is shmget(key, MappingSize, flag), as MsgGet, and attaches the
 // segment, once it is known to be want.
-func ShmGet(key int32, flag int, want identity) (*ShmSegment, error) {
-	id, err := unix.SysvShmGet(int(key), mappingSize, flag)
+func ShmGet(key int32, flag int, want Identity) (*ShmSegment, error) {
+	id, err := unix.SysvShmGet(int(key), MappingSize, flag)
 	if err == nil {
-		err = want.check(sysvIdentity("shm", id))
+		err = want.Check(SysVIdentity("shm", id))
 	}
 	if err != nil {
 		return nil, sysvErr("shmget", key, err)
@@ -319,7 +361,7 @@ func ShmGet(key int32, flag int, want identity) (*ShmSegment, error) {
 	return s, nil
 }
 
-func (s *ShmSegment) identity() (identity, error) { return sysvIdentity("shm", s.id) }
+func (s *ShmSegment) Identity() (Identity, error) { return SysVIdentity("shm", s.id) }
 
 // Close detaches the segment.
 func (s *ShmSegment) Close() error {
@@ -332,6 +374,7 @@ func (s *ShmSegment) Remove() error {
 	return sysvErr("shmctl IPC_RMID", s.key, err)
 }
 
+// errnoErr is e as an error, nil for 0.
 func errnoErr(e unix.Errno) error {
 	if e == 0 {
 		return nil
@@ -339,10 +382,10 @@ func errnoErr(e unix.Errno) error {
 	return e
 }
 
-// sysvCounts is the number of each kind of System V object in the
+// SysVCounts is the number of each kind of System V object in the
 // caller's IPC namespace: the entries in /proc/sysvipc/*, which show the
 // reader's namespace.
-func sysvCounts() string {
+func SysVCounts() string {
 	s := ""
 	for i, k := range []string{"msg", "sem", "shm"} {
 		if i > 0 {
@@ -363,12 +406,12 @@ func countLines(path string) string {
 	return strconv.Itoa(max(bytes.Count(b, []byte("\n"))-1, 0))
 }
 
-// sysvTable is /proc/sysvipc/KIND (msg, sem or shm), an entry a map by
+// SysVTable is /proc/sysvipc/KIND (msg, sem or shm), an entry a map by
 // the names of its header. It lists every object of the reading thread's
 // IPC namespace whatever its permissions, with the uids as the reader's
 // user namespace maps them, and is the same on every architecture, where
 // IPC_STAT's layout is not.
-func sysvTable(kind string) []map[string]string {
+func SysVTable(kind string) []map[string]string {
 	b, err := os.ReadFile("/proc/sysvipc/" + kind)
 	if err != nil {
 		return nil
@@ -388,9 +431,9 @@ func sysvTable(kind string) []map[string]string {
 	return rows
 }
 
-// sysvRow is the entry of /proc/sysvipc/KIND whose column col reads val.
-func sysvRow(kind, col, val string) map[string]string {
-	for _, row := range sysvTable(kind) {
+// SysVRow is the entry of /proc/sysvipc/KIND whose column col reads val.
+func SysVRow(kind, col, val string) map[string]string {
+	for _, row := range SysVTable(kind) {
 		if row[col] == val {
 			return row
 		}
@@ -398,19 +441,12 @@ func sysvRow(kind, col, val string) map[string]string {
 	return nil
 }
 
-// idColumn is the name of the id's column in /proc/sysvipc/k.
-func idColumn(k string) string {
+// IDColumn is the name of the id's column in /proc/sysvipc/k.
+func IDColumn(k string) string {
 	return map[string]string{"msg": "msqid", "sem": "semid", "shm": "shmid"}[k]
 }
 
-// sysvOwner is the uid of the owner of the object of kind k with that
-// key, which /proc/sysvipc shows without opening it.
-func sysvOwner(k string, key int32) (int, bool) {
-	uid, err := strconv.Atoi(sysvRow(k, "key", strconv.Itoa(int(key)))["uid"])
-	return uid, err == nil
-}
-
-// sysvIdentity is what the kernel says of the System V object of kind k
+// SysVIdentity is what the kernel says of the System V object of kind k
 // with that id: its key, its creation time, whether the caller's uid
 // created it, and the process the kernel records for it (By): a segment's
 // creator; a queue's last receiver, and a semaphore's last operator,
@@ -418,8 +454,8 @@ func sysvOwner(k string, key int32) (int, bool) {
 // only sends. Another IPC namespace may have an object of the same key,
 // id, second and uid, made to look the same; but no other process can be
 // the parent, whose PID the kernel gives in the reader's PID namespace.
-func sysvIdentity(k string, id int) (identity, error) {
-	row := sysvRow(k, idColumn(k), strconv.Itoa(id))
+func SysVIdentity(k string, id int) (Identity, error) {
+	row := SysVRow(k, IDColumn(k), strconv.Itoa(id))
 	key, kerr := strconv.ParseInt(row["key"], 10, 32)
 	ctime, cerr := strconv.ParseInt(row["ctime"], 10, 64)
 	by, berr := strconv.Atoi(row[map[string]string{"msg": "lrpid", "shm": "cpid"}[k]])
@@ -432,10 +468,49 @@ func sysvIdentity(k string, id int) (identity, error) {
 		by = int(r)
 	}
 	if row == nil || kerr != nil || cerr != nil || berr != nil {
-		return identity{}, fmt.Errorf("/proc/sysvipc/%s has no entry for id %d", k, id)
+		return Identity{}, fmt.Errorf("/proc/sysvipc/%s has no entry for id %d", k, id)
 	}
-	return identity{ID: id, Key: int32(key), Ctime: ctime, Mine: row["cuid"] == strconv.Itoa(os.Geteuid()), By: by}, nil
+	return Identity{ID: id, Key: int32(key), Ctime: ctime, Mine: row["cuid"] == strconv.Itoa(os.Geteuid()), By: by}, nil
 }
 
 // semGetPID is GETPID: the PID of the last semop(2) on a semaphore.
 const semGetPID = 11
+
+// findSysV says who has the System V object o names by key; get looks it
+// up by key if it is want. A System V object has no descriptor to lock:
+// one of the caller's whose lock was free is a leftover.
+func findSysV(o Object, get func(want Identity) (Receiver, error)) (Claim, error) {
+	row := SysVRow(o.Kind.Name, "key", strconv.Itoa(int(o.Key)))
+	id, ierr := strconv.Atoi(row[IDColumn(o.Kind.Name)])
+	uid, uerr := strconv.Atoi(row["uid"])
+	if ierr != nil || uerr != nil {
+		return Claim{}, sysvErr(o.Kind.Lookup, o.Key, unix.ENOENT)
+	}
+	if h, other := OtherOwner(uid); other {
+		return Claim{Holder: h}, nil
+	}
+	was, err := SysVIdentity(o.Kind.Name, id)
+	if err != nil {
+		return Claim{}, err
+	}
+	return Claim{
+		Remove: func() error {
+			// What has the key now, if it is still what was found.
+			r, err := get(was)
+			if errors.Is(err, ErrNotOurs) || errors.Is(err, unix.ENOENT) {
+				return ErrReplaced
+			}
+			return RemoveSysV(r, err)
+		},
+		Release: func() {},
+	}, nil
+}
+
+// RemoveSysV removes a System V object found by key: each System V type
+// is both the parent's side and the child's.
+func RemoveSysV(r Receiver, err error) error {
+	if err != nil {
+		return err
+	}
+	return errors.Join(r.Remove(), r.Close())
+}

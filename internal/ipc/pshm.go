@@ -9,7 +9,7 @@
 // /dev/shm is looked up within that process's root (openat2(2),
 // RESOLVE_IN_ROOT), so that a link in it can never lead out of it.
 
-package main
+package ipc
 
 import (
 	"errors"
@@ -19,8 +19,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// shmDir is where POSIX shared memory objects live.
-const shmDir = "/dev/shm"
+// ShmDir is where POSIX shared memory objects live.
+const ShmDir = "/dev/shm"
+
+// Pshm is POSIX shared memory's entry of the table: a file in /dev/shm,
+// not a name of the IPC namespace's own.
+var Pshm = &Kind{
+	Name: "pshm", Noun: "POSIX shared memory object", ByName: true,
+	Lookup: "shm_open", SendOp: "shm write", WaitOp: "futex", CarriesText: true,
+	Created: "created", Owner: "ls -l /dev/shm", InDevShm: true,
+	New:     func(o Object) (Receiver, error) { return CreateShm(ShmDir, o.Name) },
+	Look:    func(o Object, root *os.File) (Sender, error) { return OpenShm(root, o.Name, o.ID) },
+	Find:    func(o Object) (Claim, error) { return findShm(o.Name) },
+	Hints:   shmHints,
+	Removal: func(o Object) string { return "rm " + ShmPath(ShmDir, o.Name) },
+}
 
 // PosixShm is a POSIX shared memory object, open and mapped.
 type PosixShm struct {
@@ -30,8 +43,8 @@ type PosixShm struct {
 	mapping
 }
 
-// shmPath is the file of the object named name in dir.
-func shmPath(dir, name string) string { return filepath.Join(dir, name[1:]) }
+// ShmPath is the file of the object named name in dir.
+func ShmPath(dir, name string) string { return filepath.Join(dir, name[1:]) }
 
 func pshmErr(op, path string, err error) error {
 	if err == nil {
@@ -40,18 +53,18 @@ func pshmErr(op, path string, err error) error {
 	return &os.PathError{Op: op, Path: path, Err: err}
 }
 
-// shmDirError is a /dev/shm that cannot be opened at all within another
+// ShmDirError is a /dev/shm that cannot be opened at all within another
 // process's root: a link that loops, leads nowhere, or to no directory.
-type shmDirError struct{ err error }
+type ShmDirError struct{ err error }
 
-func (e *shmDirError) Error() string { return e.err.Error() }
-func (e *shmDirError) Unwrap() error { return e.err }
+func (e *ShmDirError) Error() string { return e.err.Error() }
+func (e *ShmDirError) Unwrap() error { return e.err }
 
 // CreateShm makes a new object, refusing one that exists already, as the
 // caller's alone (mode 0600), with all its pages, and maps it.
 func CreateShm(dir, name string) (*PosixShm, error) {
-	path := shmPath(dir, name)
-	if err := checkQueueName(name); err != nil {
+	path := ShmPath(dir, name)
+	if err := CheckName(name); err != nil {
 		return nil, pshmErr("shm_open", path, unix.EINVAL)
 	}
 	// O_NOFOLLOW: another user's symbolic link is no way into a file.
@@ -61,7 +74,7 @@ func CreateShm(dir, name string) (*PosixShm, error) {
 	}
 	// The pages are taken now: on a full tmpfs, a page first touched
 	// through the mapping would be SIGBUS, here it is ENOSPC.
-	if err := unix.Fallocate(fd, 0, 0, mappingSize); err != nil {
+	if err := unix.Fallocate(fd, 0, 0, MappingSize); err != nil {
 		unix.Unlink(path)
 		unix.Close(fd)
 		return nil, pshmErr("fallocate", path, err)
@@ -72,9 +85,9 @@ func CreateShm(dir, name string) (*PosixShm, error) {
 // OpenShm opens an existing object by name, if it is want (where that is
 // given): in the /dev/shm of the root that root is a descriptor of (the
 // target's), or with root nil in the caller's own.
-func OpenShm(root *os.File, name string, want identity) (*PosixShm, error) {
-	path := shmPath(shmDir, name)
-	if err := checkQueueName(name); err != nil {
+func OpenShm(root *os.File, name string, want Identity) (*PosixShm, error) {
+	path := ShmPath(ShmDir, name)
+	if err := CheckName(name); err != nil {
 		return nil, pshmErr("shm_open", path, unix.EINVAL)
 	}
 	const flags = unix.O_RDWR | unix.O_NOFOLLOW | unix.O_CLOEXEC
@@ -87,14 +100,14 @@ func OpenShm(root *os.File, name string, want identity) (*PosixShm, error) {
 		fd, err = openInRoot(root, name)
 	}
 	if err != nil {
-		var de *shmDirError
+		var de *ShmDirError
 		if errors.As(err, &de) {
-			return nil, &shmDirError{pshmErr("open", root.Name()+shmDir, de.err)}
+			return nil, &ShmDirError{pshmErr("open", root.Name()+ShmDir, de.err)}
 		}
 		return nil, pshmErr("shm_open", path, err)
 	}
 	// What it is, before a byte of it is touched.
-	if err := want.check(fileIdentity(fd)); err != nil {
+	if err := want.Check(FileIdentity(fd)); err != nil {
 		unix.Close(fd)
 		return nil, pshmErr("shm_open", path, err)
 	}
@@ -109,21 +122,21 @@ func openInRoot(root *os.File, name string) (int, error) {
 		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	}
-	dir, err := unix.Openat2(int(root.Fd()), shmDir, how)
+	dir, err := unix.Openat2(int(root.Fd()), ShmDir, how)
 	if err != nil {
-		return -1, &shmDirError{err}
+		return -1, &ShmDirError{err}
 	}
 	defer unix.Close(dir)
 	return unix.Openat(dir, name[1:], unix.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 }
 
-// fileIdentity is the device and inode of an open file.
-func fileIdentity(fd int) (identity, error) {
+// FileIdentity is the device and inode of an open file.
+func FileIdentity(fd int) (Identity, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return identity{}, err
+		return Identity{}, err
 	}
-	return identity{Dev: st.Dev, Ino: st.Ino}, nil
+	return Identity{Dev: st.Dev, Ino: st.Ino}, nil
 }
 
 // mapShm maps the object open on fd; one that was made here is removed
@@ -140,10 +153,10 @@ func mapShm(name, path string, fd int, created bool) (*PosixShm, error) {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fail("fstat", err)
 	}
-	if st.Size < mappingSize {
+	if st.Size < MappingSize {
 		return fail("shm_open", unix.EINVAL) // not one of invoke_ns's
 	}
-	mem, err := unix.Mmap(fd, 0, mappingSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	mem, err := unix.Mmap(fd, 0, MappingSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		return fail("mmap", err)
 	}
@@ -152,21 +165,21 @@ func mapShm(name, path string, fd int, created bool) (*PosixShm, error) {
 	return s, nil
 }
 
-func (s *PosixShm) identity() (identity, error) { return fileIdentity(s.fd) }
+func (s *PosixShm) Identity() (Identity, error) { return FileIdentity(s.fd) }
 
-// lock marks the object as this run's for as long as it is open (live.go).
-func (s *PosixShm) lock() error { return unix.Flock(s.fd, unix.LOCK_EX|unix.LOCK_NB) }
+// Lock marks the object as this run's for as long as it is open (live.go).
+func (s *PosixShm) Lock() error { return unix.Flock(s.fd, unix.LOCK_EX|unix.LOCK_NB) }
 
-// isNamed says whether the object's path is still this object's file.
-func (s *PosixShm) isNamed(string) bool {
+// IsNamed says whether the object's path is still this object's file.
+func (s *PosixShm) IsNamed(string) bool {
 	var a, b unix.Stat_t
 	return unix.Fstat(s.fd, &a) == nil && unix.Lstat(s.path, &b) == nil && a.Dev == b.Dev && a.Ino == b.Ino
 }
 
 // Remove unlinks the file, if its path is still this object's.
 func (s *PosixShm) Remove() error {
-	if !s.isNamed(s.name) {
-		return errReplaced
+	if !s.IsNamed(s.name) {
+		return ErrReplaced
 	}
 	return pshmErr("shm_unlink", s.path, unix.Unlink(s.path))
 }
@@ -178,15 +191,61 @@ func (s *PosixShm) Close() error {
 
 // UnlinkShm removes the object named name in dir: shm_unlink(3).
 func UnlinkShm(dir, name string) error {
-	path := shmPath(dir, name)
+	path := ShmPath(dir, name)
 	return pshmErr("shm_unlink", path, unix.Unlink(path))
 }
 
-// fileOwner is the uid of the file at path, itself if it is a link.
-func fileOwner(path string) (int, bool) {
+// FileOwner is the uid of the file at path, itself if it is a link.
+func FileOwner(path string) (int, bool) {
 	var st unix.Stat_t
 	if unix.Lstat(path, &st) != nil {
 		return 0, false
 	}
 	return int(st.Uid), true
+}
+
+// findShm says who has the file of that name in /dev/shm.
+func findShm(name string) (Claim, error) {
+	path := ShmPath(ShmDir, name)
+	// O_NONBLOCK: a FIFO of that name must not hold the run.
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if uid, ok := FileOwner(path); ok && !errors.Is(err, unix.ENOENT) {
+			if h, other := OtherOwner(uid); other {
+				return Claim{Holder: h}, nil
+			}
+			return Claim{Holder: Holder{State: Foreign}}, nil
+		}
+		return Claim{}, pshmErr("shm_open", path, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return Claim{}, pshmErr("fstat", path, err)
+	}
+	if h, other := OtherOwner(int(st.Uid)); other {
+		unix.Close(fd)
+		return Claim{Holder: h}, nil
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return Claim{Holder: Holder{State: Foreign}}, nil
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); errors.Is(err, unix.EWOULDBLOCK) {
+		unix.Close(fd)
+		return Claim{Holder: Holder{State: LiveRun, PID: FlockHolder(st)}}, nil
+	} else if err != nil {
+		unix.Close(fd)
+		return Claim{}, pshmErr("flock", path, err)
+	}
+	return Claim{
+		Remove: func() error {
+			var now unix.Stat_t
+			if unix.Lstat(path, &now) != nil || now.Dev != st.Dev || now.Ino != st.Ino {
+				return ErrReplaced
+			}
+			return pshmErr("shm_unlink", path, unix.Unlink(path))
+		},
+		Release: func() { unix.Close(fd) },
+	}, nil
 }

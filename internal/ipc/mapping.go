@@ -5,7 +5,7 @@
 // between processes, and for a file's mapping the kernel keys the wait by
 // the file and offset, wherever each process mapped it.
 
-package main
+package ipc
 
 import (
 	"errors"
@@ -23,13 +23,14 @@ const (
 	futexWake = 1
 )
 
-// The states of the word, and the layout.
+// The states of the word, and the layout: MappingSize is the bytes an
+// object of shared memory has, its word, length and text.
 const (
 	shmEmpty    = 0 // nothing written yet
 	shmWritten  = 1 // the child has written the message
 	shmWoken    = 2 // the parent's own wake-up
 	shmText     = 8
-	mappingSize = shmText + messageMax + 1
+	MappingSize = shmText + MessageMax + 1
 )
 
 // mapping is the shared memory of one object, and how its errors are named.
@@ -47,10 +48,10 @@ func (m *mapping) futex(op int, val uint32, timeout *unix.Timespec) unix.Errno {
 	return e
 }
 
-// errFault is a page of the mapping that the kernel could not provide.
-var errFault = errors.New("a page of the shared memory could not be had (SIGBUS): is its filesystem full?")
+// ErrFault is a page of the mapping that the kernel could not provide.
+var ErrFault = errors.New("a page of the shared memory could not be had (SIGBUS): is its filesystem full?")
 
-// guarded runs fn with a fault on the memory turned into errFault. The
+// guarded runs fn with a fault on the memory turned into ErrFault. The
 // pages of a file in a full tmpfs are SIGBUS when first touched, which
 // the runtime otherwise makes a crash with a trace of every goroutine;
 // invoke_ns takes its own pages beforehand (CreateShm), and this is for
@@ -62,7 +63,7 @@ func (m *mapping) guarded(op string, fn func() error) (err error) {
 			if _, fault := r.(interface{ Addr() uintptr }); !fault {
 				panic(r)
 			}
-			err = m.wrap(op, errFault)
+			err = m.wrap(op, ErrFault)
 		}
 	}()
 	return fn()
@@ -70,7 +71,7 @@ func (m *mapping) guarded(op string, fn func() error) (err error) {
 
 // Send writes msg, then marks it written and wakes the parent.
 func (m *mapping) Send(msg []byte) error {
-	if len(msg) > mappingSize-shmText {
+	if len(msg) > MappingSize-shmText {
 		return m.wrap("shm write", unix.EMSGSIZE)
 	}
 	return m.guarded("shm write", func() error {
@@ -91,7 +92,7 @@ func (m *mapping) Receive(buf []byte, deadline time.Time) (n int, err error) {
 		for {
 			switch atomic.LoadUint32(m.state()) {
 			case shmWritten:
-				size := min(int(*(*uint32)(unsafe.Pointer(&m.mem[4]))), mappingSize-shmText)
+				size := min(int(*(*uint32)(unsafe.Pointer(&m.mem[4]))), MappingSize-shmText)
 				n = copy(buf, m.mem[shmText:shmText+size])
 				return nil
 			case shmWoken:
