@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"invoke_ns/internal/ipc"
 	"invoke_ns/internal/ns"
+	"invoke_ns/internal/reexec"
 	"invoke_ns/internal/term"
 	"io"
 	"io/fs"
@@ -23,8 +24,7 @@ import (
 
 // child is the child's side of a run.
 type child struct {
-	cfg   *config
-	spec  *runSpec
+	setup *reexec.Setup
 	out   io.Writer        // the transcript: stdout, or stderr with --json
 	lines *term.Transcript // under out, to tell a write that failed
 
@@ -36,17 +36,17 @@ type child struct {
 }
 
 // runChild is the child's side, on the pipes of l.
-func runChild(l *link) error {
-	m, err := l.next(stepConfig)
+func runChild(l *reexec.Link) error {
+	m, err := l.Next(reexec.StepSetup)
 	if err != nil {
 		return parentGone(err)
 	}
-	if m.Config == nil || m.Run == nil {
-		return errors.New("handshake: the config step carries no options")
+	if m.Setup == nil {
+		return errors.New("handshake: the setup step carries no setup")
 	}
-	c := &child{cfg: m.Config.config(), spec: m.Run, root: l.root, lines: &term.Transcript{W: os.Stdout}}
+	c := &child{setup: m.Setup, root: l.Root, lines: &term.Transcript{W: os.Stdout}}
 	c.out = c.lines
-	if c.spec.Quiet {
+	if c.setup.Quiet {
 		c.out = io.Discard
 	}
 	// Ctrl-C or a hang-up at the prompt reaches the parent too, which ends
@@ -54,14 +54,14 @@ func runChild(l *link) error {
 	// handshake either. Ignored here, and caught again just before the
 	// command is executed (see exec).
 	signal.Ignore(childSignals...)
-	if _, err := l.next(stepGo); err != nil {
+	if _, err := l.Next(reexec.StepGo); err != nil {
 		return parentGone(err)
 	}
 	c.verbosef(" Child: PID of child is %d\n", os.Getpid())
-	if names := shownNamespaces(c.cfg, c.spec.IPC); len(names) > 0 && c.cfg.Verbose >= 2 {
+	if names := c.setup.Shown(); len(names) > 0 && c.setup.Verbose >= 2 {
 		c.moref(" Child: namespaces %s\n", ns.Line(ns.IDs("self", names), names))
 	}
-	if c.cfg.Verbose >= 2 && c.spec.NewIPC && ipc.HasSysV(c.spec.Objects) {
+	if c.setup.Verbose >= 2 && c.setup.New.Has(unix.CLONE_NEWIPC) && ipc.HasSysV(c.setup.Objects) {
 		c.moref(" Child: /proc/sysvipc: %s\n", ipc.SysVCounts())
 	}
 	// The mounts come first: a /dev/shm of the child's own is what stops
@@ -70,20 +70,20 @@ func runChild(l *link) error {
 		return err
 	}
 	// For each object: try it, report, and wait for the verdict's ack
-	// unless none follows (acksWanted).
-	acks := acksWanted(c.cfg, len(c.spec.Objects))
-	for i, t := range c.spec.Objects {
+	// unless none follows (AcksWanted).
+	acks := reexec.AcksWanted(len(c.setup.Command) > 0, len(c.setup.Objects))
+	for i, t := range c.setup.Objects {
 		rep := c.try(t)
-		if err := l.send(message{Step: stepReport, Report: &rep}); err != nil {
+		if err := l.Send(reexec.Step{Name: reexec.StepReport, Report: &rep}); err != nil {
 			return err
 		}
 		if i < acks {
-			if _, err := l.next(stepAck); err != nil {
+			if _, err := l.Next(reexec.StepAck); err != nil {
 				return parentGone(err)
 			}
 		}
 	}
-	if len(c.cfg.Command) == 0 {
+	if len(c.setup.Command) == 0 {
 		return nil
 	}
 	return c.exec()
@@ -104,16 +104,16 @@ func parentGone(err error) error {
 
 // try looks the object up by name or key and sends the message through
 // it; with TryCreate it then tries to make one of its own.
-func (c *child) try(t ipc.Object) report {
+func (c *child) try(t ipc.Object) reexec.Report {
 	rep := c.reach(t)
 	rep.Kind = t.Kind.Name
-	if c.spec.TryCreate {
+	if c.setup.TryCreate {
 		err := t.CreateOwn()
 		rep.CreateTried, rep.CreateErrno = true, ipc.ErrnoOf(err)
 		if err == nil {
 			c.verbosef(" Child: created a %s of its own, and removed it\n", t)
 		} else {
-			if c.cfg.Verbose >= 1 {
+			if c.setup.Verbose >= 1 {
 				term.Sentence(c.out, " Child: ", fmt.Sprintf("could not create a %s of its own: %s", t, ipc.Strerror(err)))
 			}
 		}
@@ -121,7 +121,7 @@ func (c *child) try(t ipc.Object) report {
 	return rep
 }
 
-func (c *child) reach(t ipc.Object) report {
+func (c *child) reach(t ipc.Object) reexec.Report {
 	c.verbosef(" Child: opening %s\n", t)
 	var root *os.File
 	if t.InRoot {
@@ -132,10 +132,10 @@ func (c *child) reach(t ipc.Object) report {
 	case errors.Is(err, ipc.ErrNotOurs):
 		// Not a byte is written into it, nor read.
 		c.perror(t.Kind.Lookup, ipc.ErrNotOurs)
-		return report{Outcome: outcomeNotOurs}
+		return reexec.Report{Tried: reexec.NotOurs}
 	case err != nil:
 		c.perror(t.Kind.Lookup, err)
-		return report{Outcome: outcomeOpenFailed, Errno: ipc.ErrnoOf(err), ShmDir: errors.As(err, new(*ipc.ShmDirError))}
+		return reexec.Report{Tried: reexec.OpenFailed, Errno: ipc.ErrnoOf(err), ShmDir: errors.As(err, new(*ipc.ShmDirError))}
 	}
 	defer func() {
 		c.verbosef(" Child: closing %s\n", t)
@@ -143,7 +143,7 @@ func (c *child) reach(t ipc.Object) report {
 	}()
 	var msg []byte
 	if t.Kind.CarriesText {
-		var rep *report
+		var rep *reexec.Report
 		if msg, rep = c.message(); rep != nil {
 			return *rep
 		}
@@ -155,18 +155,18 @@ func (c *child) reach(t ipc.Object) report {
 	}
 	if err := e.Send(msg); err != nil {
 		c.perror(t.Kind.SendOp, err)
-		return report{Outcome: outcomeSendFailed, Errno: ipc.ErrnoOf(err)}
+		return reexec.Report{Tried: reexec.SendFailed, Errno: ipc.ErrnoOf(err)}
 	}
-	return report{Outcome: outcomeSent}
+	return reexec.Report{Tried: reexec.Sent}
 }
 
 // message reads the message the first time it is needed, or takes the one
 // the parent read (--compare); without one, the report says why.
-func (c *child) message() ([]byte, *report) {
+func (c *child) message() ([]byte, *reexec.Report) {
 	if !c.asked {
 		c.asked = true
-		if c.spec.Message != nil {
-			c.msg = []byte(*c.spec.Message)
+		if c.setup.Message != nil {
+			c.msg = []byte(*c.setup.Message)
 		} else {
 			c.msg, c.msgErr = term.Prompt(os.Stdin, c.out, promptText, ipc.MessageMax)
 		}
@@ -175,20 +175,20 @@ func (c *child) message() ([]byte, *report) {
 	switch err := c.msgErr; {
 	case errors.Is(err, term.ErrNoMessage):
 		term.Sentence(c.out, " Child: ", err.Error()+": sending nothing")
-		return nil, &report{Outcome: outcomeNoMessage}
+		return nil, &reexec.Report{Tried: reexec.NoMessage}
 	case errors.As(err, &tl):
 		term.Sentence(c.out, " Child: ", err.Error()+": sending nothing")
-		return nil, &report{Outcome: outcomeTooLong, Size: tl.Size, Endless: tl.Endless}
+		return nil, &reexec.Report{Tried: reexec.TooLong, Size: tl.Size, Endless: tl.Endless}
 	case err != nil:
 		c.perror("read", err)
-		return nil, &report{Outcome: outcomeNoMessage}
+		return nil, &reexec.Report{Tried: reexec.NoMessage}
 	}
 	return bytes.Clone(c.msg), nil
 }
 
 // setUp does what the other namespaces are for, before the IPC step.
 func (c *child) setUp() error {
-	if c.cfg.NewMount {
+	if c.setup.New.Has(unix.CLONE_NEWNS) {
 		// CLONE_NEWNS copies the mount tree with its propagation: where /
 		// is shared (the systemd default) a mount made here would show up
 		// on the host. Making the whole tree private first stops that
@@ -196,14 +196,14 @@ func (c *child) setUp() error {
 		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 			return fmt.Errorf("making / private in the new mount namespace: %w", err)
 		}
-		if c.cfg.NewPID {
+		if c.setup.New.Has(unix.CLONE_NEWPID) {
 			// A proc of the new PID namespace: ps in the child sees only it.
 			flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
 			if err := unix.Mount("proc", "/proc", "proc", flags, ""); err != nil {
 				return fmt.Errorf("mounting proc on /proc: %w", err)
 			}
 		}
-		if c.spec.NewIPC {
+		if c.setup.New.Has(unix.CLONE_NEWIPC) {
 			if err := c.mountMqueue(); err != nil {
 				return err
 			}
@@ -212,7 +212,7 @@ func (c *child) setUp() error {
 			return err
 		}
 	}
-	if h := c.cfg.Hostname; h != "" {
+	if h := c.setup.Hostname; h != "" {
 		if err := unix.Sethostname([]byte(h)); err != nil {
 			return fmt.Errorf("sethostname %q: %w", h, err)
 		}
@@ -258,7 +258,7 @@ func (c *child) mountShm() error {
 // exec replaces the child with its command, found on PATH as a shell
 // would, with the statuses a shell gives: 127 not found, 126 not runnable.
 func (c *child) exec() error {
-	argv := c.cfg.Command
+	argv := c.setup.Command
 	path, err := exec.LookPath(argv[0])
 	if errors.Is(err, exec.ErrDot) {
 		err = nil
@@ -281,7 +281,7 @@ func (c *child) exec() error {
 	// Lines of the child's that could not be written: where the parent
 	// writes none of its own, it has nothing to tell, so the child does,
 	// and runs no command behind a transcript that was lost.
-	if err := c.lines.Err; err != nil && c.cfg.Verbose == 0 && !c.spec.IPC {
+	if err := c.lines.Err; err != nil && c.setup.Verbose == 0 && !c.setup.IPC {
 		return hint(fmt.Errorf("writing the transcript: %w", err), "check where it goes")
 	}
 	for len(sigs) > 0 {
@@ -299,14 +299,14 @@ func (c *child) exec() error {
 
 // verbosef prints a line of -v, the article's.
 func (c *child) verbosef(format string, args ...any) {
-	if c.cfg.Verbose >= 1 {
+	if c.setup.Verbose >= 1 {
 		fmt.Fprintf(c.out, format, args...)
 	}
 }
 
 // moref prints a line of -vv, which explains more than the article does.
 func (c *child) moref(format string, args ...any) {
-	if c.cfg.Verbose >= 2 {
+	if c.setup.Verbose >= 2 {
 		fmt.Fprintf(c.out, format, args...)
 	}
 }
@@ -315,7 +315,7 @@ func (c *child) moref(format string, args ...any) {
 // such file or directory". The transcript shows it, so it stays in its
 // layout, on stderr.
 func (c *child) perror(op string, err error) {
-	if c.spec.Quiet {
+	if c.setup.Quiet {
 		return
 	}
 	fmt.Fprintf(os.Stderr, " Child: %s: %s\n", op, ipc.Strerror(err))

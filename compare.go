@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"invoke_ns/internal/ipc"
 	"invoke_ns/internal/ns"
+	"invoke_ns/internal/reexec"
 	"invoke_ns/internal/term"
 	"io"
 	"os"
@@ -108,7 +109,7 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 	// that forked may wait for a CPU behind the very child it started, for
 	// as long as a time slice: one fork does not wait for the other.
 	type started struct {
-		c   *childProc
+		c   *reexec.Child
 		err error
 	}
 	var specs []*runSpec
@@ -125,11 +126,11 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 			starts[i] <- started{c, err}
 		}()
 	}
-	var children []*childProc
+	var children []*reexec.Child
 	defer func() {
 		for _, c := range children {
-			c.kill()
-			c.link.close()
+			c.Kill()
+			c.Close()
 		}
 	}()
 	var err error
@@ -176,7 +177,7 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 	recs := make([]*record, len(children))
 	for i, c := range children {
 		recs[i] = &record{Run: runsOf(cfg)[i].name, ParentNS: parentNS, Objects: []*objectRecord{}, start: time.Now(),
-			ChildNS: ns.IDs(strconv.Itoa(c.pid), namespaces)}
+			ChildNS: ns.IDs(strconv.Itoa(c.PID), namespaces)}
 	}
 	// Quietly, the child in a new namespace can be let go at once: it can
 	// reach none of the objects, and what it does meanwhile shows nowhere.
@@ -212,7 +213,7 @@ func compare(cfg *config, out io.Writer, file *os.File, inherited []int, cr *com
 // set back between them, and records each run. The children are waited
 // for once the runs are done: a child has nothing left to do after its
 // last report, so its end overlaps the next one's exchange.
-func (p *parent) compareRuns(specs []*runSpec, children []*childProc, objs []ipc.Receiver, recs []*record,
+func (p *parent) compareRuns(specs []*runSpec, children []*reexec.Child, objs []ipc.Receiver, recs []*record,
 	namespaces []string, cr *compareRecord, target *ns.Handle) *outcome {
 	var ran []*outcome
 	done := true // whether the last run's child was let go

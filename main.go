@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"invoke_ns/internal/ipc"
+	"invoke_ns/internal/reexec"
 	"invoke_ns/internal/term"
 	"io"
 	"math"
@@ -64,7 +65,7 @@ type config struct {
 
 func main() {
 	// The child is told apart before any option is parsed.
-	switch l, err := childLink(); {
+	switch l, err := reexec.ChildLink(); {
 	case err != nil:
 		complain(err.Error())
 		os.Exit(exitFailure)

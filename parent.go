@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"invoke_ns/internal/ipc"
 	"invoke_ns/internal/ns"
+	"invoke_ns/internal/reexec"
 	"invoke_ns/internal/term"
 	"io"
 	"os"
@@ -43,9 +44,72 @@ type parent struct {
 	from *ns.Handle
 }
 
+// runSpec is what one run is given besides the user's options: --compare
+// makes two runs of one config with different specs.
+type runSpec struct {
+	IPC       bool         // do the exchange
+	NewIPC    bool         // the child in a new IPC namespace
+	Objects   []ipc.Object // what the child tries, in order
+	Message   *string      // read by the parent: no prompt
+	TryCreate bool         // the child also makes its own
+	Quiet     bool         // no transcript, no perror
+}
+
+// setupFor is what the child of a run is given.
+func setupFor(cfg *config, spec *runSpec) *reexec.Setup {
+	return &reexec.Setup{New: ns.Set(cloneFlags(cfg, spec)), Verbose: cfg.Verbose, Hostname: cfg.Hostname, Command: cfg.Command,
+		IPC: spec.IPC, Objects: spec.Objects, Message: spec.Message, TryCreate: spec.TryCreate, Quiet: spec.Quiet}
+}
+
+// asked are the namespaces other than IPC that the options ask for.
+func asked(cfg *config) ns.Set {
+	var s ns.Set
+	for _, n := range []struct {
+		on   bool
+		flag uintptr
+	}{
+		{cfg.NewUser, unix.CLONE_NEWUSER},
+		{cfg.NewPID, unix.CLONE_NEWPID},
+		{cfg.NewMount, unix.CLONE_NEWNS},
+		{cfg.Hostname != "", unix.CLONE_NEWUTS},
+		{cfg.NewNet, unix.CLONE_NEWNET},
+	} {
+		if n.on {
+			s |= ns.Set(n.flag)
+		}
+	}
+	return s
+}
+
+// cloneFlags are the namespaces the options and the run ask for.
+func cloneFlags(cfg *config, spec *runSpec) uintptr {
+	s := asked(cfg)
+	if spec.NewIPC {
+		s |= unix.CLONE_NEWIPC
+	}
+	return uintptr(s)
+}
+
+// shownNamespaces are the namespaces worth showing for a run: ipc for the
+// exchange, and each one the options ask for, in the order of ns.Types.
+func shownNamespaces(cfg *config, ipc bool) []string {
+	s := asked(cfg)
+	if ipc {
+		s |= unix.CLONE_NEWIPC
+	}
+	return s.Names()
+}
+
+// startChild starts the child of a run, in the namespaces it asks for,
+// or born in join.
+func startChild(cfg *config, spec *runSpec, stdout *os.File, inherited []int, join *ns.Handle) (*reexec.Child, error) {
+	return reexec.Spawn{Flags: cloneFlags(cfg, spec), Stdout: stdout, Inherited: inherited, Join: join,
+		ThreadsEnd: cfg.Target != "" || cfg.From != "" || cfg.Probe}.Start()
+}
+
 func runParent(cfg *config) *outcome {
-	inherited, open := openFDs()
-	if err := checkLimits(open); err != nil {
+	inherited, open := reexec.OpenFDs()
+	if err := reexec.CheckLimits(open); err != nil {
 		return &outcome{err: err}
 	}
 	file := os.Stdout
@@ -216,7 +280,7 @@ func (p *parent) runOnce(spec *runSpec, rec *record) *outcome {
 	if err != nil {
 		return &outcome{err: err}
 	}
-	defer c.link.close()
+	defer c.Close()
 	var objs []ipc.Receiver
 	if ferr := p.from.Inside(func() { objs, err = p.createAll(spec) }); ferr != nil {
 		err = ferr
@@ -227,7 +291,7 @@ func (p *parent) runOnce(spec *runSpec, rec *record) *outcome {
 		}
 	}
 	if err != nil {
-		c.kill()
+		c.Kill()
 		return &outcome{err: err}
 	}
 	if rec.Options != nil && ipc.HasSysV(spec.Objects) {
@@ -246,7 +310,7 @@ func (p *parent) runOnce(spec *runSpec, rec *record) *outcome {
 
 // drive hands the child its options and lets it go, does the exchange
 // through each object, and waits for the child.
-func (p *parent) drive(c *childProc, spec *runSpec, objs []ipc.Receiver, rec *record, namespaces []string) *outcome {
+func (p *parent) drive(c *reexec.Child, spec *runSpec, objs []ipc.Receiver, rec *record, namespaces []string) *outcome {
 	o, done := p.converse(c, spec, objs, rec, namespaces)
 	if done {
 		p.awaitChild(c, o)
@@ -256,19 +320,18 @@ func (p *parent) drive(c *childProc, spec *runSpec, objs []ipc.Receiver, rec *re
 
 // converse is drive up to the wait for the child, and says whether that
 // wait is due: it is not when the child could not be let go.
-func (p *parent) converse(c *childProc, spec *runSpec, objs []ipc.Receiver, rec *record, namespaces []string) (*outcome, bool) {
+func (p *parent) converse(c *reexec.Child, spec *runSpec, objs []ipc.Receiver, rec *record, namespaces []string) (*outcome, bool) {
 	p.spec = spec
-	p.verbosef("Parent: PID of child is %d\n", c.pid)
+	p.verbosef("Parent: PID of child is %d\n", c.PID)
 	if p.wantNS() && rec.ChildNS == nil {
 		// The child is in its namespaces already, held at the checkpoint.
-		rec.ChildNS = ns.IDs(strconv.Itoa(c.pid), namespaces)
+		rec.ChildNS = ns.IDs(strconv.Itoa(c.PID), namespaces)
 	}
 	o := &outcome{}
 	if err := p.release(c, spec); err != nil {
 		o.err = err
 		return o, false
 	}
-	c.acks = acksWanted(p.cfg, len(objs))
 	if len(objs) > 0 {
 		p.exchanges(c, spec, objs, rec, o)
 		rec.verdictNow()
@@ -278,34 +341,23 @@ func (p *parent) converse(c *childProc, spec *runSpec, objs []ipc.Receiver, rec 
 
 // awaitChild waits for the child to end after its exchanges, or, after a
 // signal or a failure, for it to be reaped, and records how it ended.
-func (p *parent) awaitChild(c *childProc, o *outcome) {
+func (p *parent) awaitChild(c *reexec.Child, o *outcome) {
 	if o.signal == 0 && o.err == nil {
 		p.waitChild(c, o)
 	}
-	status, _ := c.wait()
+	status, _ := c.Wait()
 	o.child = &status
 }
 
-// release hands the child its options and lets it go, once.
-func (p *parent) release(c *childProc, spec *runSpec) error {
-	if c.released {
-		return nil
-	}
-	c.released = true
-	for _, m := range []message{{Step: stepConfig, Config: forChild(p.cfg), Run: spec}, {Step: stepGo}} {
-		if err := c.link.send(m); err != nil {
-			c.kill()
-			return err
-		}
-	}
-	c.listen(len(spec.Objects))
-	return nil
+// release hands the child its setup and lets it go, once.
+func (p *parent) release(c *reexec.Child, spec *runSpec) error {
+	return c.Release(setupFor(p.cfg, spec))
 }
 
 // exchanges goes through the objects in turn, one verdict each. A failure
 // that is not a verdict, a signal, or a child cut short ends the round.
-func (p *parent) exchanges(c *childProc, spec *runSpec, objs []ipc.Receiver, rec *record, o *outcome) {
-	reports := c.reports
+func (p *parent) exchanges(c *reexec.Child, spec *runSpec, objs []ipc.Receiver, rec *record, o *outcome) {
+	reports := c.Reports
 	// The child prompts for the message at the first object it can send
 	// text through, unless it was given the message.
 	prompts := spec.Message == nil
@@ -314,21 +366,21 @@ func (p *parent) exchanges(c *childProc, spec *runSpec, objs []ipc.Receiver, rec
 		x := p.exchange(t, objs[i], c, reports, orec, prompts && t.Kind.CarriesText)
 		prompts = prompts && !x.read
 		if x.signal != 0 {
-			c.kill()
+			c.Kill()
 			o.signal = x.signal
 			return
 		}
 		orec.Verdict = x.verdict
 		o.verdicts = append(o.verdicts, kindVerdict{t.Kind.Isolation(), x.verdict})
 		if x.reported {
-			c.ack()
+			c.Ack()
 		}
 		if x.err != nil {
-			c.kill()
+			c.Kill()
 			o.err = x.err
 			return
 		}
-		if x.verdict != delivered && c.cutShort() {
+		if x.verdict != delivered && c.CutShort() {
 			return
 		}
 	}
@@ -376,7 +428,7 @@ type received struct {
 // exchange waits for the message, for the child's report, or for a signal,
 // whichever comes first: a child that cannot reach the object says so at
 // once, so that the parent never sits out the timeout for nothing.
-func (p *parent) exchange(t ipc.Object, o ipc.Receiver, c *childProc, reports <-chan report, rec *objectRecord, prompts bool) exchanged {
+func (p *parent) exchange(t ipc.Object, o ipc.Receiver, c *reexec.Child, reports <-chan reexec.Report, rec *objectRecord, prompts bool) exchanged {
 	msgs := make(chan received, 1)
 	go func() {
 		buf := make([]byte, ipc.MessageMax+1)
@@ -392,7 +444,7 @@ func (p *parent) exchange(t ipc.Object, o ipc.Receiver, c *childProc, reports <-
 		}
 	}()
 
-	var rep *report
+	var rep *reexec.Report
 	var got *received
 	childDone := false
 	var late <-chan time.Time // the message is in, and the child's word on it is due
@@ -423,7 +475,7 @@ func (p *parent) exchange(t ipc.Object, o ipc.Receiver, c *childProc, reports <-
 		case <-late:
 			// A child stopped, or held by a debugger, right after it
 			// sent: the message stands, and the run ends here.
-			c.kill()
+			c.Kill()
 			x := p.delivery(t, *got, nil, c, rec)
 			x.err = errStuck
 			return x
@@ -440,8 +492,8 @@ func (p *parent) exchange(t ipc.Object, o ipc.Receiver, c *childProc, reports <-
 			}
 			rep = &r
 			rec.childReport(r)
-			if r.Outcome != outcomeSent {
-				return exchanged{verdict: p.undelivered(t, r), reported: true, read: r.Outcome != outcomeOpenFailed}
+			if r.Tried != reexec.Sent {
+				return exchanged{verdict: p.undelivered(t, r), reported: true, read: r.Tried != reexec.OpenFailed}
 			}
 			if got == nil && receiving {
 				// The message is in the object by now, or someone took
@@ -452,7 +504,7 @@ func (p *parent) exchange(t ipc.Object, o ipc.Receiver, c *childProc, reports <-
 			if rep == nil && prompts {
 				io.WriteString(p.out, "\n")
 			}
-			c.kill()
+			c.Kill()
 			p.say("Parent: ", fmt.Sprintf("no %s will arrive: the target, %s, ended", t.Kind.What(), p.target.About()))
 			return exchanged{verdict: targetEnded}
 		case sig := <-p.sigs:
@@ -468,7 +520,7 @@ func (p *parent) exchange(t ipc.Object, o ipc.Receiver, c *childProc, reports <-
 
 // delivery handles the end of the wait on the object: a message, or the
 // timeout.
-func (p *parent) delivery(t ipc.Object, m received, rep *report, c *childProc, rec *objectRecord) exchanged {
+func (p *parent) delivery(t ipc.Object, m received, rep *reexec.Report, c *reexec.Child, rec *objectRecord) exchanged {
 	reported := rep != nil
 	if m.err != nil {
 		if !errors.Is(m.err, unix.ETIMEDOUT) {
@@ -486,7 +538,7 @@ func (p *parent) delivery(t ipc.Object, m received, rep *report, c *childProc, r
 			// Still at its prompt: end the prompt's line, and the child,
 			// since nobody will take its answer now.
 			io.WriteString(p.out, "\n")
-			c.kill()
+			c.Kill()
 		}
 		p.perror(t.Kind.WaitOp, m.err)
 		return exchanged{verdict: timedOut}
@@ -523,13 +575,13 @@ func (p *parent) delivery(t ipc.Object, m received, rep *report, c *childProc, r
 }
 
 // undelivered says, in one sentence, why no message can arrive.
-func (p *parent) undelivered(t ipc.Object, r report) verdict {
+func (p *parent) undelivered(t ipc.Object, r reexec.Report) verdict {
 	what := t.Kind.What()
-	switch r.Outcome {
-	case outcomeNotOurs:
+	switch r.Tried {
+	case reexec.NotOurs:
 		p.say("Parent: ", fmt.Sprintf("no %s can arrive: %s has its own %s, not %s", what, p.where(t), t.Bare(), p.thisOne()))
 		return blocked
-	case outcomeOpenFailed:
+	case reexec.OpenFailed:
 		isolation, missing := t.Kind.Isolation(), r.Errno == unix.ENOENT
 		switch {
 		case r.ShmDir && p.target != nil:
@@ -550,10 +602,10 @@ func (p *parent) undelivered(t ipc.Object, r report) verdict {
 			p.say("Parent: ", fmt.Sprintf("no %s can arrive: the child could not open %s (%s)", what, t.ShortName(), ipc.Strerror(r.Errno)))
 		}
 		return blocked
-	case outcomeNoMessage:
+	case reexec.NoMessage:
 		p.printf("Parent: no message will arrive: the child was given none\n")
 		return noMessage
-	case outcomeTooLong:
+	case reexec.TooLong:
 		if r.Endless {
 			p.printf("Parent: no message will arrive: the child's goes on past %d bytes\n", term.DiscardMax)
 		} else {
@@ -606,9 +658,9 @@ func shmDirFault(errno unix.Errno) string {
 
 // childGone reports a child that ended before it said anything. One that
 // broke the handshake but lives is ended first.
-func (p *parent) childGone(c *childProc) exchanged {
-	c.signal(unix.SIGKILL)
-	status, _ := c.wait()
+func (p *parent) childGone(c *reexec.Child) exchanged {
+	c.Signal(unix.SIGKILL)
+	status, _ := c.Wait()
 	if status.Signaled() {
 		p.printf("Parent: the child was killed by %s before it sent a message\n", unix.SignalName(status.Signal()))
 	} else {
@@ -636,15 +688,15 @@ var errStuck = fmt.Errorf("the child stopped answering for %v, and was ended —
 // Ctrl-C at the terminal reaches the command directly, as with unshare
 // --fork, so invoke_ns lets it be; SIGTERM and SIGHUP are passed on, and
 // the command is killed if it has not ended within grace.
-func (p *parent) waitChild(c *childProc, o *outcome) {
+func (p *parent) waitChild(c *reexec.Child, o *outcome) {
 	due := time.NewTimer(grace)
 	defer due.Stop()
-	silent := c.silent
+	silent := c.Silent
 	var passed unix.Signal
 	for {
 		select {
-		case <-c.exited:
-			if _, err := c.wait(); err != nil {
+		case <-c.Exited():
+			if _, err := c.Wait(); err != nil {
 				o.err = fmt.Errorf("waiting for the child: %w", err)
 			}
 			return
@@ -655,20 +707,20 @@ func (p *parent) waitChild(c *childProc, o *outcome) {
 			}
 		case sig := <-p.sigs:
 			if silent != nil {
-				c.kill()
+				c.Kill()
 				o.signal = sig.(unix.Signal)
 				return
 			}
 			if sig == unix.SIGINT {
 				continue
 			}
-			c.signal(sig.(unix.Signal))
+			c.Signal(sig.(unix.Signal))
 			if passed == 0 {
 				passed = sig.(unix.Signal)
 				due.Reset(grace)
 			}
 		case <-due.C:
-			c.kill()
+			c.Kill()
 			if passed != 0 {
 				o.signal = passed
 			} else {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"invoke_ns/internal/ipc"
 	"invoke_ns/internal/ns"
+	"invoke_ns/internal/reexec"
 	"os"
 	"time"
 
@@ -129,11 +130,11 @@ func errnoResult(errno unix.Errno) *openResult {
 }
 
 // childReport notes what the child's report says.
-func (o *objectRecord) childReport(rep report) {
-	switch rep.Outcome {
-	case outcomeOpenFailed:
+func (o *objectRecord) childReport(rep reexec.Report) {
+	switch rep.Tried {
+	case reexec.OpenFailed:
 		o.ChildOpen = errnoResult(rep.Errno)
-	case outcomeNotOurs:
+	case reexec.NotOurs:
 		o.ChildOpen = &openResult{Result: "not-ours", Error: ipc.ErrNotOurs.Error()}
 	default:
 		o.ChildOpen = errnoResult(0)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"invoke_ns/internal/hermetic"
 	"invoke_ns/internal/ipc"
+	"invoke_ns/internal/reexec"
 	"io"
 	"os"
 	"os/exec"
@@ -376,10 +377,10 @@ func TestChildMarkerSetByMistake(t *testing.T) {
 			r2, w2, _ := os.Pipe()
 			defer func() { r1.Close(); w1.Close(); r2.Close(); w2.Close() }()
 			cmd := command(t, binary, "--help")
-			cmd.Env = append(os.Environ(), childEnv+"="+marker)
+			cmd.Env = append(os.Environ(), reexec.ChildEnv+"="+marker)
 			cmd.ExtraFiles = []*os.File{r1, w2}
 			r := finish(t, cmd)
-			if msg, one := oneError(r.stderr); r.code != exitFailure || !one || !strings.Contains(msg, "unset "+childEnv) {
+			if msg, one := oneError(r.stderr); r.code != exitFailure || !one || !strings.Contains(msg, "unset "+reexec.ChildEnv) {
 				t.Errorf("exit %d, want 1 and one line saying to unset it:\n%s", r.code, r.stderr)
 			}
 		})

@@ -35,6 +35,9 @@ var Types = []Type{
 // Set is a set of types, as the clone(2) flags of the new ones.
 type Set uintptr
 
+// Has says whether s holds the type of flag.
+func (s Set) Has(flag uintptr) bool { return uintptr(s)&flag != 0 }
+
 // Names are the names of the types in s, in the order of Types.
 func (s Set) Names() []string {
 	var names []string

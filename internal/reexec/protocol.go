@@ -1,5 +1,8 @@
-// handshake.go: how the parent and the re-executed child find and talk to
-// each other.
+// Package reexec is how the parent starts the child, which is this same
+// binary run again, and how the two talk: the child's setup, its report on
+// each object, and the steps between them. It knows the IPC objects and
+// namespaces it passes on, and nothing of verdicts or of what invoke_ns
+// prints.
 //
 // The child is this binary run again through /proc/self/exe, with the
 // hidden variable _INVOKE_NS_CHILD naming two pipes it inherits, by
@@ -15,12 +18,12 @@
 //	starts the child first, so that its       starts the Go runtime,
 //	runtime starts meanwhile                  blocks reading its pipe
 //	creates the objects, prints its lines
-//	stepConfig: its options and the run ----->  reads them
-//	stepGo: the checkpoint            ----->  prints its lines; mounts and
+//	StepSetup: its setup              ----->  reads it
+//	StepGo: the checkpoint            ----->  prints its lines; mounts and
 //	                                          hostname; tries an object
-//	                                  <-----  stepReport: what happened (-i only)
+//	                                  <-----  StepReport: what happened (-i only)
 //	prints the verdict
-//	stepAck                           ----->  (report and ack again for each
+//	StepAck                           ----->  (report and ack again for each
 //	                                          further object, with -k)
 //	                                          then its command
 //	                                          its pipes are close-on-exec: exec
@@ -28,13 +31,13 @@
 //
 // After its last report, a child with nothing more to do (no command)
 // exits without waiting for the ack, and the parent sends none
-// (acksWanted).
+// (AcksWanted).
 //
 // The checkpoint is the one of the reference articles: the child reads until
 // the parent has said its own lines, so the two never interleave. EOF in
 // either direction means the other side is gone.
 
-package main
+package reexec
 
 import (
 	"bufio"
@@ -43,6 +46,7 @@ import (
 	"errors"
 	"fmt"
 	"invoke_ns/internal/ipc"
+	"invoke_ns/internal/ns"
 	"io"
 	"os"
 	"strconv"
@@ -51,79 +55,71 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const childEnv = "_INVOKE_NS_CHILD"
+// ChildEnv names the child's descriptors, for the child alone (and the
+// tests of its refusal).
+const ChildEnv = "_INVOKE_NS_CHILD"
 
 // maxProcsEnv is the variable by which the child's runtime runs on one P.
-// Its name after the descriptors in childEnv says that the parent set it,
+// Its name after the descriptors in ChildEnv says that the parent set it,
 // for the child's runtime alone (childEnviron).
 const maxProcsEnv = "GOMAXPROCS"
 
-// Steps of the handshake.
+// The steps of the handshake, by name.
 const (
-	stepConfig = "config"
-	stepGo     = "go"
-	stepReport = "report"
-	stepAck    = "ack"
+	StepSetup  = "setup"
+	StepGo     = "go"
+	StepReport = "report"
+	StepAck    = "ack"
 )
 
-// message is one line of the handshake.
-type message struct {
-	Step   string        `json:"step"`
-	Config *childOptions `json:"config,omitempty"`
-	Run    *runSpec      `json:"run,omitempty"`
-	Report *report       `json:"report,omitempty"`
+// Step is one line of the handshake.
+type Step struct {
+	Name   string  `json:"step"`
+	Setup  *Setup  `json:"setup,omitempty"`
+	Report *Report `json:"report,omitempty"`
 }
 
-// childOptions are the options the child acts on: what it prints, its
-// mounts, hostname and command. The rest stays with the parent, and a
-// small type is quick to encode the first time (BENCHMARKS.md).
-type childOptions struct {
+// Setup is what the child is given and keeps: the options it acts on
+// (what it prints, its mounts, hostname and command), and its run. The
+// rest stays with the parent, and a small type is quick to encode the
+// first time (BENCHMARKS.md).
+type Setup struct {
+	New      ns.Set   `json:"new,omitempty"` // the namespaces it is made in (clone flags)
 	Verbose  int      `json:"verbose,omitempty"`
-	NewPID   bool     `json:"pid,omitempty"`
-	NewMount bool     `json:"mount,omitempty"`
-	NewNet   bool     `json:"net,omitempty"`
-	NewUser  bool     `json:"user,omitempty"`
 	Hostname string   `json:"uts,omitempty"`
 	Command  []string `json:"command,omitempty"`
-}
 
-// forChild is what the child is told of cfg.
-func forChild(cfg *config) *childOptions {
-	return &childOptions{Verbose: cfg.Verbose, NewPID: cfg.NewPID, NewMount: cfg.NewMount, NewNet: cfg.NewNet,
-		NewUser: cfg.NewUser, Hostname: cfg.Hostname, Command: cfg.Command}
-}
-
-// config is the child's view of the options, from what it was told.
-func (o *childOptions) config() *config {
-	return &config{Verbose: o.Verbose, NewPID: o.NewPID, NewMount: o.NewMount, NewNet: o.NewNet,
-		NewUser: o.NewUser, Hostname: o.Hostname, Command: o.Command}
-}
-
-// runSpec is what one run is given besides the user's options: --compare
-// makes two runs of one config with different specs.
-type runSpec struct {
 	IPC       bool         `json:"ipc"`                  // do the exchange
-	NewIPC    bool         `json:"new_ipc"`              // the child in a new IPC namespace
 	Objects   []ipc.Object `json:"objects"`              // what the child tries, in order
 	Message   *string      `json:"message,omitempty"`    // read by the parent: no prompt
 	TryCreate bool         `json:"try_create,omitempty"` // the child also makes its own
 	Quiet     bool         `json:"quiet,omitempty"`      // no transcript, no perror
 }
 
-// Outcomes the child reports after its try at an object.
+// Shown are the namespaces worth showing for the run: ipc for the
+// exchange, and each new one, in the order of ns.Types.
+func (s *Setup) Shown() []string {
+	shown := s.New
+	if s.IPC {
+		shown |= unix.CLONE_NEWIPC
+	}
+	return shown.Names()
+}
+
+// What the child reports of its try at an object.
 const (
-	outcomeSent       = "sent"        // the message is in the object
-	outcomeOpenFailed = "open-failed" // the lookup failed: Errno says why
-	outcomeNoMessage  = "no-message"  // end of input before a message
-	outcomeTooLong    = "too-long"    // the message did not fit: Size says how big
-	outcomeSendFailed = "send-failed" // the send failed: Errno says why
-	outcomeNotOurs    = "not-ours"    // what has the name or key is not the parent's
+	Sent       = "sent"        // the message is in the object
+	OpenFailed = "open-failed" // the lookup failed: Errno says why
+	NoMessage  = "no-message"  // end of input before a message
+	TooLong    = "too-long"    // the message did not fit: Size says how big
+	SendFailed = "send-failed" // the send failed: Errno says why
+	NotOurs    = "not-ours"    // what has the name or key is not the parent's
 )
 
-// report is what the child tells the parent about its try at an object.
-type report struct {
+// Report is what the child tells the parent of its try at an object.
+type Report struct {
 	Kind    string     `json:"kind"`
-	Outcome string     `json:"outcome"`
+	Tried   string     `json:"tried"` // Sent, OpenFailed, ...
 	Errno   unix.Errno `json:"errno,omitempty"`
 	Size    int        `json:"size,omitempty"`
 	Endless bool       `json:"endless,omitempty"` // too long, with no end in sight
@@ -136,47 +132,47 @@ type report struct {
 	CreateErrno unix.Errno `json:"create_errno,omitempty"`
 }
 
-// acksWanted is how many acks the child reads when it reports on n
+// AcksWanted is how many acks the child reads when it reports on n
 // objects: one after each report, so that what it says next comes after
 // the parent's verdict, but none after the last if it has nothing more to
 // do (no command, which prints a line and runs). Both sides count with
 // it, so that the parent never writes an ack into a pipe whose reader may
 // be gone.
-func acksWanted(cfg *config, n int) int {
-	if n > 0 && len(cfg.Command) == 0 {
+func AcksWanted(command bool, n int) int {
+	if n > 0 && !command {
 		return n - 1
 	}
 	return n
 }
 
-// link is one side's end of the two handshake pipes, and on the child's
+// Link is one side's end of the two handshake pipes, and on the child's
 // side the target's root, where it was given one.
-type link struct {
+type Link struct {
 	r    *os.File
 	w    *os.File
 	buf  *bufio.Reader
-	root *os.File
+	Root *os.File
 }
 
-func newLink(r, w *os.File) *link {
-	return &link{r: r, w: w, buf: bufio.NewReader(r)}
+func newLink(r, w *os.File) *Link {
+	return &Link{r: r, w: w, buf: bufio.NewReader(r)}
 }
 
-// childLink picks up the pipes the parent announced in childEnv, if it is
+// ChildLink picks up the pipes the parent announced in ChildEnv, if it is
 // set, and makes them close-on-exec so that the child's command inherits
-// neither; without childEnv it returns nil. The marker names each pipe's
+// neither; without ChildEnv it returns nil. The marker names each pipe's
 // descriptor and inode: a variable set by someone else, by mistake, is
 // refused at once instead of waiting on descriptors invoke_ns never made.
-// The command's environment is the user's: childEnv goes, and GOMAXPROCS
+// The command's environment is the user's: ChildEnv goes, and GOMAXPROCS
 // too if the parent added it (the runtime has read it already).
-func childLink() (*link, error) {
-	val, ok := os.LookupEnv(childEnv)
+func ChildLink() (*Link, error) {
+	val, ok := os.LookupEnv(ChildEnv)
 	if !ok {
 		return nil, nil
 	}
-	os.Unsetenv(childEnv)
+	os.Unsetenv(ChildEnv)
 	notOurs := fmt.Errorf("%s=%q is set, but invoke_ns did not start this process "+
-		"— unset it (unset %s), since it is for invoke_ns's own use", childEnv, val, childEnv)
+		"— unset it (unset %s), since it is for invoke_ns's own use", ChildEnv, val, ChildEnv)
 	f := strings.Fields(val)
 	if len(f) > 0 && f[len(f)-1] == maxProcsEnv {
 		os.Unsetenv(maxProcsEnv)
@@ -204,66 +200,67 @@ func childLink() (*link, error) {
 	}
 	l := newLink(os.NewFile(uintptr(fds[0]), "handshake-in"), os.NewFile(uintptr(fds[1]), "handshake-out"))
 	if len(fds) == 3 {
-		l.root = os.NewFile(uintptr(fds[2]), "the target's root")
+		l.Root = os.NewFile(uintptr(fds[2]), "the target's root")
 	}
 	return l, nil
 }
 
-// encodeMessage is m as one line, newline included.
-func encodeMessage(m message) ([]byte, error) {
+// encodeStep is m as one line, newline included.
+func encodeStep(m Step) ([]byte, error) {
 	b, err := json.Marshal(m)
 	return append(b, '\n'), err
 }
 
-// decodeMessage reads one line written by encodeMessage, newline removed.
-// A field it does not know is an error: both sides are one binary.
-func decodeMessage(line []byte) (message, error) {
-	var m message
+// decodeStep reads one line written by encodeStep, newline removed. A
+// field it does not know is an error: both sides are one binary.
+func decodeStep(line []byte) (Step, error) {
+	var m Step
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
-		return message{}, err
+		return Step{}, err
 	}
 	if dec.More() {
-		return message{}, errors.New("more than one object on a line")
+		return Step{}, errors.New("more than one object on a line")
 	}
 	return m, nil
 }
 
-// send writes one step.
-func (l *link) send(m message) error {
-	b, err := encodeMessage(m)
+// Send writes one step.
+func (l *Link) Send(m Step) error {
+	b, err := encodeStep(m)
 	if err == nil {
 		_, err = l.w.Write(b)
 	}
 	if err != nil {
-		return fmt.Errorf("handshake: sending %q: %w", m.Step, err)
+		return fmt.Errorf("handshake: sending %q: %w", m.Name, err)
 	}
 	return nil
 }
 
-// next reads the next step and checks that it is the one expected.
+// Next reads the next step and checks that it is the one expected.
 // io.EOF means the other side has gone.
-func (l *link) next(want string) (message, error) {
+func (l *Link) Next(want string) (Step, error) {
 	line, err := l.buf.ReadBytes('\n')
 	if errors.Is(err, io.EOF) {
 		// A line cut short is the other side gone too.
-		return message{}, io.EOF
+		return Step{}, io.EOF
 	}
 	if err != nil {
-		return message{}, fmt.Errorf("handshake: reading %q: %w", want, err)
+		return Step{}, fmt.Errorf("handshake: reading %q: %w", want, err)
 	}
-	m, err := decodeMessage(line)
+	m, err := decodeStep(line)
 	if err != nil {
 		return m, fmt.Errorf("handshake: reading %q: %w", want, err)
 	}
-	if m.Step != want {
-		return m, fmt.Errorf("handshake: got %q, expected %q", m.Step, want)
+	if m.Name != want {
+		return m, fmt.Errorf("handshake: got %q, expected %q", m.Name, want)
 	}
 	return m, nil
 }
 
-func (l *link) close() {
+// Close closes both ends.
+func (l *Link) Close() {
 	if l.r != nil {
 		l.r.Close()
 	}

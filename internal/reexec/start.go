@@ -1,9 +1,9 @@
-// spawn.go: how the parent starts the child. A Go program cannot clone(2)
+// start.go: how the parent starts the child. A Go program cannot clone(2)
 // and go on running Go code in the new process, so the child is this binary
 // re-executed with SysProcAttr.Cloneflags, which is clone(2) with those
-// flags followed by execve(2). The parent's handle on it is a childProc.
+// flags followed by execve(2). The parent's handle on it is a Child.
 
-package main
+package reexec
 
 import (
 	"errors"
@@ -22,45 +22,6 @@ import (
 // childName is argv[0] of the re-executed child, so that ps shows what it is.
 const childName = "invoke_ns: child"
 
-// asked are the namespaces other than IPC that the options ask for.
-func asked(cfg *config) ns.Set {
-	var s ns.Set
-	for _, n := range []struct {
-		on   bool
-		flag uintptr
-	}{
-		{cfg.NewUser, unix.CLONE_NEWUSER},
-		{cfg.NewPID, unix.CLONE_NEWPID},
-		{cfg.NewMount, unix.CLONE_NEWNS},
-		{cfg.Hostname != "", unix.CLONE_NEWUTS},
-		{cfg.NewNet, unix.CLONE_NEWNET},
-	} {
-		if n.on {
-			s |= ns.Set(n.flag)
-		}
-	}
-	return s
-}
-
-// cloneFlags are the namespaces the options and the run ask for.
-func cloneFlags(cfg *config, spec *runSpec) uintptr {
-	s := asked(cfg)
-	if spec.NewIPC {
-		s |= unix.CLONE_NEWIPC
-	}
-	return uintptr(s)
-}
-
-// shownNamespaces are the namespaces worth showing for a run: ipc for the
-// exchange, and each one the options ask for, in the order of ns.Types.
-func shownNamespaces(cfg *config, ipc bool) []string {
-	s := asked(cfg)
-	if ipc {
-		s |= unix.CLONE_NEWIPC
-	}
-	return s.Names()
-}
-
 // pipeEnd is one end of a handshake pipe, or the target's root: its
 // descriptor in the parent, and its inode, by which the child knows it is
 // the parent's.
@@ -69,8 +30,8 @@ type pipeEnd struct {
 	ino uint64
 }
 
-// buildCmd describes the child without starting it: the program, its
-// argv, and how to start it. stdio are the child's descriptors 0, 1 and 2;
+// BuildCmd describes the child without starting it: the program, its
+// argv, and how to start it; flags are the namespaces it is made in. stdio are the child's descriptors 0, 1 and 2;
 // each of inherited, the caller's own descriptors above 2, keeps its
 // number, so that the command gets them as unshare(1) passes them on;
 // ends, the child's ends of the handshake pipes and perhaps the target's
@@ -80,15 +41,15 @@ type pipeEnd struct {
 //
 // syscall.ForkExec rather than os/exec: os/exec forks a throwaway process
 // on its first start, to find out whether pidfds work.
-func buildCmd(cfg *config, spec *runSpec, stdio [3]uintptr, inherited []int, ends []pipeEnd, pidfd *int, uid, gid int) (string, []string, *syscall.ProcAttr) {
+func BuildCmd(flags uintptr, stdio [3]uintptr, inherited []int, ends []pipeEnd, pidfd *int, uid, gid int) (string, []string, *syscall.ProcAttr) {
 	sys := &syscall.SysProcAttr{
-		Cloneflags: cloneFlags(cfg, spec),
+		Cloneflags: flags,
 		// Ends the child if the parent is killed outright. It is tied to
 		// the thread that starts the child: startAndWait locks it.
 		Pdeathsig: syscall.SIGKILL,
 		PidFD:     pidfd,
 	}
-	if cfg.NewUser {
+	if flags&unix.CLONE_NEWUSER != 0 {
 		// As unshare --map-root-user: root inside is the caller outside.
 		sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: uid, Size: 1}}
 		sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: gid, Size: 1}}
@@ -117,20 +78,20 @@ func buildCmd(cfg *config, spec *runSpec, stdio [3]uintptr, inherited []int, end
 // marker, and GOMAXPROCS=1 unless the user set GOMAXPROCS. The child
 // does one thing after another, and a runtime with one P per CPU starts
 // threads and takes fresh memory for the idle one (BENCHMARKS.md). A
-// GOMAXPROCS the parent adds is marked in childEnv, and the child removes
+// GOMAXPROCS the parent adds is marked in ChildEnv, and the child removes
 // it again before its command can see it.
 func childEnviron(marker string) []string {
 	if _, set := os.LookupEnv(maxProcsEnv); set {
-		return append(os.Environ(), childEnv+"="+marker)
+		return append(os.Environ(), ChildEnv+"="+marker)
 	}
-	return append(os.Environ(), childEnv+"="+marker+" "+maxProcsEnv, maxProcsEnv+"=1")
+	return append(os.Environ(), ChildEnv+"="+marker+" "+maxProcsEnv, maxProcsEnv+"=1")
 }
 
-// openFDs lists the descriptors above 2 that invoke_ns was given, read
+// OpenFDs lists the descriptors above 2 that invoke_ns was given, read
 // from /proc/self/fd with plain system calls: open across execve(2), so
 // not close-on-exec, where every descriptor Go opens is. It says how many
 // are open in all too.
-func openFDs() (inherited []int, open int) {
+func OpenFDs() (inherited []int, open int) {
 	dir, err := unix.Open("/proc/self/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, 0
@@ -165,31 +126,42 @@ func pipeEndOf(f *os.File) (pipeEnd, error) {
 	return pipeEnd{f.Fd(), st.Ino}, nil
 }
 
-// childProc is a started child and the parent's end of the handshake.
-type childProc struct {
-	pid     int
+// Child is a started child and the parent's end of the handshake.
+type Child struct {
+	PID     int
 	pidfd   *os.File // polled for the child's end, and signals go through it
-	link    *link
+	link    *Link
 	exited  chan struct{}      // closed once the child is reaped
 	status  syscall.WaitStatus // how it ended, once exited is closed
 	waitErr error              // or why it could not be waited for
-	acks    int                // acks it still reads (acksWanted)
-	reports chan report        // its reports, closed at EOF (listen)
-	silent  chan struct{}      // closed at EOF: it has executed its command, or ended
-	// released says it has been sent its options and let go (release).
+	acks    int                // acks it still reads (AcksWanted)
+	// Reports are its reports, closed at EOF; Silent is closed at EOF,
+	// once it has executed its command or ended (from Release on).
+	Reports chan Report
+	Silent  chan struct{}
+	// released says it has been sent its setup and let go (Release).
 	released bool
 }
 
-// threadsEnd says whether a thread of this run may end: one that joins
-// another namespace, for --target, --from or --probe, is thrown away with
-// its goroutine.
-func threadsEnd(cfg *config) bool { return cfg.Target != "" || cfg.From != "" || cfg.Probe }
+// Spawn is how to start a child.
+type Spawn struct {
+	Flags  uintptr  // the namespaces it is made in
+	Stdout *os.File // its standard output, or /dev/null when nil
+	// Inherited are the caller's own descriptors, which it gets too
+	// (OpenFDs).
+	Inherited []int
+	// Join is the IPC namespace it is born in, if not its parent's or a
+	// new one; and the root it is given, where Join has one open.
+	Join *ns.Handle
+	// ThreadsEnd says that a thread of this run may end: one that joins
+	// another namespace (--target, --from, --probe) is thrown away with its
+	// goroutine.
+	ThreadsEnd bool
+}
 
-// startChild starts the child, which waits for its config. Its standard
-// output is stdout, or /dev/null when that is nil; inherited are the
-// caller's own descriptors, which it gets too (openFDs). With join it is
-// born in that IPC namespace, and given its root where it has one open.
-func startChild(cfg *config, spec *runSpec, stdout *os.File, inherited []int, join *ns.Handle) (*childProc, error) {
+// Start starts the child, which waits for its setup.
+func (sp Spawn) Start() (*Child, error) {
+	stdout, inherited, join := sp.Stdout, sp.Inherited, sp.Join
 	toChildR, toChildW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("pipe: %w", err)
@@ -224,11 +196,11 @@ func startChild(cfg *config, spec *runSpec, stdout *os.File, inherited []int, jo
 		ends = append(ends, root)
 	}
 	pidfd := -1
-	path, argv, attr := buildCmd(cfg, spec, [3]uintptr{os.Stdin.Fd(), out.Fd(), os.Stderr.Fd()},
+	path, argv, attr := BuildCmd(sp.Flags, [3]uintptr{os.Stdin.Fd(), out.Fd(), os.Stderr.Fd()},
 		inherited, ends, &pidfd, os.Getuid(), os.Getgid())
-	c := &childProc{exited: make(chan struct{})}
+	c := &Child{exited: make(chan struct{})}
 	started := make(chan error)
-	go c.startAndWait(path, argv, attr, started, join, threadsEnd(cfg))
+	go c.startAndWait(path, argv, attr, started, join, sp.ThreadsEnd)
 	err = <-started
 	// The child has its copies now; holding ours would hide its EOF.
 	toChildR.Close()
@@ -239,7 +211,7 @@ func startChild(cfg *config, spec *runSpec, stdout *os.File, inherited []int, jo
 		if errors.As(err, new(*ns.JoinError)) {
 			return nil, err
 		}
-		return nil, cloneError(cfg, spec, err)
+		return nil, cloneError(sp.Flags, err)
 	}
 	c.link = newLink(fromChildR, toChildW)
 	return c, nil
@@ -256,7 +228,7 @@ func startChild(cfg *config, spec *runSpec, stdout *os.File, inherited []int, jo
 // existing IPC namespace first, so that the child is born in it, and is
 // then never handed back. One waiter only, for this PID only: a second
 // would steal the status (rootlesskit #129).
-func (c *childProc) startAndWait(path string, argv []string, attr *syscall.ProcAttr, started chan<- error, join *ns.Handle, threadsEnd bool) {
+func (c *Child) startAndWait(path string, argv []string, attr *syscall.ProcAttr, started chan<- error, join *ns.Handle, threadsEnd bool) {
 	run := func(fn func() bool) { fn() }
 	switch {
 	case join != nil && !join.Same:
@@ -281,7 +253,7 @@ func (c *childProc) startAndWait(path string, argv []string, attr *syscall.ProcA
 		if err == nil {
 			// Non-blocking, so that os.NewFile hands it to the poller.
 			unix.SetNonblock(*attr.Sys.PidFD, true)
-			c.pid, c.pidfd = pid, os.NewFile(uintptr(*attr.Sys.PidFD), "pidfd")
+			c.PID, c.pidfd = pid, os.NewFile(uintptr(*attr.Sys.PidFD), "pidfd")
 		}
 		started <- err
 		if err == nil {
@@ -297,7 +269,7 @@ func (c *childProc) startAndWait(path string, argv []string, attr *syscall.ProcA
 // that no thread sits in wait4 meanwhile holding on to a P: the parent's
 // other goroutines then run at once, not when the runtime takes the P
 // back.
-func (c *childProc) reap() {
+func (c *Child) reap() {
 	rc, err := c.pidfd.SyscallConn()
 	if err == nil {
 		err = rc.Read(func(uintptr) bool { return c.tryReap(syscall.WNOHANG) })
@@ -311,8 +283,8 @@ func (c *childProc) reap() {
 
 // tryReap reaps the child if it has ended, and says whether it has; without
 // WNOHANG, it waits for that.
-func (c *childProc) tryReap(options int) bool {
-	pid, err := syscall.Wait4(c.pid, &c.status, options, nil)
+func (c *Child) tryReap(options int) bool {
+	pid, err := syscall.Wait4(c.PID, &c.status, options, nil)
 	if err == syscall.EINTR {
 		return false
 	}
@@ -321,9 +293,9 @@ func (c *childProc) tryReap(options int) bool {
 }
 
 // cloneError says why the kernel refused the child, and what to do.
-func cloneError(cfg *config, spec *runSpec, err error) error {
+func cloneError(flags uintptr, err error) error {
 	what := "starting the child in new namespaces"
-	if cloneFlags(cfg, spec) == 0 {
+	if flags == 0 {
 		what = "starting the child"
 	}
 	err = fmt.Errorf("%s: %w", what, err)
@@ -332,44 +304,44 @@ func cloneError(cfg *config, spec *runSpec, err error) error {
 	switch {
 	case errors.Is(err, unix.EACCES) && unix.Statfs("/proc/self/exe", &fs) == nil && fs.Flags&unix.ST_NOEXEC != 0:
 		exe, _ := os.Executable()
-		return hint(err, "invoke_ns runs itself again as the child, and "+exe+" is on a filesystem "+
+		return hintf(err, "invoke_ns runs itself again as the child, and "+exe+" is on a filesystem "+
 			"mounted noexec: copy it to one that is not (findmnt -T "+exe+" shows the mount)")
 	case errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE):
 		var rl unix.Rlimit
 		unix.Getrlimit(unix.RLIMIT_NOFILE, &rl)
-		return hint(err, fmt.Sprintf("the limit on open files is reached (RLIMIT_NOFILE, ulimit -n: %d): raise it", rl.Cur))
-	case cloneFlags(cfg, spec) == 0:
+		return hintf(err, fmt.Sprintf("the limit on open files is reached (RLIMIT_NOFILE, ulimit -n: %d): raise it", rl.Cur))
+	case flags == 0:
 		return err
-	case cfg.NewUser && (denied || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EUSERS)):
-		return hint(err, "this host does not let you create a user namespace; "+
+	case flags&unix.CLONE_NEWUSER != 0 && (denied || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EUSERS)):
+		return hintf(err, "this host does not let you create a user namespace; "+
 			"look at sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone "+
 			"and kernel.apparmor_restrict_unprivileged_userns, or run as root without -U")
 	case denied:
-		return hint(err, "creating namespaces needs root or CAP_SYS_ADMIN: run with sudo, or add -U to run without root")
+		return hintf(err, "creating namespaces needs root or CAP_SYS_ADMIN: run with sudo, or add -U to run without root")
 	}
 	return err
 }
 
-// signal sends sig to the child through its pidfd: once it is reaped, the
+// Signal sends sig to the child through its pidfd: once it is reaped, the
 // signal goes nowhere rather than to a process that took over its PID.
-func (c *childProc) signal(sig syscall.Signal) {
+func (c *Child) Signal(sig syscall.Signal) {
 	if rc, err := c.pidfd.SyscallConn(); err == nil {
 		rc.Control(func(fd uintptr) { unix.PidfdSendSignal(int(fd), sig, nil, 0) })
 	}
 }
 
-// wait blocks until the child is reaped, and says how it ended.
-func (c *childProc) wait() (syscall.WaitStatus, error) {
+// Wait blocks until the child is reaped, and says how it ended.
+func (c *Child) Wait() (syscall.WaitStatus, error) {
 	<-c.exited
 	c.pidfd.Close()
 	return c.status, c.waitErr
 }
 
-// cutShort says whether the child has ended before it could report on
+// CutShort says whether the child has ended before it could report on
 // every object: killed, or failed. A child with nothing to do after its
 // last report exits 0 at once, and what it reported may not have been
 // read yet: that child has not been cut short.
-func (c *childProc) cutShort() bool {
+func (c *Child) CutShort() bool {
 	select {
 	case <-c.exited:
 		return c.waitErr != nil || !c.status.Exited() || c.status.ExitStatus() != 0
@@ -378,38 +350,68 @@ func (c *childProc) cutShort() bool {
 	}
 }
 
-// listen reads the child's reports, at most n, onto c.reports, and closes
-// it and c.silent once the child's end of the handshake has closed: it
+// Release hands the child its setup and lets it go, once, and listens
+// for its reports.
+func (c *Child) Release(s *Setup) error {
+	if c.released {
+		return nil
+	}
+	c.released = true
+	for _, m := range []Step{{Name: StepSetup, Setup: s}, {Name: StepGo}} {
+		if err := c.link.Send(m); err != nil {
+			c.Kill()
+			return err
+		}
+	}
+	c.acks = AcksWanted(len(s.Command) > 0, len(s.Objects))
+	c.listen(len(s.Objects))
+	return nil
+}
+
+// Released says whether the child has been let go.
+func (c *Child) Released() bool { return c.released }
+
+// listen reads the child's reports, at most n, onto c.Reports, and closes
+// it and c.Silent once the child's end of the handshake has closed: it
 // has executed its command, or ended. Started once, when the child is let
 // go, and never held up by a report nobody reads.
-func (c *childProc) listen(n int) {
-	c.reports, c.silent = make(chan report, n), make(chan struct{})
+func (c *Child) listen(n int) {
+	c.Reports, c.Silent = make(chan Report, n), make(chan struct{})
 	go func() {
-		defer close(c.silent)
-		defer close(c.reports)
+		defer close(c.Silent)
+		defer close(c.Reports)
 		for range n {
-			m, err := c.link.next(stepReport)
+			m, err := c.link.Next(StepReport)
 			if err != nil || m.Report == nil {
 				return
 			}
-			c.reports <- *m.Report
+			c.Reports <- *m.Report
 		}
 		// Nothing more is due: what follows is EOF.
-		c.link.next(stepReport)
+		c.link.Next(StepReport)
 	}()
 }
 
-// ack lets the child go on after a report, if it waits for that: the one
+// Exited is closed once the child is reaped.
+func (c *Child) Exited() <-chan struct{} { return c.exited }
+
+// Close lets go of the parent's ends of the handshake.
+func (c *Child) Close() { c.link.Close() }
+
+// Ack lets the child go on after a report, if it waits for that: the one
 // place an ack is decided and sent.
-func (c *childProc) ack() {
+func (c *Child) Ack() {
 	if c.acks > 0 {
 		c.acks--
-		c.link.send(message{Step: stepAck})
+		c.link.Send(Step{Name: StepAck})
 	}
 }
 
-// kill ends the child and reaps it.
-func (c *childProc) kill() {
-	c.signal(syscall.SIGKILL)
-	c.wait()
+// Kill ends the child and reaps it.
+func (c *Child) Kill() {
+	c.Signal(syscall.SIGKILL)
+	c.Wait()
 }
+
+// hintf appends what to do to an error: "what failed: why — what to do".
+func hintf(err error, todo string) error { return fmt.Errorf("%w — %s", err, todo) }

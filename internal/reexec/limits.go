@@ -4,7 +4,7 @@
 // (RLIMIT_NOFILE): it dies with a stack trace, whatever it had made left
 // behind. A run is refused at once instead, with what to raise.
 
-package main
+package reexec
 
 import (
 	"fmt"
@@ -23,9 +23,9 @@ const (
 	filesNeeded = 20
 )
 
-// checkLimits refuses a run that the limits would cut short, open being
+// CheckLimits refuses a run that the limits would cut short, open being
 // the number of descriptors open.
-func checkLimits(open int) error {
+func CheckLimits(open int) error {
 	var rl unix.Rlimit
 	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil {
 		if uint64(open+filesNeeded) > rl.Cur {

@@ -1,4 +1,4 @@
-package main
+package reexec
 
 import (
 	"os"
@@ -13,22 +13,18 @@ import (
 func TestBuildCmd(t *testing.T) {
 	tests := []struct {
 		name  string
-		cfg   config
-		spec  runSpec
 		flags uintptr
 	}{
-		{"no namespaces", config{}, runSpec{}, 0},
-		{"-i no shares the IPC namespace", config{IPC: true}, runSpec{IPC: true}, 0},
-		{"-i yes", config{IPC: true, NewIPC: true}, runSpec{IPC: true, NewIPC: true}, unix.CLONE_NEWIPC},
-		{"--compare's second run", config{Compare: true}, runSpec{IPC: true, NewIPC: true}, unix.CLONE_NEWIPC},
-		{"-p -m", config{NewPID: true, NewMount: true}, runSpec{}, unix.CLONE_NEWPID | unix.CLONE_NEWNS},
-		{"-u -n", config{Hostname: "h", NewNet: true}, runSpec{}, unix.CLONE_NEWUTS | unix.CLONE_NEWNET},
-		{"-U", config{NewUser: true}, runSpec{}, unix.CLONE_NEWUSER},
+		{"no namespaces", 0},
+		{"a new IPC namespace", unix.CLONE_NEWIPC},
+		{"PID and mount", unix.CLONE_NEWPID | unix.CLONE_NEWNS},
+		{"UTS and network", unix.CLONE_NEWUTS | unix.CLONE_NEWNET},
+		{"a user namespace: mapped", unix.CLONE_NEWUSER},
 	}
 	var pidfd int
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path, argv, attr := buildCmd(&tt.cfg, &tt.spec, [3]uintptr{0, 7, 2}, nil, []pipeEnd{{10, 100}, {11, 110}}, &pidfd, 1000, 1001)
+			path, argv, attr := BuildCmd(tt.flags, [3]uintptr{0, 7, 2}, nil, []pipeEnd{{10, 100}, {11, 110}}, &pidfd, 1000, 1001)
 			sys := attr.Sys
 			if got := sys.Cloneflags; got != tt.flags {
 				t.Errorf("Cloneflags %#x, want %#x", got, tt.flags)
@@ -47,7 +43,7 @@ func TestBuildCmd(t *testing.T) {
 			if sys.PidFD != &pidfd {
 				t.Errorf("no pidfd asked for: signals could reach a process that reused the PID")
 			}
-			wantMaps := tt.cfg.NewUser
+			wantMaps := tt.flags&unix.CLONE_NEWUSER != 0
 			uid := sys.UidMappings
 			if (len(uid) == 1) != wantMaps || wantMaps && (uid[0] != syscall.SysProcIDMap{ContainerID: 0, HostID: 1000, Size: 1} ||
 				sys.GidMappings[0] != syscall.SysProcIDMap{ContainerID: 0, HostID: 1001, Size: 1}) {
@@ -75,8 +71,8 @@ func TestBuildCmdPassesTheCallersDescriptors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("GOMAXPROCS", "")
 			os.Unsetenv("GOMAXPROCS") // the marker is followed by a word then
-			_, _, attr := buildCmd(&config{}, &runSpec{}, [3]uintptr{0, 1, 2}, tt.inherited, []pipeEnd{{20, 8}, {21, 9}}, new(int), 0, 0)
-			announced := slices.ContainsFunc(attr.Env, func(e string) bool { return strings.HasPrefix(e, childEnv+"="+tt.marker+" ") })
+			_, _, attr := BuildCmd(0, [3]uintptr{0, 1, 2}, tt.inherited, []pipeEnd{{20, 8}, {21, 9}}, new(int), 0, 0)
+			announced := slices.ContainsFunc(attr.Env, func(e string) bool { return strings.HasPrefix(e, ChildEnv+"="+tt.marker+" ") })
 			if !slices.Equal(attr.Files, tt.files) || !announced {
 				t.Errorf("files %v, env %v; want files %v, marker %s", attr.Files, attr.Env, tt.files, tt.marker)
 			}
@@ -91,8 +87,8 @@ func TestChildEnviron(t *testing.T) {
 		maxprocs  string
 		handshake string
 	}{
-		{"GOMAXPROCS unset: one P, marked for removal", "", "GOMAXPROCS=1", childEnv + "=3:1 4:2 " + maxProcsEnv},
-		{"GOMAXPROCS set: the user's, unmarked", "4", "GOMAXPROCS=4", childEnv + "=3:1 4:2"},
+		{"GOMAXPROCS unset: one P, marked for removal", "", "GOMAXPROCS=1", ChildEnv + "=3:1 4:2 " + maxProcsEnv},
+		{"GOMAXPROCS set: the user's, unmarked", "4", "GOMAXPROCS=4", ChildEnv + "=3:1 4:2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,7 +101,7 @@ func TestChildEnviron(t *testing.T) {
 				if strings.HasPrefix(e, "GOMAXPROCS=") {
 					maxprocs = append(maxprocs, e)
 				}
-				if strings.HasPrefix(e, childEnv+"=") {
+				if strings.HasPrefix(e, ChildEnv+"=") {
 					handshake = append(handshake, e)
 				}
 			}
@@ -158,7 +154,7 @@ func TestReap(t *testing.T) {
 				}
 			}
 			defer f.Close()
-			c := &childProc{pid: pid, pidfd: f}
+			c := &Child{PID: pid, pidfd: f}
 			done := make(chan struct{})
 			go func() { c.reap(); close(done) }()
 			w.Close()
@@ -189,12 +185,12 @@ func TestCutShort(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &childProc{exited: make(chan struct{}), status: tt.status, waitErr: tt.waitErr}
+			c := &Child{exited: make(chan struct{}), status: tt.status, waitErr: tt.waitErr}
 			if tt.exited {
 				close(c.exited)
 			}
-			if got := c.cutShort(); got != tt.want {
-				t.Errorf("cutShort() = %v, want %v", got, tt.want)
+			if got := c.CutShort(); got != tt.want {
+				t.Errorf("CutShort() = %v, want %v", got, tt.want)
 			}
 		})
 	}
