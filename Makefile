@@ -10,7 +10,7 @@ export CGO_ENABLED = 0
 
 # What --version prints: the checkout's description, if there is one.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
-SOURCES  = $(wildcard *.go) go.mod go.sum
+SOURCES  = $(wildcard *.go internal/*/*.go) go.mod go.sum
 
 # Where the demo can get privilege from: root, or a user namespace (-U).
 DEMO_FLAGS = $(shell [ "$$(id -u)" = 0 ] || echo -U)
@@ -38,7 +38,7 @@ race: deps
 	d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
 	  CGO_ENABLED=1 $(GO) build -race -o "$$d/invoke_ns" . && \
 	  GORACE='atexit_sleep_ms=0 halt_on_error=1' INVOKE_NS_TEST_BINARY="$$d/invoke_ns" \
-	  CGO_ENABLED=1 $(GO) test -race -count=1 $(TESTFLAGS) .
+	  CGO_ENABLED=1 $(GO) test -race -count=1 $(TESTFLAGS) ./...
 
 deps:
 	@.ci/deps

@@ -13,8 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"invoke_ns/internal/ipc"
-	"invoke_ns/internal/ns"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -27,6 +25,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"invoke_ns/internal/ipc"
+	"invoke_ns/internal/ns"
+	"invoke_ns/internal/run"
 
 	"golang.org/x/sys/unix"
 )
@@ -156,43 +158,44 @@ func TestImpostorIsNeverWritten(t *testing.T) {
 	pid := strconv.Itoa(cmd.Process.Pid)
 	which := []string{"-q", q, "--key", strconv.Itoa(int(key))}
 
-	r := run(t, "secret\n", append([]string{"--target", pid, "-k", "all"}, which...)...)
-	own := fmt.Sprintf("process %s (invoke_ns.test) has its own", pid)
+	r := invoke(t, "secret\n", append([]string{"--target", pid, "-k", "all"}, which...)...)
+	comm := ns.Comm(cmd.Process.Pid)
+	own := fmt.Sprintf("process %s (%s) has its own", pid, comm)
 	if got := strings.Count(flat(r.stdout), own); r.code != exitBlocked || got != len(kinds) ||
-		!strings.Contains(flat(r.stdout), fmt.Sprintf("the /dev/shm of process %s (invoke_ns.test) has its own %s, not this one", pid, q)) {
+		!strings.Contains(flat(r.stdout), fmt.Sprintf("the /dev/shm of process %s (%s) has its own %s, not this one", pid, comm, q)) {
 		t.Errorf("--target: exit %d, %d of 5 %q:\n%s\nstderr:\n%s", r.code, got, own, r.stdout, r.stderr)
 	}
 	if strings.Contains(r.stderr, "goroutine") {
 		t.Errorf("a Go trace:\n%s", r.stderr)
 	}
 
-	r = run(t, "secret\n", append([]string{"--json", "--target", pid, "-k", "mq"}, which[:2]...)...)
-	var rec record
+	r = invoke(t, "secret\n", append([]string{"--json", "--target", pid, "-k", "mq"}, which[:2]...)...)
+	var rec jsonRun
 	if err := json.Unmarshal([]byte(r.stdout), &rec); err != nil || rec.Verdict != "blocked" ||
 		rec.Objects[0].ChildOpen == nil || rec.Objects[0].ChildOpen.Result != "not-ours" {
 		t.Errorf("--json: %v\n%s", err, r.stdout)
 	}
 
-	r = run(t, "secret\n", append([]string{"--json", "-c", "--target", pid, "-k", "all"}, which...)...)
-	var cmp compareRecord
+	r = invoke(t, "secret\n", append([]string{"--json", "-c", "--target", pid, "-k", "all"}, which...)...)
+	var cmp jsonCompare
 	if err := json.Unmarshal([]byte(r.stdout), &cmp); err != nil || len(cmp.Runs) != 3 {
 		t.Fatalf("--compare --target: %v\n%s\nstderr:\n%s", err, r.stdout, r.stderr)
 	}
 	for _, o := range cmp.Runs[2].Objects {
-		if o.Verdict != blocked || o.ChildOpen == nil || o.ChildOpen.Result != "not-ours" {
+		if o.Verdict != "blocked" || o.ChildOpen == nil || o.ChildOpen.Result != "not-ours" {
 			t.Errorf("--compare --target, %s: %s, %+v", o.Kind, o.Verdict, o.ChildOpen)
 		}
 	}
 
 	// The parent's objects in a namespace of a third process.
 	from := strconv.Itoa(sleeperIn(t, "--ipc"))
-	r = run(t, "secret\n", append([]string{"--from", from, "--target", pid, "-k", "mq,msg,sem,shm"}, which...)...)
+	r = invoke(t, "secret\n", append([]string{"--from", from, "--target", pid, "-k", "mq,msg,sem,shm"}, which...)...)
 	if r.code != exitBlocked || !strings.Contains(flat(r.stdout), "not the one in the IPC namespace of process "+from+" (sleep)") {
 		t.Errorf("--from: exit %d:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 
-	r = run(t, "", append([]string{"--scan", "--probe", "--json", "-k", "all"}, which...)...)
-	var scan scanRecord
+	r = invoke(t, "", append([]string{"--scan", "--probe", "--json", "-k", "all"}, which...)...)
+	var scan jsonScan
 	if err := json.Unmarshal([]byte(r.stdout), &scan); err != nil {
 		t.Fatalf("--scan: %v\n%s", err, r.stdout)
 	}
@@ -242,7 +245,7 @@ func TestTargetRootLinks(t *testing.T) {
 			}
 			t.Cleanup(func() { sleeper.Process.Kill(); sleeper.Wait() })
 			waitForCommand(t, sleeper.Process.Pid, "sleep")
-			r := run(t, "secret\n", "--target", strconv.Itoa(sleeper.Process.Pid), "-k", "pshm", "-q", q)
+			r := invoke(t, "secret\n", "--target", strconv.Itoa(sleeper.Process.Pid), "-k", "pshm", "-q", q)
 			want := fmt.Sprintf("the /dev/shm of process %d (sleep) %s", sleeper.Process.Pid, tt.says)
 			if r.code != exitBlocked || !strings.Contains(flat(r.stdout), want) {
 				t.Errorf("exit %d, want 3 and %q:\n%s\nstderr:\n%s", r.code, want, r.stdout, r.stderr)
@@ -269,21 +272,21 @@ func TestThreadNamespace(t *testing.T) {
 	}
 	pid := cmd.Process.Pid
 	waitForNamespace(t, tid, "ipc")
-	thread := fmt.Sprintf("thread %d of process %d (invoke_ns.test)", tid, pid)
+	thread := fmt.Sprintf("thread %d of process %d (%s)", tid, pid, ns.Comm(pid))
 
-	r := run(t, "to a thread\n", "--target", strconv.Itoa(tid), "-q", testQueue(t))
+	r := invoke(t, "to a thread\n", "--target", strconv.Itoa(tid), "-q", testQueue(t))
 	if r.code != exitBlocked || !strings.Contains(flat(r.stdout), thread+" is in another IPC namespace") {
 		t.Errorf("--target TID: exit %d, want 3 and %q:\n%s\nstderr:\n%s", r.code, thread, r.stdout, r.stderr)
 	}
-	r = run(t, "to a thread\n", "--json", "--target", strconv.Itoa(tid), "-q", testQueue(t))
-	var rec record
+	r = invoke(t, "to a thread\n", "--json", "--target", strconv.Itoa(tid), "-q", testQueue(t))
+	var rec jsonRun
 	if err := json.Unmarshal([]byte(r.stdout), &rec); err != nil || rec.Target == nil || rec.Target.PID != pid || rec.Target.TID != tid {
 		t.Errorf("--json target %+v (%v)", rec.Target, err)
 	}
 
 	id, _ := os.Readlink(fmt.Sprintf("/proc/%d/task/%d/ns/ipc", pid, tid))
-	r = run(t, "", "--scan", "--probe", "--json", "-q", testQueue(t))
-	var scan scanRecord
+	r = invoke(t, "", "--scan", "--probe", "--json", "-q", testQueue(t))
+	var scan jsonScan
 	if err := json.Unmarshal([]byte(r.stdout), &scan); err != nil {
 		t.Fatalf("%v\n%s", err, r.stdout)
 	}
@@ -296,7 +299,7 @@ func TestThreadNamespace(t *testing.T) {
 	if !found {
 		t.Errorf("the thread's namespace %s, probed through thread %d, blocked: not in\n%s", id, tid, r.stdout)
 	}
-	r = run(t, "", "--scan")
+	r = invoke(t, "", "--scan")
 	if !strings.Contains(r.stdout, fmt.Sprintf("(thread %d)", tid)) {
 		t.Errorf("--scan does not name thread %d:\n%s", tid, r.stdout)
 	}
@@ -339,7 +342,7 @@ func TestFIFOIsNoNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{{"--target", fifo}, {"--from", fifo, "-i", "no"}} {
-		r := run(t, "", append(args, "-q", testQueue(t))...)
+		r := invoke(t, "", append(args, "-q", testQueue(t))...)
 		want := args[0] + " " + fifo + ": not an IPC namespace file"
 		if msg, one := oneError(r.stderr); r.code != exitFailure || !one || !strings.Contains(msg, want) {
 			t.Errorf("%q: exit %d, want 1 and %q:\n%s", args, r.code, want, r.stderr)
@@ -373,7 +376,7 @@ func TestTargetWords(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := run(t, "", tt.args...)
+			r := invoke(t, "", tt.args...)
 			if msg, one := oneError(r.stderr); r.code != exitFailure || !one || !strings.Contains(msg, tt.says) {
 				t.Errorf("exit %d, want 1 and %q:\n%s", r.code, tt.says, r.stderr)
 			}
@@ -385,7 +388,7 @@ func TestTargetWords(t *testing.T) {
 		h.waitFor("ready")
 		pid := h.cmd.Process.Pid
 		r := finish(t, command(t, tool(t, "setpriv"), "--bounding-set=-sys_ptrace", binary, "--target", strconv.Itoa(pid)))
-		want := fmt.Sprintf("process %d (invoke_ns.test) refuses even root: it is not dumpable", pid)
+		want := fmt.Sprintf("process %d (%s) refuses even root: it is not dumpable", pid, ns.Comm(pid))
 		if msg, _ := oneError(r.stderr); r.code != exitFailure || !strings.Contains(msg, want) || strings.Contains(msg, "run as root") {
 			t.Errorf("exit %d, want 1 and %q:\n%s", r.code, want, r.stderr)
 		}
@@ -398,7 +401,7 @@ func TestLongestQueueName(t *testing.T) {
 	flags := privFlags(t)
 	name := "/" + strings.Repeat("n", ipc.NameMax-len(strconv.Itoa(os.Getpid()))) + strconv.Itoa(os.Getpid())
 	t.Cleanup(func() { assertNoQueue(t, name) })
-	r := run(t, "long\n", append(flags, "-k", "mq,pshm", "-i", "no", "-q", name)...)
+	r := invoke(t, "long\n", append(flags, "-k", "mq,pshm", "-i", "no", "-q", name)...)
 	if r.code != exitOK || strings.Count(r.stdout, ">> long") != 3 {
 		t.Errorf("a %d-byte name: exit %d\n%s\nstderr:\n%s", len(name)-1, r.code, r.stdout, r.stderr)
 	}
@@ -410,7 +413,7 @@ func TestLongestQueueName(t *testing.T) {
 func TestStoppedChild(t *testing.T) {
 	flags := privFlags(t)
 	const timeout = time.Second
-	bound := timeout + grace + 3*time.Second
+	bound := timeout + run.Grace + 3*time.Second
 	var wg sync.WaitGroup
 	for round := range 16 {
 		wg.Go(func() {
@@ -506,7 +509,7 @@ func TestOtherUsersObjects(t *testing.T) {
 		{"-k", "pshm", "-q", q},
 		{"-k", "msg", "--key", strconv.Itoa(int(key))},
 	} {
-		r := run(t, "x\n", append([]string{"-f", "-i", "no"}, args...)...)
+		r := invoke(t, "x\n", append([]string{"-f", "-i", "no"}, args...)...)
 		if msg, _ := oneError(r.stderr); r.code != exitFailure || !strings.Contains(msg, "owned by uid 65534, another user, so it stays") {
 			t.Errorf("root's -f %q: exit %d\n%s", args, r.code, r.stderr)
 		}
@@ -553,13 +556,13 @@ func TestSquattedLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	left.Close()
-	r := run(t, "past the squatter\n", "-f", "-i", "no", "-q", q)
+	r := invoke(t, "past the squatter\n", "-f", "-i", "no", "-q", q)
 	says := fmt.Sprintf("held by process %d (%s), which is not invoke_ns", sq.Process.Pid, ns.Comm(sq.Process.Pid))
 	if r.code != exitOK || !strings.Contains(flat(r.stdout), says) ||
 		!strings.Contains(flat(r.stdout), "removed message queue "+q+", an earlier run's leftover") {
 		t.Errorf("exit %d, want 0, %q and the leftover removed:\n%s\nstderr:\n%s", r.code, says, r.stdout, r.stderr)
 	}
-	if r := run(t, "again\n", "-i", "no", "-q", q); r.code != exitOK {
+	if r := invoke(t, "again\n", "-i", "no", "-q", q); r.code != exitOK {
 		t.Errorf("with the lock squatted: exit %d\n%s", r.code, r.stderr)
 	}
 }
@@ -615,7 +618,7 @@ func TestLeftoversNamed(t *testing.T) {
 			o.Remove()
 		}
 	}()
-	r := run(t, "again\n", append(flags, "-k", "msg,pshm", "-i", "no")...)
+	r := invoke(t, "again\n", append(flags, "-k", "msg,pshm", "-i", "no")...)
 	out := flat(r.stdout)
 	if r.code != exitOK || !strings.Contains(out, "/ipc_namespace was left behind by an earlier run") ||
 		!strings.Contains(out, "(rm /dev/shm/ipc_namespace removes it)") || !strings.Contains(out, remove) {

@@ -8,16 +8,17 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"invoke_ns/internal/ipc"
-	"invoke_ns/internal/ns"
-	"invoke_ns/internal/reexec"
-	"invoke_ns/internal/term"
 	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
 	"syscall"
+
+	"invoke_ns/internal/ipc"
+	"invoke_ns/internal/ns"
+	"invoke_ns/internal/reexec"
+	"invoke_ns/internal/term"
 
 	"golang.org/x/sys/unix"
 )

@@ -6,8 +6,6 @@
 package main
 
 import (
-	"invoke_ns/internal/hermetic"
-	"invoke_ns/internal/term"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +14,9 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"invoke_ns/internal/hermetic"
+	"invoke_ns/internal/term"
 )
 
 // The article's transcripts (the reference articles' invoke_ns, run with
@@ -82,7 +83,7 @@ func TestArticleTranscripts(t *testing.T) {
 		want := articleTranscripts[ipc]
 		t.Run("-vi "+ipc+" on a pipe", func(t *testing.T) {
 			q := articleQueue(t)
-			r := run(t, pianoRiffs+"\n", append(flags, "-vi", ipc, "-q", q)...)
+			r := invoke(t, pianoRiffs+"\n", append(flags, "-vi", ipc, "-q", q)...)
 			var stdout []string
 			for _, l := range want {
 				if !strings.HasPrefix(l, " Child: mq_open:") {
@@ -106,7 +107,7 @@ func TestArticleTranscripts(t *testing.T) {
 		})
 	}
 	t.Run("-vvi yes shows two IPC namespaces", func(t *testing.T) {
-		r := run(t, pianoRiffs+"\n", append(flags, "-vvi", "yes", "-q", testQueue(t))...)
+		r := invoke(t, pianoRiffs+"\n", append(flags, "-vvi", "yes", "-q", testQueue(t))...)
 		ids := regexp.MustCompile(`(?m)^(?:Parent| Child): namespaces (ipc:\[\d+\])`).FindAllStringSubmatch(r.stdout, -1)
 		if len(ids) != 2 || ids[0][1] == ids[1][1] {
 			t.Errorf("want two different ipc identities:\n%s", r.stdout)
@@ -120,7 +121,7 @@ func TestEightyColumns(t *testing.T) {
 	for _, args := range [][]string{{"-vi", "no"}, {"-vi", "yes"}, {"-vvi", "yes"}, {"-c"}, {"-k", "all", "-c"},
 		{"-k", "all", "-vvi", "yes"}, {"-k", "all", "-vi", "no"}, {"-c", "-p", "-m", "-u", "box", "-n", "-U"}, {"--help"}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
-			r := run(t, "hello\n", append(append(flags, "-q", testQueue(t)), args...)...)
+			r := invoke(t, "hello\n", append(append(flags, "-q", testQueue(t)), args...)...)
 			if r.code != exitOK && r.code != exitBlocked {
 				t.Fatalf("exit %d\n%s", r.code, r.stderr)
 			}
@@ -232,7 +233,7 @@ func copyFile(t *testing.T, from, to string) {
 
 func TestVersion(t *testing.T) {
 	for _, arg := range []string{"-V", "--version"} {
-		r := run(t, "", arg)
+		r := invoke(t, "", arg)
 		if r.code != exitOK || !regexp.MustCompile(`^invoke_ns \S+\n$`).MatchString(r.stdout) || r.stderr != "" {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q", arg, r.code, r.stdout, r.stderr)
 		}
@@ -255,7 +256,7 @@ func TestVersion(t *testing.T) {
 // With nothing to exchange or run, one line says what to add; exit 0.
 func TestNothingToDo(t *testing.T) {
 	for _, args := range [][]string{nil, {"-p"}, {"-v", "-m"}} {
-		r := run(t, "", args...)
+		r := invoke(t, "", args...)
 		lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
 		if r.code != exitOK || r.stdout != "" || len(lines) != 1 || !strings.Contains(lines[0], "add -i yes|no") ||
 			!strings.Contains(lines[0], "-c, or a command") || utf8.RuneCountInString(lines[0]) > term.Columns {

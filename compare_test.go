@@ -6,8 +6,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"invoke_ns/internal/ipc"
-	"invoke_ns/internal/term"
 	"io"
 	"io/fs"
 	"os"
@@ -18,13 +16,16 @@ import (
 	"testing"
 	"time"
 
+	"invoke_ns/internal/ipc"
+	"invoke_ns/internal/term"
+
 	"golang.org/x/sys/unix"
 )
 
 func TestCompare(t *testing.T) {
 	flags := privFlags(t)
 	q := testQueue(t)
-	r := run(t, pianoRiffs+"\n", append(flags, "-c", "-p", "-q", q)...)
+	r := invoke(t, pianoRiffs+"\n", append(flags, "-c", "-p", "-q", q)...)
 	if r.code != exitOK {
 		t.Fatalf("exit %d, want 0\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -104,42 +105,10 @@ func tableCells(out, label string) []string {
 func TestCompareWithoutAMessage(t *testing.T) {
 	flags := privFlags(t)
 	for _, in := range []string{"", strings.Repeat("x", ipc.MessageMax+1) + "\n"} {
-		r := run(t, in, append(flags, "-c", "-q", testQueue(t))...)
+		r := invoke(t, in, append(flags, "-c", "-q", testQueue(t))...)
 		if r.code != exitNoMessage || !strings.Contains(r.stderr, "invoke_ns: reading the message: ") || strings.Contains(r.stdout, "Parent: PID") {
 			t.Errorf("input %.10q: exit %d, want %d\n%s\nstderr:\n%s", in, r.code, exitNoMessage, r.stdout, r.stderr)
 		}
-	}
-}
-
-// isolated is the verdict behind --compare's exit status.
-func TestIsolated(t *testing.T) {
-	run := func(v verdict, errno string) *record {
-		open := &openResult{Result: "ok"}
-		if errno != "" {
-			open = &openResult{Result: "error", Errno: errno}
-		}
-		return &record{Objects: []*objectRecord{{Verdict: v, ChildOpen: open}}}
-	}
-	cfg := &config{Kinds: []string{"mq"}, Queue: "/q"}
-	tests := []struct {
-		name string
-		runs []*record
-		want bool
-	}{
-		{"delivered, then not found", []*record{run(delivered, ""), run(blocked, "ENOENT")}, true},
-		{"delivered both times", []*record{run(delivered, ""), run(delivered, "")}, false},
-		{"blocked both times", []*record{run(blocked, "ENOENT"), run(blocked, "ENOENT")}, false},
-		{"blocked, but not for want of the name", []*record{run(delivered, ""), run(blocked, "EACCES")}, false},
-		{"timed out in the shared namespace", []*record{run(timedOut, ""), run(blocked, "ENOENT")}, false},
-		{"only one run", []*record{run(delivered, "")}, false},
-		{"an object missing", []*record{run(delivered, ""), {}}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := isolated(cfg, tt.runs); got != tt.want {
-				t.Errorf("isolated = %v, want %v", got, tt.want)
-			}
-		})
 	}
 }
 
@@ -200,7 +169,7 @@ func TestCompareTarget(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			q := testQueue(t)
-			r := run(t, "compared\n", "-c", "--target", tt.pid, "-q", q)
+			r := invoke(t, "compared\n", "-c", "--target", tt.pid, "-q", q)
 			if r.code != exitOK || !strings.Contains(flat(r.stdout), tt.like) {
 				t.Fatalf("exit %d, want 0 and %q:\n%s\nstderr:\n%s", r.code, tt.like, r.stdout, r.stderr)
 			}
@@ -228,7 +197,7 @@ func TestCompareTarget(t *testing.T) {
 func TestCompareTargetFileRefusesPshm(t *testing.T) {
 	privFlags(t)
 	q := testQueue(t)
-	r := run(t, "compared\n", "-c", "--target", "/proc/self/ns/ipc", "-k", "all", "-q", q)
+	r := invoke(t, "compared\n", "-c", "--target", "/proc/self/ns/ipc", "-k", "all", "-q", q)
 	if r.code != exitFailure || !strings.Contains(flat(r.stderr), "a namespace file leads to no /dev/shm") {
 		t.Fatalf("exit %d, want %d and the reason:\n%s", r.code, exitFailure, r.stderr)
 	}

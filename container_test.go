@@ -9,18 +9,18 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"invoke_ns/internal/ns"
-	"invoke_ns/internal/term"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"invoke_ns/internal/ns"
+	"invoke_ns/internal/term"
 )
 
 var containerSeq int
@@ -155,7 +155,7 @@ func TestTargetContainers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := run(t, "to the container\n", "--target", tt.target, "-q", testQueue(t))
+			r := invoke(t, "to the container\n", "--target", tt.target, "-q", testQueue(t))
 			if r.code != tt.code || !strings.Contains(flat(r.stdout), tt.says) {
 				t.Errorf("exit %d, want %d and %q:\n%s\nstderr:\n%s", r.code, tt.code, tt.says, r.stdout, r.stderr)
 			}
@@ -178,7 +178,7 @@ func TestTargetContainers(t *testing.T) {
 			fmt.Sprintf("process %d (sleep) is in another IPC namespace than process %d (sleep)", host, own)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := run(t, "between containers\n", "--from", strconv.Itoa(tt.from), "--target", strconv.Itoa(tt.to),
+			r := invoke(t, "between containers\n", "--from", strconv.Itoa(tt.from), "--target", strconv.Itoa(tt.to),
 				"-k", "mq,msg,sem,shm", "-q", testQueue(t))
 			if r.code != tt.code || !strings.Contains(flat(r.stdout), tt.says) {
 				t.Errorf("exit %d, want %d and %q:\n%s\nstderr:\n%s", r.code, tt.code, tt.says, r.stdout, r.stderr)
@@ -200,8 +200,8 @@ func TestTargetContainers(t *testing.T) {
 		{"every kind, the suite's /dev/shm", shared, "delivered", exitOK, "is in another IPC namespace, but shares this /dev/shm."},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := run(t, "to the container\n", "--json", "-k", "all", "--target", strconv.Itoa(tt.pid), "-q", testQueue(t))
-			var got record
+			r := invoke(t, "to the container\n", "--json", "-k", "all", "--target", strconv.Itoa(tt.pid), "-q", testQueue(t))
+			var got jsonRun
 			if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != tt.code {
 				t.Fatalf("exit %d, %v:\n%s\nstderr:\n%s", r.code, err, r.stdout, r.stderr)
 			}
@@ -216,7 +216,7 @@ func TestTargetContainers(t *testing.T) {
 				if o.Kind == "pshm" {
 					want = tt.pshm
 				}
-				if o.Verdict.String() != want {
+				if o.Verdict != want {
 					t.Errorf("%s: %s, want %s", o.Kind, o.Verdict, want)
 				}
 			}
@@ -254,19 +254,19 @@ func TestTargetErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := run(t, "", "--target", tt.target)
+			r := invoke(t, "", "--target", tt.target)
 			if msg, one := oneError(r.stderr); r.code != exitFailure || !one || !strings.Contains(msg, tt.says) {
 				t.Errorf("exit %d, want 1 and %q:\n%s", r.code, tt.says, r.stderr)
 			}
 		})
 	}
 	t.Run("-i with --target", func(t *testing.T) {
-		if r := run(t, "", "--target", "1", "-i", "no"); r.code != exitUsage {
+		if r := invoke(t, "", "--target", "1", "-i", "no"); r.code != exitUsage {
 			t.Errorf("exit %d, want 2\n%s", r.code, r.stderr)
 		}
 	})
 	t.Run("a namespace file and pshm", func(t *testing.T) {
-		r := run(t, "", "--target", "/proc/self/ns/ipc", "-k", "pshm")
+		r := invoke(t, "", "--target", "/proc/self/ns/ipc", "-k", "pshm")
 		if msg, _ := oneError(r.stderr); r.code != exitFailure || !strings.Contains(msg, "give --target PID for pshm") {
 			t.Errorf("exit %d\n%s", r.code, r.stderr)
 		}
@@ -320,7 +320,7 @@ func TestScan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := run(t, "", "--scan", "--probe")
+	r := invoke(t, "", "--scan", "--probe")
 	if r.code != exitOK {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
@@ -330,11 +330,11 @@ func TestScan(t *testing.T) {
 			rows[f[0]] = f
 		}
 	}
-	if f := rows[number(id)]; f == nil || f[3] != strconv.Itoa(own) || f[4] != "sleep" || f[len(f)-1] != "blocked" {
+	if f := rows[idNumber(id)]; f == nil || f[3] != strconv.Itoa(own) || f[4] != "sleep" || f[len(f)-1] != "blocked" {
 		t.Errorf("the container's row %q (want PID %d, sleep, blocked):\n%s", f, own, r.stdout)
 	}
 	self, _ := os.Readlink("/proc/self/ns/ipc")
-	if f := rows[number(self)]; f == nil || !strings.Contains(strings.Join(f, " "), "this one") || f[len(f)-1] != "delivered" {
+	if f := rows[idNumber(self)]; f == nil || !strings.Contains(strings.Join(f, " "), "this one") || f[len(f)-1] != "delivered" {
 		t.Errorf("the suite's own row %q:\n%s", f, r.stdout)
 	}
 	hostID, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/ipc", host))
@@ -346,8 +346,8 @@ func TestScan(t *testing.T) {
 			t.Errorf("%d columns: %q", len([]rune(l)), l)
 		}
 	}
-	r = run(t, "", "--scan", "--json")
-	var got scanRecord
+	r = invoke(t, "", "--scan", "--json")
+	var got jsonScan
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != exitOK {
 		t.Fatalf("exit %d, %v:\n%s", r.code, err, r.stdout)
 	}
@@ -359,23 +359,6 @@ func TestScan(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("--json lacks the container's namespace %s with PID %d:\n%s", id, own, r.stdout)
-	}
-}
-
-// The cgroup paths of the container runtimes name their containers.
-func TestContainerOf(t *testing.T) {
-	tests := []struct{ cgroup, want string }{
-		{"0::/system.slice/docker-4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b.scope", "docker 4a3b2c1d0e9f"},
-		{"0::/machine.slice/libpod-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope", "podman 0123456789ab"},
-		{"0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1234.slice/cri-containerd-abcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcd.scope", "containerd abcdefabcdef"},
-		{"0::/lxc.payload.web/init.scope", "lxc web"},
-		{"0::/machine.slice/machine-box.scope", "nspawn box"},
-		{"0::/user.slice/user-1000.slice/session-2.scope", "-"},
-	}
-	for _, tt := range tests {
-		if got := containerIn(tt.cgroup); got != tt.want {
-			t.Errorf("%s: %q, want %q", tt.cgroup, got, tt.want)
-		}
 	}
 }
 
@@ -398,7 +381,7 @@ func TestScanSaysWhatItCannotRead(t *testing.T) {
 	ready := startCmd(t, helper)
 	ready.waitFor("ready")
 	pid := helper.Process.Pid
-	r = run(t, "", "--scan") // as root: it can read the helper
+	r = invoke(t, "", "--scan") // as root: it can read the helper
 	if strings.Contains(r.stdout, "refuse") && strings.Contains(flat(r.stdout), fmt.Sprintf(" %d (", pid)) {
 		t.Errorf("root with CAP_SYS_PTRACE could not read process %d:\n%s", pid, r.stdout)
 	}
@@ -411,30 +394,6 @@ func TestScanSaysWhatItCannotRead(t *testing.T) {
 	}
 }
 
-// The note on what --scan could not read, for one process and several,
-// of each cause.
-func TestUnreadableNotes(t *testing.T) {
-	tests := []struct {
-		name   string
-		hidden []ns.Hidden
-		want   []string
-	}{
-		{"none", nil, nil},
-		{"one refuses root", []ns.Hidden{{PID: 1, Comm: "init", RefusesRoot: true}},
-			[]string{"(process 1 (init) refuses even root: it is not dumpable, so its namespaces cannot be read)"}},
-		{"two refuse root", []ns.Hidden{{PID: 1, Comm: "init", RefusesRoot: true}, {PID: 7, Comm: "agent", RefusesRoot: true}},
-			[]string{"(processes 1 (init) and 7 (agent) refuse even root: they are not dumpable, so their namespaces cannot be read)"}},
-		{"another user's", []ns.Hidden{{PID: 9, Comm: "sshd", RefusesRoot: false}},
-			[]string{"(the namespaces of 1 process of another user could not be read: run as root to see them)"}},
-		{"both", []ns.Hidden{{PID: 9, Comm: "sshd", RefusesRoot: false}, {PID: 1, Comm: "init", RefusesRoot: true}, {PID: 10, Comm: "cron", RefusesRoot: false}}, []string{
-			"(process 1 (init) refuses even root: it is not dumpable, so its namespaces cannot be read)",
-			"(the namespaces of 2 processes of other users could not be read: run as root to see them)"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := unreadableNotes(tt.hidden); !slices.Equal(got, tt.want) {
-				t.Errorf("got %q\nwant %q", got, tt.want)
-			}
-		})
-	}
-}
+// idNumber is the number of a namespace's identity, as --scan shows it:
+// "ipc:[4026531839]" gives "4026531839".
+func idNumber(id string) string { return strings.Trim(strings.TrimPrefix(id, "ipc:"), "[]") }

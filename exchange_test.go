@@ -5,7 +5,6 @@ package main
 
 import (
 	"fmt"
-	"invoke_ns/internal/term"
 	"io"
 	"os"
 	"regexp"
@@ -15,6 +14,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"invoke_ns/internal/term"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,7 +32,7 @@ func transcriptRE(lines ...string) *regexp.Regexp {
 func TestIPCNoDeliversTheMessage(t *testing.T) {
 	flags := privFlags(t)
 	q := testQueue(t)
-	r := run(t, pianoRiffs+"\n", append(flags, "-vi", "no", "-q", q)...)
+	r := invoke(t, pianoRiffs+"\n", append(flags, "-vi", "no", "-q", q)...)
 	if r.code != exitOK {
 		t.Fatalf("exit status %d, want 0; stderr:\n%s", r.code, r.stderr)
 	}
@@ -68,7 +69,7 @@ func TestIPCNoMessageIsExact(t *testing.T) {
 	flags := privFlags(t)
 	for _, msg := range []string{"x", "  spaces kept  ", "tab\there", "ünïcödé ✓", strings.Repeat("é", 40), ""} {
 		t.Run(fmt.Sprintf("%q", msg), func(t *testing.T) {
-			r := run(t, msg+"\n", append(flags, "-i", "no", "-q", testQueue(t))...)
+			r := invoke(t, msg+"\n", append(flags, "-i", "no", "-q", testQueue(t))...)
 			if r.code != exitOK {
 				t.Fatalf("exit status %d; stderr:\n%s", r.code, r.stderr)
 			}
@@ -83,7 +84,7 @@ func TestIPCNoMessageIsExact(t *testing.T) {
 func TestIPCYesIsBlockedAtOnce(t *testing.T) {
 	flags := privFlags(t)
 	q := testQueue(t)
-	r := run(t, pianoRiffs+"\n", append(flags, "-vi", "yes", "-q", q)...)
+	r := invoke(t, pianoRiffs+"\n", append(flags, "-vi", "yes", "-q", q)...)
 	if r.code != exitBlocked {
 		t.Fatalf("exit status %d, want %d; stderr:\n%s", r.code, exitBlocked, r.stderr)
 	}
@@ -124,7 +125,7 @@ func TestTimeoutWithASilentChild(t *testing.T) {
 // line saying it is executed.
 func childRuns(t *testing.T, args ...string) string {
 	t.Helper()
-	r := run(t, "", append(privFlags(t), args...)...)
+	r := invoke(t, "", append(privFlags(t), args...)...)
 	if r.code != 0 {
 		t.Fatalf("invoke_ns %q: exit status %d; stderr:\n%s", args, r.code, r.stderr)
 	}
@@ -270,7 +271,7 @@ func TestExitStatusPassesThrough(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := run(t, "", tt.args...)
+			r := invoke(t, "", tt.args...)
 			if r.code != tt.want {
 				t.Errorf("exit status %d, want %d; stderr:\n%s", r.code, tt.want, r.stderr)
 			}
@@ -307,7 +308,7 @@ func TestUsageErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := run(t, "", tt.args...)
+			r := invoke(t, "", tt.args...)
 			if r.code != exitUsage {
 				t.Errorf("exit status %d, want 2", r.code)
 			}
@@ -326,7 +327,7 @@ func TestUsageErrors(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	for _, arg := range []string{"-h", "--help"} {
-		r := run(t, "", arg)
+		r := invoke(t, "", arg)
 		if r.code != 0 || !strings.HasPrefix(r.stdout, "Usage: invoke_ns") || r.stderr != "" {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q", arg, r.code, r.stdout, r.stderr)
 		}

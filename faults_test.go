@@ -5,7 +5,6 @@ package main
 
 import (
 	"fmt"
-	"invoke_ns/internal/ipc"
 	"os"
 	"strconv"
 	"strings"
@@ -13,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"invoke_ns/internal/ipc"
 
 	"golang.org/x/sys/unix"
 )
@@ -116,7 +117,7 @@ func TestParentKilledOutright(t *testing.T) {
 	waitGone(t, pid, 5*time.Second)
 	s.wait()
 
-	r := run(t, "fresh\n", append(flags, "-i", "no", "-q", q)...)
+	r := invoke(t, "fresh\n", append(flags, "-i", "no", "-q", q)...)
 	if msg, one := oneError(r.stderr); r.code != exitFailure || !one ||
 		!strings.Contains(msg, "creating message queue "+q+": left behind by an earlier run — remove it with -f") {
 		t.Errorf("a left-behind queue was not refused in one line naming it and -f: exit %d\n%s", r.code, r.stderr)
@@ -131,7 +132,7 @@ func TestParentKilledOutright(t *testing.T) {
 	}
 	left.Close()
 
-	r = run(t, "fresh\n", append(flags, "-f", "-i", "no", "-q", q)...)
+	r = invoke(t, "fresh\n", append(flags, "-f", "-i", "no", "-q", q)...)
 	if r.code != exitOK || !strings.Contains(r.stdout, ">> fresh\n") || strings.Contains(r.stdout, "stale") {
 		t.Errorf("-f did not give a fresh queue: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -142,7 +143,7 @@ func TestSameNameTwiceAtOnce(t *testing.T) {
 	q := testQueue(t)
 	first := start(t, append(flags, "-vi", "no", "-q", q)...)
 	first.waitForPrompt()
-	second := run(t, "second\n", append(flags, "-i", "no", "-q", q)...)
+	second := invoke(t, "second\n", append(flags, "-i", "no", "-q", q)...)
 	if second.code != exitFailure || !strings.Contains(flat(second.stderr), "creating message queue "+q+": in use by invoke_ns PID ") {
 		t.Errorf("the second run was not refused: exit %d\n%s", second.code, second.stderr)
 	}
@@ -205,7 +206,7 @@ func TestFiveHundredRunsLeaveNothing(t *testing.T) {
 	q := testQueue(t)
 	before := openFiles(t)
 	for i := range 500 {
-		r := run(t, "again\n", append(flags, "-i", "no", "-q", q)...)
+		r := invoke(t, "again\n", append(flags, "-i", "no", "-q", q)...)
 		if r.code != exitOK {
 			t.Fatalf("run %d: exit %d\n%s", i, r.code, r.stderr)
 		}
@@ -238,7 +239,7 @@ func TestBadMessages(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			began := time.Now()
-			r := run(t, tt.stdin, append(flags, "-i", "no", "-q", testQueue(t))...)
+			r := invoke(t, tt.stdin, append(flags, "-i", "no", "-q", testQueue(t))...)
 			if r.code != tt.code {
 				t.Errorf("exit status %d, want %d\n%s%s", r.code, tt.code, r.stdout, r.stderr)
 			}

@@ -11,9 +11,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"invoke_ns/internal/hermetic"
-	"invoke_ns/internal/ipc"
-	"invoke_ns/internal/term"
 	"io"
 	"os"
 	"os/exec"
@@ -24,6 +21,10 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"invoke_ns/internal/hermetic"
+	"invoke_ns/internal/ipc"
+	"invoke_ns/internal/term"
 
 	"golang.org/x/sys/unix"
 )
@@ -245,8 +246,8 @@ func bounded(ctx context.Context, name string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// run runs the binary with stdin as its input and waits for it.
-func run(t *testing.T, stdin string, args ...string) result {
+// invoke runs the binary with stdin as its input and waits for it.
+func invoke(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
 	return finish(t, binaryCmd(t, stdin, args...))
 }
@@ -267,7 +268,7 @@ func finish(t *testing.T, cmd *exec.Cmd) result {
 	return r
 }
 
-// goRun is run for a goroutine the test started, and goFinish is finish:
+// goRun is invoke for a goroutine the test started, and goFinish is finish:
 // FailNow belongs to the test's own goroutine, so a run that cannot be
 // judged fails the test with t.Error, and ok is false.
 func goRun(t *testing.T, stdin string, args ...string) (r result, ok bool) {

@@ -34,7 +34,7 @@ func TestHostIsUnchanged(t *testing.T) {
 	host, _ := os.Hostname()
 	ifaces := interfaces(t)
 	_, mqErr := os.Stat("/dev/mqueue")
-	r := run(t, "hi\n", append(flags, "-p", "-m", "-n", "-u", "elsewhere", "-i", "yes", "-q", testQueue(t), "true")...)
+	r := invoke(t, "hi\n", append(flags, "-p", "-m", "-n", "-u", "elsewhere", "-i", "yes", "-q", testQueue(t), "true")...)
 	if r.code != exitBlocked {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
@@ -217,7 +217,7 @@ func TestDevMqueueInTheChild(t *testing.T) {
 
 	// No /dev/mqueue: nothing is created, and -v says so.
 	_, before := os.Stat("/dev/mqueue")
-	r := run(t, "hi\n", "-vv", "-m", "-i", "yes", "-q", q, "true")
+	r := invoke(t, "hi\n", "-vv", "-m", "-i", "yes", "-q", q, "true")
 	if _, after := os.Stat("/dev/mqueue"); (before == nil) != (after == nil) {
 		t.Errorf("/dev/mqueue changed on the host: %v, then %v", before, after)
 	}

@@ -3,17 +3,16 @@
 // child tries to send it a message. Run with -i no the message arrives; run
 // with -i yes the child cannot even see the queue.
 //
-// main reads the options into one config and hands it to the parent's side
-// (parent.go); the child (child.go) is this same binary re-executed, and is
-// recognised before any option is parsed (handshake.go).
+// main reads the options into one config, turns it once into a plan
+// (plan.go), and carries it out: the run (internal/run) decides, and what
+// it came to is shown (internal/show) and turned into the exit status
+// (status.go). The child (child.go) is this same binary re-executed
+// (internal/reexec), recognised before any option is parsed.
 package main
 
 import (
 	"errors"
 	"fmt"
-	"invoke_ns/internal/ipc"
-	"invoke_ns/internal/reexec"
-	"invoke_ns/internal/term"
 	"io"
 	"math"
 	"os"
@@ -24,7 +23,15 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"invoke_ns/internal/ipc"
+	"invoke_ns/internal/ns"
+	"invoke_ns/internal/reexec"
+	"invoke_ns/internal/run"
+	"invoke_ns/internal/show"
+	"invoke_ns/internal/term"
+
 	"github.com/pborman/getopt/v2"
+	"golang.org/x/sys/unix"
 )
 
 // defaultQueue is the article's queue, and the name of every object found
@@ -34,8 +41,8 @@ const defaultQueue = "/ipc_namespace"
 // hostnameMax is HOST_NAME_MAX.
 const hostnameMax = 64
 
-// config is everything the options say, and nothing else. The child
-// receives it whole over the handshake pipe (handshake.go).
+// config is everything the options say, and nothing else: it is read
+// once, by makePlan (plan.go), and by nothing after.
 type config struct {
 	Prog     string        // argv[0] as typed, for "Finishing up"
 	Verbose  int           // -v: the article's lines; -vv: more
@@ -94,11 +101,135 @@ func main() {
 		}
 		os.Exit(errStatus(err))
 	}
-	o := runParent(cfg)
-	if msg := o.errText(); msg != "" {
+	status, msg := runParent(cfg)
+	if msg != "" {
 		complain(msg)
 	}
-	os.Exit(o.exitStatus())
+	os.Exit(status)
+}
+
+// runParent checks the limits, plans the run once, and carries it out.
+func runParent(cfg *config) (int, string) {
+	inherited, open := reexec.OpenFDs()
+	if err := reexec.CheckLimits(open); err != nil {
+		return errStatus(err), err.Error()
+	}
+	p, err := makePlan(cfg, inherited)
+	if err != nil && p.json == nil {
+		return errStatus(err), err.Error()
+	}
+	return p.carryOut(err)
+}
+
+// carryOut runs the plan as it says (one run, --compare or --scan), shows
+// what it came to, and gives the exit status and the error to print. A
+// plan that failed (err) is shown as a run that did.
+func (p *plan) carryOut(err error) (int, string) {
+	out := &term.Transcript{W: p.out}
+	obs := &show.Transcript{Out: out, Stderr: os.Stderr, Verbose: p.run.Verbose, Prog: p.run.Prog}
+	var status int
+	var msg string
+	switch {
+	case err != nil && p.compare:
+		c := &run.Compared{Err: err}
+		status, msg = comparedStatus(c), failure(0, err)
+		status, msg = p.writeJSON(show.ComparedRecord(p.json, c, status, msg, nil), status, msg)
+	case err != nil:
+		r := &run.Result{Where: &run.Where{}, Exchange: p.run.Exchange, Err: err}
+		status, msg = exitStatus(r), failure(0, err)
+		status, msg = p.writeJSON(show.RunRecord(p.json, r, status, msg), status, msg)
+	case p.scan:
+		status, msg = p.scanAll(out)
+	case p.compare:
+		status, msg = p.compareRuns(out, obs)
+	default:
+		r := run.Single(p.run, obs)
+		status, msg = exitStatus(r), failure(r.Signal, r.Err)
+		if p.json != nil {
+			status, msg = p.writeJSON(show.RunRecord(p.json, r, status, msg), status, msg)
+		}
+	}
+	if out.Err != nil && msg == "" && status < 128 {
+		err := hint(fmt.Errorf("writing the transcript: %w", out.Err), "check where it goes")
+		return errStatus(err), err.Error()
+	}
+	return status, msg
+}
+
+// compareRuns runs --compare, and shows its table, or its JSON.
+func (p *plan) compareRuns(out io.Writer, obs *show.Transcript) (int, string) {
+	quiet := p.run.Verbose == 0
+	var o run.Observer = obs
+	if quiet {
+		o = run.Silent{}
+	}
+	ask := run.Ask{
+		Read: func() ([]byte, error) { return term.Prompt(os.Stdin, out, comparePrompt, ipc.MessageMax) },
+		Cut:  func() { io.WriteString(out, "\n") },
+	}
+	c := run.Compare(p.run, o, ask, quiet)
+	if errors.As(c.Err, new(*run.ErrNoMessage)) {
+		c.Err = &codeError{exitNoMessage, hint(c.Err, fmt.Sprintf("give one line of at most %d bytes", ipc.MessageMax))}
+	}
+	if c.Err == nil && c.Signal == 0 {
+		show.Compare(out, c, p.run.Verbose)
+	}
+	obs.Finished()
+	status, msg := comparedStatus(c), failure(c.Signal, c.Err)
+	if p.json == nil {
+		return status, msg
+	}
+	each := func(r *run.Result) (int, string) { return exitStatus(r), failure(r.Signal, r.Err) }
+	return p.writeJSON(show.ComparedRecord(p.json, c, status, msg, each), status, msg)
+}
+
+// scanAll runs --scan, with --probe the proof of each namespace found,
+// and shows them.
+func (p *plan) scanAll(out io.Writer) (int, string) {
+	found, hidden := ns.Scan()
+	all := make([]*show.Namespace, len(found))
+	var sig unix.Signal
+	var sigs *run.Signals
+	if p.probe {
+		sigs = run.Catch()
+		sigs.Ready()
+	}
+	for i, f := range found {
+		var probed *run.Result
+		if p.probe && sig == 0 {
+			if pp, err := probePlan(p.run, f); err != nil {
+				probed = &run.Result{Where: &run.Where{}, Exchange: true, Err: err}
+			} else {
+				probed = run.Probe(pp, sigs)
+				sig = probed.Signal
+			}
+		}
+		all[i] = show.Scanned(f, probed)
+	}
+	status, msg := 0, failure(sig, nil)
+	if sig != 0 {
+		status = 128 + int(sig)
+	}
+	if p.json != nil {
+		return p.writeJSON(&show.ScanRecord{Namespaces: all, Unreadable: len(hidden), ExitStatus: status, Error: msg}, status, msg)
+	}
+	show.Scan(out, all, hidden, p.probe)
+	return status, msg
+}
+
+// comparePrompt is --compare's: the parent reads the message for both
+// children.
+const comparePrompt = "\n     Parent: enter a message for both children to send (MAX 80 chars)\n     >> "
+
+// writeJSON writes the --json object on standard output. The object is
+// what the run produces: if it cannot be written, the run failed,
+// whatever its verdict; only an error of its own goes before that.
+func (p *plan) writeJSON(v any, status int, msg string) (int, string) {
+	if err := show.Write(os.Stdout, v); err != nil && msg == "" && status < 128 {
+		err = hint(fmt.Errorf("writing the --json object: %w", err), "check where standard output goes")
+		return errStatus(err), err.Error()
+	}
+	return status, msg
 }
 
 // arg quotes what the user gave for a message, shortened so that the
@@ -265,7 +396,7 @@ func parseObjects(set *getopt.Set, cfg *config, kind, key string) error {
 		return usagef("-c runs two children, and no command (%s) in them", arg(cfg.Command[0]))
 	case !cfg.IPC && !cfg.Compare && !cfg.Probe && (set.IsSet('k') || set.IsSet("key")):
 		return usagef("-k and --key are for the exchange: add -i yes, -i no or -c")
-	case set.IsSet("key") && !ipc.HasSysV(targets(cfg)):
+	case set.IsSet("key") && !ipc.HasSysV(objects(cfg)):
 		return usagef("--key is for the System V kinds: add -k msg, sem, shm or all")
 	case set.IsSet('q') && !slices.ContainsFunc(kinds, func(k string) bool { return kindNamed(k).ByName }):
 		return usagef("-q names a queue, which -k %s leaves out: add mq to -k", arg(kind))
@@ -434,17 +565,3 @@ Exit status:
 `
 
 func usage(w io.Writer) { io.WriteString(w, usageText) }
-
-// targets are the objects of a run with cfg's options.
-func targets(cfg *config) []ipc.Object {
-	ts := make([]ipc.Object, len(cfg.Kinds))
-	for i, k := range cfg.Kinds {
-		ts[i] = ipc.Object{Kind: kindNamed(k)}
-		if ts[i].Kind.ByName {
-			ts[i].Name = cfg.Queue
-		} else {
-			ts[i].Key = cfg.Key
-		}
-	}
-	return ts
-}

@@ -2,13 +2,15 @@ package main
 
 import (
 	"errors"
-	"invoke_ns/internal/ipc"
 	"reflect"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"invoke_ns/internal/ipc"
+	"invoke_ns/internal/run"
 
 	"golang.org/x/sys/unix"
 )
@@ -88,47 +90,63 @@ func TestParseOptionsRefuses(t *testing.T) {
 	}
 }
 
-// The statuses --help promises are the ones an outcome gives, with a
-// signal first, then a failure, then the first verdict that is not a
-// delivery, then the child's own status.
+// The statuses --help promises are the ones a result gives, with a
+// signal first, then a failure, then the run's verdict, then the child's
+// own status.
 func TestExitStatus(t *testing.T) {
 	exited := func(code int) *syscall.WaitStatus { ws := syscall.WaitStatus(code << 8); return &ws }
 	killed := func(sig syscall.Signal) *syscall.WaitStatus { ws := syscall.WaitStatus(sig); return &ws }
 	tests := []struct {
 		name string
-		o    outcome
+		r    run.Result
 		want int
 	}{
-		{"nothing", outcome{}, exitOK},
-		{"delivered", outcome{verdicts: ipcOnly(delivered), child: exited(0)}, exitOK},
-		{"a failure", outcome{err: errors.New("anything")}, exitFailure},
-		{"a usage error", outcome{err: usagef("bad")}, exitUsage},
-		{"a failure with a status", outcome{err: &codeError{127, errors.New("not found")}}, 127},
-		{"blocked", outcome{verdicts: ipcOnly(blocked)}, exitBlocked},
-		{"timed out", outcome{verdicts: ipcOnly(timedOut)}, exitTimeout},
-		{"no message", outcome{verdicts: ipcOnly(noMessage)}, exitNoMessage},
-		{"send failed", outcome{verdicts: ipcOnly(sendFailed)}, exitFailure},
-		{"child killed before it sent", outcome{verdicts: ipcOnly(childGone), child: killed(syscall.SIGKILL)}, 137},
-		{"child exited before it sent", outcome{verdicts: ipcOnly(childGone), child: exited(0)}, exitFailure},
-		{"the first undelivered decides", outcome{verdicts: ipcOnly(delivered, timedOut, blocked)}, exitTimeout},
-		{"a verdict before the command", outcome{verdicts: ipcOnly(blocked), child: exited(42)}, exitBlocked},
-		{"the command's status", outcome{verdicts: ipcOnly(delivered), child: exited(42)}, 42},
-		{"the command killed", outcome{child: killed(syscall.SIGTERM)}, 143},
-		{"a signal after a verdict", outcome{verdicts: ipcOnly(blocked), signal: unix.SIGINT}, 130},
-		{"a signal before a failure", outcome{err: errors.New("x"), signal: unix.SIGTERM}, 143},
-		{"not isolated", outcome{exposed: true, verdicts: ipcOnly(delivered)}, exitExposed},
-		{"taken", outcome{verdicts: ipcOnly(taken), child: exited(0)}, exitTaken},
-		{"-k all: the IPC namespace blocked, /dev/shm crossed", outcome{verdicts: append(ipcOnly(blocked, blocked), kindVerdict{"mnt", delivered})}, exitOK},
-		{"-k all: the IPC namespace crossed, /dev/shm blocked", outcome{verdicts: append(ipcOnly(delivered), kindVerdict{"mnt", blocked})}, exitOK},
-		{"-k all: both blocked", outcome{verdicts: append(ipcOnly(blocked), kindVerdict{"mnt", blocked})}, exitBlocked},
-		{"-k all: a timeout decides first", outcome{verdicts: append(ipcOnly(blocked), kindVerdict{"mnt", timedOut})}, exitTimeout},
+		{"nothing", run.Result{}, exitOK},
+		{"delivered", run.Result{Exchanges: ipcOnly(run.Delivered), Child: exited(0)}, exitOK},
+		{"a failure", run.Result{Err: errors.New("anything")}, exitFailure},
+		{"a usage error", run.Result{Err: usagef("bad")}, exitUsage},
+		{"a failure with a status", run.Result{Err: &codeError{127, errors.New("not found")}}, 127},
+		{"blocked", run.Result{Exchanges: ipcOnly(run.Blocked)}, exitBlocked},
+		{"timed out", run.Result{Exchanges: ipcOnly(run.TimedOut)}, exitTimeout},
+		{"no message", run.Result{Exchanges: ipcOnly(run.NoMessage)}, exitNoMessage},
+		{"send failed", run.Result{Exchanges: ipcOnly(run.SendFailed)}, exitFailure},
+		{"child killed before it sent", run.Result{Exchanges: []*run.Exchange{{Object: ipc.Object{Kind: mqKind}, Verdict: run.ChildGone,
+			Child: killed(syscall.SIGKILL)}}}, 137},
+		{"child exited before it sent", run.Result{Exchanges: []*run.Exchange{{Object: ipc.Object{Kind: mqKind}, Verdict: run.ChildGone,
+			Child: exited(0)}}}, exitFailure},
+		{"the first undelivered decides", run.Result{Exchanges: ipcOnly(run.Delivered, run.TimedOut, run.Blocked)}, exitTimeout},
+		{"a verdict before the command", run.Result{Exchanges: ipcOnly(run.Blocked), Child: exited(42)}, exitBlocked},
+		{"the command's status", run.Result{Exchanges: ipcOnly(run.Delivered), Child: exited(42)}, 42},
+		{"the command killed", run.Result{Child: killed(syscall.SIGTERM)}, 143},
+		{"a signal after a verdict", run.Result{Exchanges: ipcOnly(run.Blocked), Signal: unix.SIGINT}, 130},
+		{"a signal before a failure", run.Result{Err: errors.New("x"), Signal: unix.SIGTERM}, 143},
+		{"taken", run.Result{Exchanges: ipcOnly(run.Taken), Child: exited(0)}, exitTaken},
+		{"-k all: the IPC namespace blocked, /dev/shm crossed", run.Result{Exchanges: append(ipcOnly(run.Blocked, run.Blocked),
+			pshmOnly(run.Delivered)...)}, exitOK},
+		{"-k all: the IPC namespace crossed, /dev/shm blocked", run.Result{Exchanges: append(ipcOnly(run.Delivered),
+			pshmOnly(run.Blocked)...)}, exitOK},
+		{"-k all: both blocked", run.Result{Exchanges: append(ipcOnly(run.Blocked), pshmOnly(run.Blocked)...)}, exitBlocked},
+		{"-k all: a timeout decides first", run.Result{Exchanges: append(ipcOnly(run.Blocked), pshmOnly(run.TimedOut)...)}, exitTimeout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.o.exitStatus(); got != tt.want {
+			if got := exitStatus(&tt.r); got != tt.want {
 				t.Errorf("exitStatus() = %d, want %d", got, tt.want)
 			}
 		})
+	}
+	for _, tt := range []struct {
+		name string
+		c    run.Compared
+		want int
+	}{
+		{"isolated", run.Compared{Isolated: true}, exitOK},
+		{"not isolated", run.Compared{}, exitExposed},
+		{"a signal", run.Compared{Signal: unix.SIGINT}, 130},
+	} {
+		if got := comparedStatus(&tt.c); got != tt.want {
+			t.Errorf("%s: comparedStatus() = %d, want %d", tt.name, got, tt.want)
+		}
 	}
 	for _, code := range []int{exitOK, exitFailure, exitUsage, exitBlocked, exitTimeout, exitNoMessage, exitExposed, exitTaken} {
 		if !strings.Contains(usageText, "\n  "+string(rune('0'+code))+"  ") {
@@ -137,13 +155,17 @@ func TestExitStatus(t *testing.T) {
 	}
 }
 
-// ipcOnly are verdicts of kinds the IPC namespace isolates.
-func ipcOnly(vs ...verdict) []kindVerdict {
-	kvs := make([]kindVerdict, len(vs))
+// ipcOnly are exchanges of a kind the IPC namespace isolates, and
+// pshmOnly of POSIX shared memory, which it does not.
+func ipcOnly(vs ...run.Verdict) []*run.Exchange  { return exchanges(mqKind, vs) }
+func pshmOnly(vs ...run.Verdict) []*run.Exchange { return exchanges(ipc.Pshm, vs) }
+
+func exchanges(k *ipc.Kind, vs []run.Verdict) []*run.Exchange {
+	xs := make([]*run.Exchange, len(vs))
 	for i, v := range vs {
-		kvs[i] = kindVerdict{"ipc", v}
+		xs[i] = &run.Exchange{Object: ipc.Object{Kind: k}, Verdict: v}
 	}
-	return kvs
+	return xs
 }
 
 func FuzzParseOptions(f *testing.F) {

@@ -14,12 +14,13 @@ package main
 import (
 	"errors"
 	"fmt"
-	"invoke_ns/internal/ipc"
 	"os"
 	"strings"
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"invoke_ns/internal/ipc"
 
 	"golang.org/x/sys/unix"
 )

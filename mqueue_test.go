@@ -3,12 +3,13 @@ package main
 import (
 	"bytes"
 	"errors"
-	"invoke_ns/internal/ipc"
 	"os"
 	"strings"
 	"testing"
 	"time"
 	"unsafe"
+
+	"invoke_ns/internal/ipc"
 
 	"golang.org/x/sys/unix"
 )

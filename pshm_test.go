@@ -7,13 +7,14 @@ package main
 import (
 	"errors"
 	"fmt"
-	"invoke_ns/internal/ipc"
 	"io"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"invoke_ns/internal/ipc"
 
 	"golang.org/x/sys/unix"
 )
@@ -48,7 +49,7 @@ func TestPOSIXSharedMemory(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			q := testQueue(t)
 			before := mountinfo(t)
-			r := run(t, "through /dev/shm\n", append(append(flags, "-k", "pshm", "-q", q), tt.args...)...)
+			r := invoke(t, "through /dev/shm\n", append(append(flags, "-k", "pshm", "-q", q), tt.args...)...)
 			if want := strings.ReplaceAll(tt.says, "<q>", q); r.code != tt.code || !strings.Contains(flat(r.stdout), want) {
 				t.Errorf("exit %d, want %d and %q:\n%s\nstderr:\n%s", r.code, tt.code, want, r.stdout, r.stderr)
 			}
@@ -128,7 +129,7 @@ func TestCompareWithPOSIXSharedMemory(t *testing.T) {
 	} {
 		t.Run(strings.Join(append([]string{"-k all -c"}, tt.args...), " "), func(t *testing.T) {
 			q := testQueue(t)
-			r := run(t, "compared\n", append(append(flags, "-k", "all", "-c", "-q", q), tt.args...)...)
+			r := invoke(t, "compared\n", append(append(flags, "-k", "all", "-c", "-q", q), tt.args...)...)
 			if r.code != exitOK || !strings.Contains(flat(r.stdout), tt.says) || !strings.Contains(r.stdout, "\nIsolation shown:") {
 				t.Fatalf("exit %d:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 			}
@@ -151,17 +152,17 @@ func TestPOSIXSharedMemoryLeftover(t *testing.T) {
 	left.Close()
 	defer ipc.UnlinkShm(ipc.ShmDir, q)
 	args := append(flags, "-k", "pshm", "-q", q, "-i", "no")
-	r := run(t, "again\n", args...)
+	r := invoke(t, "again\n", args...)
 	if msg, one := oneError(r.stderr); r.code != exitFailure || !one ||
 		!strings.Contains(msg, "creating POSIX shared memory object "+q+": left behind by an earlier run — remove it with -f") {
 		t.Errorf("exit %d\n%s", r.code, r.stderr)
 	}
-	r = run(t, "again\n", append(args, "-f")...)
+	r = invoke(t, "again\n", append(args, "-f")...)
 	if r.code != exitOK || !strings.Contains(flat(r.stdout), "Parent: removed POSIX shared memory object "+q+", an earlier run's leftover") {
 		t.Errorf("-f: exit %d\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 	s, _ := atPrompt(t, append(flags, "-k", "pshm"), q)
-	r = run(t, "intruder\n", append(args, "-f")...)
+	r = invoke(t, "intruder\n", append(args, "-f")...)
 	if !strings.Contains(flat(r.stderr), "-f: POSIX shared memory object "+q+": in use by invoke_ns PID") {
 		t.Errorf("-f on a live run's: exit %d\n%s", r.code, r.stderr)
 	}

@@ -6,9 +6,6 @@ package main
 
 import (
 	"fmt"
-	"invoke_ns/internal/hermetic"
-	"invoke_ns/internal/ipc"
-	"invoke_ns/internal/reexec"
 	"io"
 	"os"
 	"os/exec"
@@ -22,6 +19,10 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"invoke_ns/internal/hermetic"
+	"invoke_ns/internal/ipc"
+	"invoke_ns/internal/reexec"
 
 	"golang.org/x/sys/unix"
 )
@@ -175,7 +176,7 @@ func TestForceSparesALiveRun(t *testing.T) {
 			s, _ := atPrompt(t, args, "")
 			var parent int
 			fmt.Sscanf(s.seen.String(), "Parent: PID of parent is %d", &parent)
-			r := run(t, "intruder\n", append(args, "-f", "-i", "no")...)
+			r := invoke(t, "intruder\n", append(args, "-f", "-i", "no")...)
 			want := fmt.Sprintf("invoke_ns: -f: %s: in use by invoke_ns PID %d, so it stays", what, parent)
 			if r.code != exitFailure || !strings.HasPrefix(flat(r.stderr), want) {
 				t.Errorf("exit %d, want 1 and %q:\n%s", r.code, want, r.stderr)
@@ -459,38 +460,5 @@ func TestForceOnAnotherUsersObject(t *testing.T) {
 				e.Close()
 			}
 		})
-	}
-}
-
-// A run between binding its lock and listening on it still names its PID
-// to another that finds the name taken: the holder refuses connections in
-// that window, and is asked again.
-func TestLockPeerWaitsForListen(t *testing.T) {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	addr := &unix.SockaddrUnix{Name: fmt.Sprintf("@invoke_ns_test/lock/%d", os.Getpid())}
-	if err := unix.Bind(fd, addr); err != nil {
-		t.Fatal(err)
-	}
-	// The holder listens only once it has been asked and has refused, as
-	// one preempted between the two would.
-	pauses, listenErr := 0, error(nil)
-	defer func(pause func()) { ipc.LockPeerPause = pause }(ipc.LockPeerPause)
-	ipc.LockPeerPause = func() {
-		if pauses++; pauses == 1 {
-			listenErr = unix.Listen(fd, 1)
-		}
-	}
-	if cred, ok := ipc.LockPeer(addr); !ok || int(cred.Pid) != os.Getpid() {
-		t.Errorf("lockPeer gave %+v, want PID %d (the holder's)", cred, os.Getpid())
-	}
-	if listenErr != nil {
-		t.Fatal(listenErr)
-	}
-	if pauses != 1 {
-		t.Errorf("lockPeer asked again %d times, want once: it was refused once", pauses)
 	}
 }

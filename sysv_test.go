@@ -5,7 +5,6 @@ package main
 
 import (
 	"fmt"
-	"invoke_ns/internal/ipc"
 	"os"
 	"regexp"
 	"strings"
@@ -13,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"invoke_ns/internal/ipc"
 
 	"golang.org/x/sys/unix"
 )
@@ -51,7 +52,7 @@ func TestKinds(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			key := testKey(t)
 			args := append(flags, "-k", kind, "--key", fmt.Sprint(key))
-			r := run(t, "by key\n", append(args, "-i", "no")...)
+			r := invoke(t, "by key\n", append(args, "-i", "no")...)
 			want := "     >> by key\n"
 			if kind == "sem" {
 				want = "the child's signal arrived through the System V semaphore set with key " + fmt.Sprint(key)
@@ -59,7 +60,7 @@ func TestKinds(t *testing.T) {
 			if r.code != exitOK || !strings.Contains(flat(r.stdout), flat(want)) || !strings.Contains(r.stdout, fmt.Sprintf("Parent: System V key: %d (0x%08x in ipcs)\n", key, key)) {
 				t.Errorf("-i no: exit %d, stdout lacks %q:\n%s\nstderr:\n%s", r.code, want, r.stdout, r.stderr)
 			}
-			r = run(t, "by key\n", append(args, "-i", "yes")...)
+			r = invoke(t, "by key\n", append(args, "-i", "yes")...)
 			if r.code != exitBlocked || !strings.Contains(r.stderr, " Child: "+kind+"get: No such file or directory") {
 				t.Errorf("-i yes: exit %d, want %d\n%s\nstderr:\n%s", r.code, exitBlocked, r.stdout, r.stderr)
 			}
@@ -156,7 +157,7 @@ func TestKindsTwoAtOnce(t *testing.T) {
 // -vv -i yes shows how empty the child's namespace is.
 func TestSysvipcCounts(t *testing.T) {
 	flags := privFlags(t)
-	r := run(t, "", append(flags, "-vv", "-k", "msg,shm", "--key", fmt.Sprint(testKey(t)), "-i", "yes")...)
+	r := invoke(t, "", append(flags, "-vv", "-k", "msg,shm", "--key", fmt.Sprint(testKey(t)), "-i", "yes")...)
 	parent := regexp.MustCompile(`(?m)^Parent: /proc/sysvipc: msg ([1-9][0-9]*), sem [0-9]+, shm ([1-9][0-9]*)$`)
 	if r.code != exitBlocked || !parent.MatchString(r.stdout) || !strings.Contains(r.stdout, "\n Child: /proc/sysvipc: msg 0, sem 0, shm 0\n") {
 		t.Errorf("exit %d, counts missing:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
@@ -167,7 +168,7 @@ func TestCompareAllKinds(t *testing.T) {
 	flags := privFlags(t)
 	key := testKey(t)
 	q := testQueue(t)
-	r := run(t, "compared\n", append(flags, "-c", "-k", "all", "--key", fmt.Sprint(key), "-q", q)...)
+	r := invoke(t, "compared\n", append(flags, "-c", "-k", "all", "--key", fmt.Sprint(key), "-q", q)...)
 	if r.code != exitOK || !strings.Contains(r.stdout, "\nIsolation shown:") {
 		t.Fatalf("exit %d\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -195,7 +196,7 @@ func TestSysVLeftover(t *testing.T) {
 			}
 			o.Close()
 			args := append(flags, "-k", kind, "--key", fmt.Sprint(tg.Key), "-i", "no")
-			r := run(t, "again\n", args...)
+			r := invoke(t, "again\n", args...)
 			if want := fmt.Sprintf("left behind by an earlier run — remove it with -f (or %s)", tg.Removal()); r.code != exitFailure ||
 				!strings.Contains(flat(r.stderr), want) {
 				t.Errorf("exit %d\nstderr:\n%s", r.code, r.stderr)
@@ -203,7 +204,7 @@ func TestSysVLeftover(t *testing.T) {
 			if !hasKey(kind, tg.Key) {
 				t.Fatalf("the refused run removed the object it did not make")
 			}
-			r = run(t, "again\n", append(args, "-f")...)
+			r = invoke(t, "again\n", append(args, "-f")...)
 			if r.code != exitOK || !strings.Contains(flat(r.stdout), "Parent: removed "+tg.String()+", an earlier run's leftover") {
 				t.Errorf("-f: exit %d\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 			}

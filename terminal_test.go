@@ -86,7 +86,7 @@ func TestPipedRunReadsAsOnATerminal(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("on a terminal: exit %d\n%s", code, screen)
 	}
-	piped := run(t, pianoRiffs+"\n", args...)
+	piped := invoke(t, pianoRiffs+"\n", args...)
 	if piped.stdout != screen {
 		t.Errorf("piped stdout:\n%q\nterminal:\n%q", piped.stdout, screen)
 	}

@@ -167,7 +167,7 @@ func mapShm(name, path string, fd int, created bool) (*PosixShm, error) {
 
 func (s *PosixShm) Identity() (Identity, error) { return FileIdentity(s.fd) }
 
-// Lock marks the object as this run's for as long as it is open (live.go).
+// Lock marks the object as this run's for as long as it is open (lock.go).
 func (s *PosixShm) Lock() error { return unix.Flock(s.fd, unix.LOCK_EX|unix.LOCK_NB) }
 
 // IsNamed says whether the object's path is still this object's file.

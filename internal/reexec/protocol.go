@@ -36,7 +36,6 @@
 // The checkpoint is the one of the reference articles: the child reads until
 // the parent has said its own lines, so the two never interleave. EOF in
 // either direction means the other side is gone.
-
 package reexec
 
 import (
@@ -45,12 +44,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"invoke_ns/internal/ipc"
-	"invoke_ns/internal/ns"
 	"io"
 	"os"
 	"strconv"
 	"strings"
+
+	"invoke_ns/internal/ipc"
+	"invoke_ns/internal/ns"
 
 	"golang.org/x/sys/unix"
 )

@@ -2,12 +2,13 @@ package reexec
 
 import (
 	"bytes"
-	"invoke_ns/internal/ipc"
 	"io"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
+
+	"invoke_ns/internal/ipc"
 
 	"golang.org/x/sys/unix"
 )

@@ -8,13 +8,14 @@ package reexec
 import (
 	"errors"
 	"fmt"
-	"invoke_ns/internal/ns"
 	"os"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"invoke_ns/internal/ns"
 
 	"golang.org/x/sys/unix"
 )
@@ -221,7 +222,7 @@ func (sp Spawn) Start() (*Child, error) {
 // reaps it. Pdeathsig is tied to the thread that starts the child (Go
 // issue 27505), which must outlive it. The runtime ends a thread only when
 // a goroutine locked to it ends, as one that joined another namespace does
-// (target.go): where a run joins one (threadsEnd), this goroutine holds
+// (ns.Handle): where a run joins one (threadsEnd), this goroutine holds
 // its thread, locked, until the child is reaped; elsewhere no thread ever
 // ends, and locking would cost a thread start per child, for a thread to
 // take over the P while the locked one waits. With join, the thread joins an

@@ -1,22 +1,24 @@
-// create.go: making a run's objects, so that runs at once never meet. An
+// make.go: making a run's objects, so that runs at once never meet. An
 // object that exists already is never reused, since it may hold another
 // run's message, and a live run's is never removed: the default queue
 // name gives way to one of the run's own, a default System V key is drawn
 // at random until one is free, and -f removes only what an earlier run of
-// the caller's left behind, never another user's (live.go tells which).
+// the caller's left behind, never another user's (ipc.Claim tells which).
 // Whatever has a name or key is looked at, and removed, while the run
 // holds the lock of that name or key, and is checked to be what was found
 // right before it goes.
 
-package main
+package run
 
 import (
 	"errors"
 	"fmt"
-	"invoke_ns/internal/ipc"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
+
+	"invoke_ns/internal/ipc"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,11 +30,12 @@ const keyTries = 16
 // process: everything is tried again.
 var errAgain = errors.New("taken again and again")
 
-// createAll makes the objects of spec, in place of its targets' names and
-// keys where those had to change, notes what the kernel says each is, and
-// says what it made.
-func (p *parent) createAll(spec *runSpec) ([]ipc.Receiver, error) {
-	objs := make([]ipc.Receiver, len(spec.Objects))
+// makeAll makes the objects of a run, and returns them as made: the names
+// and keys they have, which changed where the plan's were taken, and what
+// the kernel says each is.
+func (p *parent) makeAll(planned []ipc.Object) ([]ipc.Receiver, []ipc.Object, error) {
+	objects := slices.Clone(planned)
+	objs := make([]ipc.Receiver, len(objects))
 	undo := func() {
 		for i, o := range objs {
 			if o != nil {
@@ -42,50 +45,56 @@ func (p *parent) createAll(spec *runSpec) ([]ipc.Receiver, error) {
 			objs[i] = nil
 		}
 	}
-	for i, t := range spec.Objects {
+	for i, t := range objects {
 		if !t.Kind.ByName {
 			continue
 		}
 		o, t, err := p.createByName(t)
 		if err != nil {
 			undo()
-			return nil, err
+			return nil, nil, err
 		}
 		// Every kind found by name takes the name the first one got.
-		for j := i; j < len(spec.Objects); j++ {
-			if spec.Objects[j].Kind.ByName {
-				spec.Objects[j].Name = t.Name
+		for j := i; j < len(objects); j++ {
+			if objects[j].Kind.ByName {
+				objects[j].Name = t.Name
 			}
 		}
 		objs[i] = o
 	}
-	if ipc.HasSysV(spec.Objects) {
-		p.sysvLeftovers(spec.Objects)
-		key, err := p.createSysV(spec, objs)
+	if ipc.HasSysV(objects) {
+		p.sysvLeftovers(objects)
+		key, err := p.createSysV(objects, objs)
 		if err != nil {
 			undo()
-			return nil, err
+			return nil, nil, err
 		}
-		p.printf("Parent: System V key: %d (0x%08x in ipcs)\n", key, uint32(key))
+		for i := range objects {
+			if !objects[i].Kind.ByName {
+				objects[i].Key = key
+			}
+		}
+		p.obs.Key(key)
 	}
 	for i, o := range objs {
 		id, err := o.Identity()
 		if err != nil {
 			undo()
-			return nil, fmt.Errorf("what the kernel says of the %s: %w", spec.Objects[i], err)
+			return nil, nil, fmt.Errorf("what the kernel says of the %s: %w", objects[i], err)
 		}
-		spec.Objects[i].ID = id
+		objects[i].ID = id
 	}
-	for _, t := range spec.Objects {
-		p.verbosef("Parent: %s %s\n", t.Kind.Created, t)
+	for _, t := range objects {
+		p.obs.Made(t)
 	}
-	return objs, nil
+	return objs, objects, nil
 }
 
 // createByName makes an object found by name, and locks it as this run's.
 // With the default name taken, the run takes a name of its own and says
 // so; with -f, a leftover of the caller's of that name is removed first.
 func (p *parent) createByName(t ipc.Object) (ipc.Receiver, ipc.Object, error) {
+	base := t.Name
 	for try := 0; try < 8; try++ {
 		lock, h, err := ipc.Take(t)
 		if err != nil {
@@ -100,11 +109,10 @@ func (p *parent) createByName(t ipc.Object) (ipc.Receiver, ipc.Object, error) {
 			// A squatter's lock proves nothing: the object's own lock
 			// (flock) decides.
 			if h.State == ipc.Squatter {
-				p.say("Parent: ", fmt.Sprintf("the lock of %s: %s; going by the lock of the %s itself",
-					t.Name, h.Why(), t.Kind.Noun))
+				p.obs.Noted(Note{What: "squatted", Object: t, Holder: h})
 			}
 			var o ipc.Receiver
-			o, h, err = p.claim(t, lock, p.cfg.Force)
+			o, h, err = p.claim(t, lock, p.plan.Force)
 			switch {
 			case errors.Is(err, errAgain):
 				continue
@@ -115,20 +123,16 @@ func (p *parent) createByName(t ipc.Object) (ipc.Receiver, ipc.Object, error) {
 			}
 		}
 		switch {
-		case p.cfg.Force:
+		case p.plan.Force:
 			return nil, t, forceRefusal(t, h)
-		case !p.cfg.QueueGiven && try < 4:
-			own := fmt.Sprintf("%s.%d", defaultQueue, os.Getpid())
-			if t.Name != defaultQueue {
+		case p.plan.OwnName && try < 4:
+			own := fmt.Sprintf("%s.%d", base, os.Getpid())
+			if t.Name != base {
 				// That one is taken too (the same PID in another PID
 				// namespace): one drawn at random.
-				own = fmt.Sprintf("%s.%d.%x", defaultQueue, os.Getpid(), rand.Uint32())
+				own = fmt.Sprintf("%s.%d.%x", base, os.Getpid(), rand.Uint32())
 			}
-			p.printf("Parent: %s\n", h.About(t.Name))
-			if h.State == ipc.Leftover {
-				p.printf("Parent: (%s removes it)\n", t.Removal())
-			}
-			p.printf("Parent: this run uses %s\n", own)
+			p.obs.Noted(Note{What: "taken", Object: t, Holder: h, Own: own})
 			t.Name = own
 			continue
 		}
@@ -181,8 +185,7 @@ func (p *parent) claim(t ipc.Object, lock *ipc.Lock, force bool) (ipc.Receiver, 
 		f.Release()
 		switch {
 		case err == nil:
-			// Said also without -v: -f removed something.
-			p.say("Parent: ", fmt.Sprintf("removed %s, an earlier run's leftover", t))
+			p.obs.Noted(Note{What: "removed", Object: t})
 		case !errors.Is(err, ipc.ErrReplaced) && !errors.Is(err, unix.ENOENT):
 			lock.Close()
 			return nil, ipc.Holder{}, removeError(err, t)
@@ -205,20 +208,20 @@ func forceRefusal(t ipc.Object, h ipc.Holder) error {
 // under its lock: the key given with --key, or one drawn at random and
 // drawn again while any of them is taken. With -f, a leftover with the
 // given key is removed first; a live run's, or another user's, never is.
-func (p *parent) createSysV(spec *runSpec, objs []ipc.Receiver) (int32, error) {
-	key := p.cfg.Key
+func (p *parent) createSysV(objects []ipc.Object, objs []ipc.Receiver) (int32, error) {
+	key := p.given()
 	for try := 0; ; try++ {
-		if p.cfg.Key == 0 {
+		if p.given() == 0 {
 			// 0x49 is "I": the keys of invoke_ns are told apart in ipcs.
 			key = int32(0x49000000 | rand.Uint32N(0xffffff) + 1)
 		}
-		taken, err := p.createSysVWith(spec, objs, key)
+		taken, err := p.createSysVWith(objects, objs, key)
 		switch {
 		case err != nil:
 			return 0, err
 		case !taken:
 			return key, nil
-		case p.cfg.Key != 0 || try == keyTries:
+		case p.given() != 0 || try == keyTries:
 			return 0, fmt.Errorf("no free System V key after %d tries — remove unused objects (ipcs, ipcrm)", keyTries)
 		}
 	}
@@ -227,7 +230,7 @@ func (p *parent) createSysV(spec *runSpec, objs []ipc.Receiver) (int32, error) {
 // createSysVWith tries key for every System V object of spec. taken says
 // that one of them was another's (with a key drawn at random), and that
 // none is left made.
-func (p *parent) createSysVWith(spec *runSpec, objs []ipc.Receiver, key int32) (taken bool, err error) {
+func (p *parent) createSysVWith(objects []ipc.Object, objs []ipc.Receiver, key int32) (taken bool, err error) {
 	var made []int
 	undo := func() {
 		for _, i := range made {
@@ -236,24 +239,24 @@ func (p *parent) createSysVWith(spec *runSpec, objs []ipc.Receiver, key int32) (
 			objs[i] = nil
 		}
 	}
-	drawn := p.cfg.Key == 0
-	for i := range spec.Objects {
-		t := &spec.Objects[i]
+	drawn := p.given() == 0
+	for i := range objects {
+		t := objects[i]
 		if t.Kind.ByName {
 			continue
 		}
 		t.Key = key
-		lock, h, err := ipc.Take(*t)
+		lock, h, err := ipc.Take(t)
 		if err != nil {
 			undo()
 			return false, err
 		}
 		if lock == nil && (drawn || h.State == ipc.LiveRun) {
 			undo()
-			return p.sysvTaken(*t, h)
+			return p.sysvTaken(t, h)
 		}
 		if h.State == ipc.Squatter {
-			p.say("Parent: ", fmt.Sprintf("the lock of key %d: %s", key, h.Why()))
+			p.obs.Noted(Note{What: "squatted", Object: t, Holder: h})
 		}
 		var o ipc.Receiver
 		if drawn {
@@ -268,12 +271,12 @@ func (p *parent) createSysVWith(spec *runSpec, objs []ipc.Receiver, key int32) (
 				o = ipc.Locked{Receiver: o, Lock: lock}
 			}
 		} else {
-			o, h, err = p.claim(*t, lock, p.cfg.Force)
+			o, h, err = p.claim(t, lock, p.plan.Force)
 		}
 		if err != nil || o == nil {
 			undo()
 			if err == nil {
-				return p.sysvTaken(*t, h)
+				return p.sysvTaken(t, h)
 			}
 			return false, err
 		}
@@ -288,9 +291,9 @@ func (p *parent) createSysVWith(spec *runSpec, objs []ipc.Receiver, key int32) (
 // is and what to do.
 func (p *parent) sysvTaken(t ipc.Object, h ipc.Holder) (bool, error) {
 	switch {
-	case p.cfg.Key == 0:
+	case p.given() == 0:
 		return true, nil
-	case p.cfg.Force:
+	case p.plan.Force:
 		return false, forceRefusal(t, h)
 	case h.State == ipc.Leftover:
 		return false, fmt.Errorf("creating %s: %s — remove it with -f (or %s), or choose another with --key",
@@ -304,8 +307,9 @@ func (p *parent) sysvTaken(t ipc.Object, h ipc.Holder) (bool, error) {
 // killed outright leaves them where no later run looks, and nothing else
 // would ever say so. Each is named with the command that removes it.
 func (p *parent) sysvLeftovers(ts []ipc.Object) {
-	for _, k := range kinds {
-		if k.ByName || !slicesContainsKind(ts, k.Name) {
+	for _, o := range ts {
+		k := o.Kind
+		if k.ByName {
 			continue
 		}
 		for _, row := range ipc.SysVTable(k.Name) {
@@ -319,19 +323,19 @@ func (p *parent) sysvLeftovers(ts []ipc.Object) {
 				continue // a live run's
 			}
 			lock.Close()
-			p.say("Parent: ", fmt.Sprintf("left behind by an earlier run: the %s (%s removes it)", t, t.Removal()))
+			p.obs.Noted(Note{What: "leftover", Object: t})
 		}
 	}
 }
 
-// slicesContainsKind says whether ts holds an object of kind k.
-func slicesContainsKind(ts []ipc.Object, k string) bool {
-	for _, t := range ts {
-		if t.Kind.Name == k {
-			return true
+// given is the System V key given with --key, or 0 to draw one.
+func (p *parent) given() int32 {
+	for _, o := range p.plan.Objects {
+		if !o.Kind.ByName {
+			return o.Key
 		}
 	}
-	return false
+	return 0
 }
 
 // removeError explains a removal that the kernel refused.
@@ -339,5 +343,5 @@ func removeError(err error, t ipc.Object) error {
 	if !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EACCES) {
 		return err
 	}
-	return hint(err, "it belongs to another user ("+t.Kind.Owner+" names the owner): only its owner or root can remove it")
+	return fmt.Errorf("%w — it belongs to another user (%s names the owner): only its owner or root can remove it", err, t.Kind.Owner)
 }

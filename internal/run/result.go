@@ -1,0 +1,179 @@
+// result.go: what a run comes to, as values: the verdict of each object
+// and why, and the run's.
+
+package run
+
+import (
+	"fmt"
+	"syscall"
+	"time"
+
+	"invoke_ns/internal/ipc"
+	"invoke_ns/internal/ns"
+	"invoke_ns/internal/reexec"
+
+	"golang.org/x/sys/unix"
+)
+
+// Verdict is what the exchange through one object came to.
+type Verdict int
+
+const (
+	None        Verdict = iota // not tried
+	Delivered                  // the message (or a semaphore's signal) arrived
+	Blocked                    // the child could not open the object, or it was not the parent's
+	TimedOut                   // nothing arrived before the timeout
+	NoMessage                  // the child had no message to send
+	SendFailed                 // the child opened the object but could not send
+	ChildGone                  // the child ended before it reported
+	Taken                      // the child sent, and someone else took it first
+	TargetEnded                // the --target process ended during the exchange
+	Failed                     // the run failed before an object's verdict
+)
+
+// String is the verdict's name in --json (docs/json.md).
+func (v Verdict) String() string {
+	switch v {
+	case Delivered:
+		return "delivered"
+	case Blocked:
+		return "blocked"
+	case TimedOut:
+		return "timeout"
+	case NoMessage:
+		return "no-message"
+	case SendFailed, ChildGone, Failed:
+		return "failed"
+	case Taken:
+		return "taken"
+	case TargetEnded:
+		return "target-ended"
+	}
+	return "none"
+}
+
+// MarshalText names a verdict in JSON by its String.
+func (v Verdict) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
+
+// Exchange is what the exchange through one object came to, and why.
+type Exchange struct {
+	Object  ipc.Object
+	Where   *Where
+	Verdict Verdict
+	// Report is the child's word on its try, if it gave one before the
+	// verdict.
+	Report *reexec.Report
+	// Arrived says that the message arrived, Message is its text (none
+	// for a semaphore's signal).
+	Arrived bool
+	Message []byte
+	// WaitErr is why the parent's wait ended without it (a timeout).
+	WaitErr error
+	// Child is how the child ended, where it ended before it reported.
+	Child *syscall.WaitStatus
+	// AtPrompt says that the child was at its prompt when the verdict
+	// came: its line is still to be ended.
+	AtPrompt bool
+}
+
+// Result is how one run ended: the objects as made (their names and keys
+// settled), each exchange, the namespaces in play, how the child ended, a
+// signal that cut the run short, or a failure that is not a verdict.
+type Result struct {
+	Where     *Where
+	Exchange  bool // the exchange was to take place
+	Objects   []ipc.Object
+	Exchanges []*Exchange
+	ParentNS  map[string]string
+	ChildNS   map[string]string
+	Child     *syscall.WaitStatus // once the child is reaped
+	Signal    unix.Signal         // a signal to invoke_ns that ended the run
+	Err       error
+	Elapsed   time.Duration // from the start to the last verdict
+}
+
+// Verdict is the run's one verdict: the first that is not delivered. With
+// kinds on both sides of the line, what the IPC namespace isolates and
+// what it does not (-k all), the run asked whether anything gets through:
+// a verdict where the exchange itself went wrong (a timeout, a message
+// taken) still decides first, then delivered if a message crossed either
+// side, and blocked only if none did.
+func (r *Result) Verdict() Verdict {
+	sides, crossed := map[bool]bool{}, false
+	for _, x := range r.Exchanges {
+		sides[x.Object.Kind.InDevShm], crossed = true, crossed || x.Verdict == Delivered
+	}
+	for _, x := range r.Exchanges {
+		if x.Verdict != Delivered && (len(sides) < 2 || x.Verdict != Blocked) {
+			return x.Verdict
+		}
+	}
+	switch {
+	case len(r.Exchanges) == 0:
+		return None
+	case !crossed:
+		return Blocked
+	}
+	return Delivered
+}
+
+// Outcome is the run's verdict as a record gives it: None where no
+// exchange was to take place, Failed where it did not get as far as a
+// verdict for each object that it would have delivered, else Verdict.
+func (r *Result) Outcome() Verdict {
+	v := r.Verdict()
+	switch {
+	case !r.Exchange:
+		return None
+	case len(r.Exchanges) == 0 || v == Delivered && len(r.Exchanges) < len(r.Objects):
+		return Failed
+	}
+	return v
+}
+
+// Shares answers, for the kinds of one side of the line (inDevShm: POSIX
+// shared memory, else what the IPC namespace isolates), whether they
+// crossed: true if a message did, false if every one was blocked, nil
+// where no kind of that side was tried or the exchange went wrong.
+func (r *Result) Shares(inDevShm bool) *bool {
+	var answer *bool
+	for _, x := range r.Exchanges {
+		if x.Object.Kind.InDevShm != inDevShm {
+			continue
+		}
+		switch {
+		case x.Verdict != Delivered && x.Verdict != Blocked:
+			return nil
+		case answer == nil || x.Verdict == Delivered:
+			answer = new(bool)
+			*answer = x.Verdict == Delivered
+		}
+	}
+	return answer
+}
+
+// Compared is what Compare came to: each run's result, in order, and
+// whether together they showed what each namespace isolates.
+type Compared struct {
+	Message  *string // read once by the parent
+	Runs     []*Result
+	Isolated bool
+	Target   *ns.Handle // with a third run, in its namespace
+	Kinds    []ipc.Object
+	Elapsed  time.Duration
+	Signal   unix.Signal
+	Err      error
+}
+
+// errStuck is a child that stopped answering within Grace.
+var errStuck = fmt.Errorf("the child stopped answering for %v, and was ended — "+
+	"did something stop it (SIGSTOP, a debugger)?", Grace)
+
+// Grace is how long the parent gives the child, beyond -t, to do what is
+// due: its report once its message is in, its end or its command once
+// its last report is in; and a command that is PID 1 of a new PID
+// namespace (-p), or one that is passed SIGTERM or SIGHUP, to end. Such a
+// process ignores every signal it has no handler for (pid_namespaces(7));
+// a child stopped (SIGSTOP) or held by a debugger does nothing at all.
+// Each is then killed, so that no wait of the parent's is unbounded.
+const Grace = 2 * time.Second

@@ -1,0 +1,151 @@
+// Package run is the parent's side of invoke_ns: one run of the exchange
+// (Single), two or three side by side (Compare), and the proof of a
+// namespace that exists (Probe). A run starts the child, makes the
+// objects, decides what the exchange through each came to, as a value
+// (Exchange), waits for the child and removes the objects, on every path.
+// It words nothing: what it does and decides, as it happens, it tells an
+// Observer (the transcript is one), and what it came to is its Result.
+// It knows nothing of options, of the transcript's words, or of JSON.
+package run
+
+import (
+	"os"
+	"os/signal"
+	"slices"
+	"time"
+
+	"invoke_ns/internal/ipc"
+	"invoke_ns/internal/ns"
+	"invoke_ns/internal/reexec"
+
+	"golang.org/x/sys/unix"
+)
+
+// Plan is a run, settled once from the options: nothing changes it
+// afterwards. What is settled while the objects are made (a name taken
+// instead of the default, a key drawn) is in the Result.
+type Plan struct {
+	Prog     string   // argv[0] as typed, for "Finishing up"
+	Verbose  int      // -v: the article's lines; -vv: more
+	New      ns.Set   // the namespaces the child is made in, besides IPC
+	Hostname string   // -u
+	Command  []string // what the child runs at the end
+	Exchange bool     // the exchange is done (-i, --target, -c, --probe)
+	NewIPC   bool     // -i yes: the child in a new IPC namespace
+	// Objects are the objects of the exchange, by kind, with the name
+	// and key asked for; a key of 0 is drawn at random.
+	Objects []ipc.Object
+	OwnName bool // the default name: while it is taken, the run takes one of its own
+	Force   bool // -f
+	Timeout time.Duration
+	IDs     bool       // read the namespaces' identities (-vv, --json, -c)
+	Target  *ns.Handle // the IPC namespace the child joins (--target)
+	From    *ns.Handle // the IPC namespace the parent's objects are made in (--from)
+	// Stdout is the child's standard output, nil for none; Inherited
+	// are the caller's descriptors above 2, which the command gets.
+	Stdout    *os.File
+	Inherited []int
+}
+
+// Where is where a run's child is, beside its parent: what the words of
+// a verdict depend on.
+type Where struct {
+	Run      string     // with Compare: "shared", "new" or "target"
+	NewIPC   bool       // the child is in a new IPC namespace
+	NewMount bool       // with a /dev/shm of its own (-m)
+	Target   *ns.Handle // the child is in that IPC namespace
+	From     *ns.Handle // the parent's objects are in that one
+}
+
+// Observer is told what a run does, and decides, as it happens: the
+// transcript, whose lines must come in order with the child's own.
+type Observer interface {
+	Began()                           // the parent starts
+	Opened(role string, h *ns.Handle) // "from" or "target", opened
+	Namespaces(names []string, ids map[string]string)
+	Noted(n Note)                          // while the objects are made
+	Key(key int32)                         // the System V key made
+	Made(o ipc.Object)                     // an object exists
+	SysVCounts(counts string)              // the parent's, with -i yes
+	ChildStarted(pid int)                  // the child waits at its checkpoint
+	Heading(where *Where)                  // a run of Compare begins
+	Interrupted(atPrompt bool)             // a signal came
+	Exchanged(x *Exchange)                 // the verdict of one object
+	Failed(op string, err error)           // a call of the parent's failed, as perror(3)
+	Removing(o ipc.Object)                 // it goes
+	Summed(where *Where, byIPC, shm *bool) // both sides of the line answered
+	Finished()                             // the parent ends
+}
+
+// Note is what making the objects came across: a name taken, a lock's
+// squatter, a leftover removed or found.
+type Note struct {
+	What   string     // "taken", "squatted", "removed" or "leftover"
+	Object ipc.Object // what it is about
+	Holder ipc.Holder // who has it
+	Own    string     // with "taken", the name the run takes instead
+}
+
+// Signals are SIGINT, SIGTERM and SIGHUP to invoke_ns, once caught.
+type Signals struct {
+	C      chan os.Signal
+	caught chan struct{}
+}
+
+// Catch starts catching the signals that end a run, beside whatever the
+// caller does meanwhile: catching takes the runtime a thread and a round
+// trip to it per signal. Ready waits for it. They stay caught until
+// invoke_ns exits: a signal after the work changes nothing.
+func Catch() *Signals {
+	s := &Signals{C: make(chan os.Signal, 4), caught: make(chan struct{})}
+	go func() {
+		signal.Notify(s.C, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
+		// A reader that goes away (invoke_ns | head) must not kill
+		// invoke_ns before it removes the queue: ignored, SIGPIPE turns
+		// into EPIPE on write. The child inherits it ignored, and catches
+		// it again before it executes its command, which so gets the
+		// default back.
+		signal.Ignore(unix.SIGPIPE)
+		close(s.caught)
+	}()
+	return s
+}
+
+// Ready waits until the signals are caught, so that one always finds the
+// parent ready to remove what it made.
+func (s *Signals) Ready() { <-s.caught }
+
+// setup is what the child of a run is given. A child in a target's IPC
+// namespace looks for POSIX shared memory in the target's /dev/shm,
+// within its root, where the others look in their own.
+func (p *Plan) setup(where *Where, objs []ipc.Object, msg *string, tryCreate, quiet bool) *reexec.Setup {
+	if where.Target != nil {
+		objs = slices.Clone(objs)
+		for i := range objs {
+			objs[i].InRoot = objs[i].Kind.InDevShm
+		}
+	}
+	s := &reexec.Setup{New: p.New, Verbose: p.Verbose, Hostname: p.Hostname, Command: p.Command,
+		IPC: p.Exchange, Objects: objs, Message: msg, TryCreate: tryCreate, Quiet: quiet}
+	if where.NewIPC {
+		s.New |= unix.CLONE_NEWIPC
+	}
+	return s
+}
+
+// shown are the namespaces worth showing for a run: ipc for the exchange,
+// and each new one, in the order of ns.Types.
+func (p *Plan) shown() []string {
+	return (&reexec.Setup{New: p.New, IPC: p.Exchange}).Shown()
+}
+
+// start starts the child of a run, in the namespaces it asks for, or born
+// in join.
+func (p *Plan) start(where *Where, stdout *os.File, join *ns.Handle) (*reexec.Child, error) {
+	flags := uintptr(p.New)
+	if where.NewIPC {
+		flags |= unix.CLONE_NEWIPC
+	}
+	return reexec.Spawn{Flags: flags, Stdout: stdout, Inherited: p.Inherited, Join: join,
+		ThreadsEnd: p.Target != nil || p.From != nil}.Start()
+}

@@ -1,0 +1,150 @@
+// plan.go: the run, planned once from the options. Everything that can be
+// refused before anything is made is refused here, and the namespaces of
+// --target and --from are opened here; nothing reads the options after.
+
+package main
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+
+	"invoke_ns/internal/ipc"
+	"invoke_ns/internal/ns"
+	"invoke_ns/internal/run"
+	"invoke_ns/internal/show"
+
+	"golang.org/x/sys/unix"
+)
+
+// plan is all that invoke_ns does, settled once from the options.
+type plan struct {
+	run     *run.Plan
+	compare bool          // -c
+	scan    bool          // --scan
+	probe   bool          // --probe
+	out     *os.File      // the transcript: stdout, or stderr with --json
+	json    *show.Options // with --json: the options as it shows them
+}
+
+// makePlan turns the options into the plan; inherited are the caller's
+// descriptors above 2. A plan that cannot be made is still returned, for
+// its --json object.
+func makePlan(cfg *config, inherited []int) (*plan, error) {
+	out := os.Stdout
+	if cfg.JSON {
+		out = os.Stderr
+	}
+	pl := &plan{compare: cfg.Compare, scan: cfg.Scan, probe: cfg.Probe, out: out}
+	if cfg.JSON {
+		pl.json = jsonOptions(cfg)
+	}
+	var err error
+	pl.run, err = runPlan(cfg, out, inherited)
+	return pl, err
+}
+
+// runPlan is the plan of the run the options ask for; stdout is the
+// child's standard output.
+func runPlan(cfg *config, stdout *os.File, inherited []int) (*run.Plan, error) {
+	p := &run.Plan{
+		Prog: cfg.Prog, Verbose: cfg.Verbose, New: asked(cfg), Hostname: cfg.Hostname, Command: cfg.Command,
+		Exchange: cfg.IPC || cfg.Compare || cfg.Probe, NewIPC: cfg.NewIPC, OwnName: !cfg.QueueGiven, Force: cfg.Force,
+		Timeout: cfg.Timeout, IDs: cfg.Verbose >= 2 || cfg.JSON || cfg.Compare, Stdout: stdout, Inherited: inherited,
+	}
+	if p.Exchange {
+		p.Objects = objects(cfg)
+	}
+	pshm := slices.ContainsFunc(p.Objects, func(o ipc.Object) bool { return o.Kind.InDevShm })
+	var err error
+	if cfg.From != "" {
+		if p.From, err = ns.Open("--from", cfg.From); err != nil {
+			return p, err
+		}
+		if pshm {
+			return p, fmt.Errorf("--from %s: pshm is not in this version with --from: leave it out of -k", cfg.From)
+		}
+	}
+	if cfg.Target != "" {
+		if p.Target, err = ns.Open("--target", cfg.Target); err != nil {
+			return p, err
+		}
+		// The child looks for POSIX shared memory in the target's
+		// /dev/shm, within its root.
+		if pshm {
+			if err := p.Target.OpenRoot("--target"); err != nil {
+				return p, err
+			}
+		}
+	}
+	return p, nil
+}
+
+// probePlan is plan with the child in the namespace f found, where --scan
+// --probe proves it; nil, and the error, where that cannot be opened.
+func probePlan(plan *run.Plan, f *ns.Found) (*run.Plan, error) {
+	h, err := ns.Open("--probe", strconv.Itoa(f.Task()))
+	if err == nil && slices.ContainsFunc(plan.Objects, func(o ipc.Object) bool { return o.Kind.InDevShm }) {
+		err = h.OpenRoot("--probe")
+	}
+	if err != nil {
+		return nil, err
+	}
+	p := *plan
+	p.Target, p.Verbose, p.Stdout = h, 0, nil
+	return &p, nil
+}
+
+// asked are the namespaces other than IPC that the options ask for.
+func asked(cfg *config) ns.Set {
+	var s ns.Set
+	for _, n := range []struct {
+		on   bool
+		flag uintptr
+	}{
+		{cfg.NewUser, unix.CLONE_NEWUSER},
+		{cfg.NewPID, unix.CLONE_NEWPID},
+		{cfg.NewMount, unix.CLONE_NEWNS},
+		{cfg.Hostname != "", unix.CLONE_NEWUTS},
+		{cfg.NewNet, unix.CLONE_NEWNET},
+	} {
+		if n.on {
+			s |= ns.Set(n.flag)
+		}
+	}
+	return s
+}
+
+// objects are the objects of a run with cfg's options: each kind of -k,
+// with the name of -q or the key of --key (0: one drawn at random).
+func objects(cfg *config) []ipc.Object {
+	objs := make([]ipc.Object, len(cfg.Kinds))
+	for i, k := range cfg.Kinds {
+		objs[i] = ipc.Object{Kind: kindNamed(k)}
+		if objs[i].Kind.ByName {
+			objs[i].Name = cfg.Queue
+		} else {
+			objs[i].Key = cfg.Key
+		}
+	}
+	return objs
+}
+
+// jsonOptions are the options as --json shows them.
+func jsonOptions(cfg *config) *show.Options {
+	ipcOpt := ""
+	if cfg.IPC {
+		ipcOpt = map[bool]string{true: "yes", false: "no"}[cfg.NewIPC]
+	}
+	opts := &show.Options{
+		IPC: ipcOpt, Compare: cfg.Compare, Kinds: cfg.Kinds, PID: cfg.NewPID, Mount: cfg.NewMount,
+		UTS: cfg.Hostname, Net: cfg.NewNet, User: cfg.NewUser, Timeout: cfg.Timeout.String(),
+		Queue: cfg.Queue, Force: cfg.Force, Command: cfg.Command, Verbose: cfg.Verbose,
+	}
+	if cfg.Key != 0 {
+		key := cfg.Key
+		opts.Key = &key
+	}
+	return opts
+}
