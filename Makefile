@@ -59,13 +59,13 @@ install: invoke_ns
 	install -m 0644 docs/invoke_ns.bash-completion $(DESTDIR)$(COMPDIR)/invoke_ns
 	install -m 0644 docs/invoke_ns.zsh-completion $(DESTDIR)$(ZSHDIR)/_invoke_ns
 
-# Timings need root (unshare --ipc and invoke_ns without -U), hyperfine and
-# GNU time; what is missing comes from the distribution's packages.
+# Timings need root (unshare --ipc and invoke_ns without -U) and GNU time,
+# from the distribution's packages where it is missing.
 # It builds what it times itself, as build does, whatever ./invoke_ns is.
 bench:
 	@if [ "$$(id -u)" != 0 ]; then echo "make bench needs root: sudo make bench" >&2; exit 1; fi
-	@if ! command -v hyperfine >/dev/null || [ ! -x /usr/bin/time ]; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine time >/dev/null; fi
+	@if [ ! -x /usr/bin/time ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; fi
 	$(GO) build -trimpath -ldflags='-s -w -X main.version=$(VERSION)' -o bench/invoke_ns .
 	$(GO) build -trimpath -ldflags='-s -w' -o bench/floor/floor ./bench/floor
 	$(GO) run ./bench -bin ./bench/invoke_ns -floor ./bench/floor/floor

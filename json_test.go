@@ -151,7 +151,7 @@ func checkRun(t *testing.T, got *jsonRun, verdict, ipcVerdict, open string, same
 		}
 		return strconv.FormatBool(*b)
 	}
-	wantIPC := answer(slices.ContainsFunc(kinds, func(k string) bool { return kindNamed(k).Isolation() == "ipc" }), ipcVerdict == "delivered")
+	wantIPC := answer(slices.ContainsFunc(kinds, func(k string) bool { return !kindNamed(k).InDevShm }), ipcVerdict == "delivered")
 	wantShm := answer(slices.Contains(kinds, "pshm"), true)
 	if shown(got.SharesIPC) != wantIPC || shown(got.SharesDevShm) != wantShm {
 		t.Errorf("shares_ipc_namespace %s, shares_dev_shm %s; want %s and %s", shown(got.SharesIPC), shown(got.SharesDevShm), wantIPC, wantShm)
@@ -159,7 +159,7 @@ func checkRun(t *testing.T, got *jsonRun, verdict, ipcVerdict, open string, same
 	for i, o := range got.Objects {
 		byName := kindNamed(o.Kind).ByName
 		verdict, open := ipcVerdict, open
-		if kindNamed(o.Kind).Isolation() == "mnt" {
+		if kindNamed(o.Kind).InDevShm {
 			verdict, open = "delivered", "ok"
 		}
 		if o.Kind != kinds[i] || o.Verdict != verdict || byName != (o.Key == nil) || byName == (o.Name == "") {
@@ -251,7 +251,7 @@ func TestJSON(t *testing.T) {
 		for i, run := range got.Runs {
 			for _, o := range run.Objects {
 				// POSIX shared memory is visible to both: EEXIST twice.
-				newOwn := i == 1 && kindNamed(o.Kind).Isolation() == "ipc"
+				newOwn := i == 1 && !kindNamed(o.Kind).InDevShm
 				if o.ChildCreate == nil || !newOwn != (o.ChildCreate.Errno == "EEXIST") || newOwn != (o.ChildCreate.Result == "ok") {
 					t.Errorf("run %s, %s: child_create %+v", run.Run, o.Kind, o.ChildCreate)
 				}

@@ -1,16 +1,16 @@
-// Command bench is what make bench runs: it times invoke_ns with
-// hyperfine beside `unshare --ipc true` and the floor program, measures
-// peak resident memory with GNU time and the binary's size, prints one
-// table with every figure as a ratio, and checks the targets of
-// BENCHMARKS.md. It exits 1 if a target fails. Timing belongs here, not in
-// go test.
+// Command bench is what make bench runs: it times invoke_ns beside
+// `unshare --ipc true` and the floor program, in runs interleaved one by
+// one as bench/pairs runs them, measures peak resident memory with GNU
+// time and the binary's size, prints one table with every figure as a
+// ratio, and checks the targets of BENCHMARKS.md. It exits 1 if a target
+// fails. Timing belongs here, not in go test.
 package main
 
 import (
 	"debug/elf"
-	"encoding/json"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,14 +18,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 var (
 	binary = flag.String("bin", "./invoke_ns", "the invoke_ns binary")
 	floor  = flag.String("floor", "./bench/floor/floor", "the floor program")
-	runs   = flag.Int("runs", 20, "timed runs of each command in each round")
-	rounds = flag.Int("rounds", 6, "times hyperfine is run, its times pooled")
-	warmup = flag.Int("warmup", 5, "untimed runs first")
+	rounds = flag.Int("rounds", 200, "rounds, each one run of every command in a shuffled order")
+	warmup = flag.Int("warmup", 5, "untimed runs of each command first")
 )
 
 // The floor fed by printf, as invoke_ns is; and invoke_ns given its
@@ -41,9 +41,18 @@ type timing struct {
 	Runs             int
 }
 
-// command is one command line that hyperfine times, its name, and what to
-// run before each of its runs.
-type command struct{ name, cmd, prepare string }
+// command is one command timed: a program (copied afresh before each run
+// when copy is set) and its arguments, fed "hello" by printf through a
+// pipe as a shell pipeline would, or from a file; and the exit status it
+// must end with.
+type command struct {
+	name  string
+	prog  string
+	args  []string
+	copy  bool
+	piped bool
+	want  int
+}
 
 func main() {
 	flag.Parse()
@@ -54,8 +63,8 @@ func main() {
 }
 
 func bench() error {
-	if *rounds < 1 || *runs < 2 {
-		return fmt.Errorf("-rounds %d -runs %d: at least 1 round of 2 runs (hyperfine's least)", *rounds, *runs)
+	if *rounds < 2 {
+		return fmt.Errorf("-rounds %d: at least 2", *rounds)
 	}
 	bin, err := filepath.Abs(*binary)
 	if err != nil {
@@ -75,38 +84,40 @@ func bench() error {
 	if err := os.WriteFile(hello, []byte("hello\n"), 0o644); err != nil {
 		return err
 	}
-	// Each run is of a fresh copy of its program: two byte-identical
-	// binaries, each timed from its own file, differ by up to 0.7 ms a
-	// run here, by where the kernel put the file's pages (BENCHMARKS.md).
-	binRun, flRun := filepath.Join(dir, "invoke_ns"), filepath.Join(dir, "floor")
-	binPrep := fmt.Sprintf("rm -f %s && cp %s %s", binRun, bin, binRun)
-	flPrep := fmt.Sprintf("rm -f %s && cp %s %s", flRun, fl, flRun)
 	commands := []command{
-		{"unshare --ipc true", "unshare --ipc true", "true"},
-		{"floor", flRun, flPrep},
-		// The same shell pipeline as invoke_ns's commands: its fork for
-		// printf costs as much as a fifth of the floor, and is no work of
+		{name: "unshare --ipc true", prog: "unshare", args: []string{"--ipc", "true"}},
+		{name: "floor", prog: fl, copy: true},
+		// The same pipeline as invoke_ns's commands: its fork for printf
+		// costs as much as a fifth of the floor, and is no work of
 		// invoke_ns's, so the -i no target compares like with like.
-		{pipedFloor, fmt.Sprintf("printf 'hello\\n' | %s", flRun), flPrep},
-		{"invoke_ns -i no", fmt.Sprintf("printf 'hello\\n' | %s -i no -q %s", binRun, q), binPrep},
+		{name: pipedFloor, prog: fl, copy: true, piped: true},
+		{name: "invoke_ns -i no", prog: bin, args: []string{"-i", "no", "-q", q}, copy: true, piped: true},
 		// The other way to compare like with like: no pipeline on either
-		// side. The redirection is done by sh itself, before it executes.
-		{fileFed, fmt.Sprintf("%s -i no -q %s < %s", binRun, q, hello), binPrep},
-		// Blocked is exit status 3: anything else is a failed run.
-		{"invoke_ns -i yes", fmt.Sprintf("printf 'hello\\n' | %s -i yes -q %s; [ $? = 3 ]", binRun, q), binPrep},
-		{"invoke_ns --compare", fmt.Sprintf("printf 'hello\\n' | %s --compare -q %s", binRun, q), binPrep},
+		// side.
+		{name: fileFed, prog: bin, args: []string{"-i", "no", "-q", q}, copy: true},
+		{name: "invoke_ns -i yes", prog: bin, args: []string{"-i", "yes", "-q", q}, copy: true, piped: true, want: 3},
+		{name: "invoke_ns --compare", prog: bin, args: []string{"--compare", "-q", q}, copy: true, piped: true},
 	}
-	// hyperfine runs all of one command's runs, then the next command's:
-	// a machine that slows down for a while skews the ratios. So the
-	// runs are split into rounds, in reverse order every other round,
-	// and their times pooled.
-	pooled := map[string][]float64{}
-	for round := range *rounds {
-		if err := hyperfine(commands, pooled); err != nil {
-			return err
+	for _, c := range commands {
+		for range *warmup {
+			if _, err := c.time(dir, hello); err != nil {
+				return err
+			}
 		}
-		if round%2 == 0 {
-			slices.Reverse(commands)
+	}
+	// Run by run, each round every command once in a shuffled order: a
+	// machine whose speed drifts within a minute slows them alike, where
+	// a block of one command's runs after another's drifts more than the
+	// margins checked (BENCHMARKS.md).
+	pooled := map[string][]float64{}
+	for range *rounds {
+		rand.Shuffle(len(commands), func(i, j int) { commands[i], commands[j] = commands[j], commands[i] })
+		for _, c := range commands {
+			d, err := c.time(dir, hello)
+			if err != nil {
+				return err
+			}
+			pooled[c.name] = append(pooled[c.name], d.Seconds())
 		}
 	}
 	t := map[string]timing{}
@@ -124,43 +135,63 @@ func bench() error {
 	return report(t, rssNo, rssYes, bin)
 }
 
-// hyperfine times each command once more, adding the times to pooled.
-func hyperfine(commands []command, pooled map[string][]float64) error {
-	out, err := os.CreateTemp("", "invoke_ns-bench-*.json")
-	if err != nil {
-		return err
+// time runs c once and says how long the run took, from its start to the
+// end of its last process. Each run is of a fresh copy of its program:
+// two byte-identical binaries, each timed from its own file, differ by up
+// to 0.7 ms a run here, by where the kernel put the file's pages
+// (BENCHMARKS.md).
+func (c command) time(dir, hello string) (time.Duration, error) {
+	prog := c.prog
+	if c.copy {
+		prog = filepath.Join(dir, "prog")
+		b, err := os.ReadFile(c.prog)
+		if err == nil {
+			err = os.WriteFile(prog, b, 0o755)
+		}
+		if err != nil {
+			return 0, err
+		}
+		defer os.Remove(prog)
 	}
-	out.Close()
-	defer os.Remove(out.Name())
-	args := []string{"--warmup", strconv.Itoa(*warmup), "--runs", strconv.Itoa(*runs), "--style", "basic", "--export-json", out.Name()}
-	for _, c := range commands {
-		args = append(args, "--prepare", c.prepare)
+	cmd := exec.Command(prog, c.args...)
+	var printf *exec.Cmd
+	var w *os.File
+	if c.piped {
+		r, pw, err := os.Pipe()
+		if err != nil {
+			return 0, err
+		}
+		defer r.Close()
+		printf, w, cmd.Stdin = exec.Command("printf", `hello\n`), pw, r
+		printf.Stdout = w
+	} else {
+		in, err := os.Open(hello)
+		if err != nil {
+			return 0, err
+		}
+		defer in.Close()
+		cmd.Stdin = in
 	}
-	for _, c := range commands {
-		args = append(args, "-n", c.name, c.cmd)
-	}
-	hf := exec.Command("hyperfine", args...)
-	hf.Stdout, hf.Stderr = os.Stderr, os.Stderr
-	if err := hf.Run(); err != nil {
-		return fmt.Errorf("hyperfine: %w", err)
-	}
-	b, err := os.ReadFile(out.Name())
-	if err != nil {
-		return err
-	}
-	var res struct {
-		Results []struct {
-			Command string    `json:"command"`
-			Times   []float64 `json:"times"`
+	began := time.Now()
+	if printf != nil {
+		err := printf.Start()
+		w.Close() // printf has its copy: the reader sees its end
+		if err != nil {
+			return 0, err
 		}
 	}
-	if err := json.Unmarshal(b, &res); err != nil {
-		return fmt.Errorf("reading hyperfine's results: %w", err)
+	if err := cmd.Start(); err != nil {
+		return 0, err
 	}
-	for _, r := range res.Results {
-		pooled[r.Command] = append(pooled[r.Command], r.Times...)
+	err := cmd.Wait()
+	if printf != nil {
+		printf.Wait()
 	}
-	return nil
+	d := time.Since(began)
+	if code := cmd.ProcessState.ExitCode(); code != c.want {
+		return 0, fmt.Errorf("%s: exit %d, want %d (%v)", c.name, code, c.want, err)
+	}
+	return d, nil
 }
 
 // summarize is the median, least and most of a command's times.
@@ -197,8 +228,8 @@ func peakRSS(bin string, args ...string) (int, error) {
 // report prints the table and the targets, and fails if one is missed.
 func report(t map[string]timing, rssNo, rssYes int, bin string) error {
 	ref, fl, flp := t["unshare --ipc true"].Median, t["floor"].Median, t[pipedFloor].Median
-	fmt.Printf("\nMachine: %d cores, Linux %s, %s. Each command timed %d times, in %d rounds of hyperfine.\n\n",
-		runtime.NumCPU(), kernel(), goVersion(bin), t["floor"].Runs, *rounds)
+	fmt.Printf("\nMachine: %d cores, Linux %s, %s. Each command timed %d times, run by run in shuffled rounds.\n\n",
+		runtime.NumCPU(), kernel(), goVersion(bin), t["floor"].Runs)
 	fmt.Println("| command | median | min – max | × unshare --ipc true | × floor | × floor in the pipeline |")
 	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: |")
 	for _, name := range []string{"unshare --ipc true", "floor", pipedFloor, "invoke_ns -i no", fileFed, "invoke_ns -i yes", "invoke_ns --compare"} {

@@ -137,15 +137,6 @@ func (k *Kind) What() string {
 	return "signal"
 }
 
-// Isolation is the namespace that keeps an object from the child: "ipc"
-// for what the IPC namespace isolates, "mnt" for a file in /dev/shm.
-func (k *Kind) Isolation() string {
-	if k.InDevShm {
-		return "mnt"
-	}
-	return "ipc"
-}
-
 // registry is every kind by name, for an Object read back from JSON.
 var registry = map[string]*Kind{}
 
