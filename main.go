@@ -359,10 +359,8 @@ func parseOptions(args []string) (*config, error) {
 	switch {
 	case set.IsSet("from") && cfg.From == "":
 		return nil, usagef("--from: give a PID, or a namespace file such as /proc/PID/ns/ipc")
-	case cfg.From != "" && !cfg.IPC:
-		return nil, usagef("--from is for the exchange: add --target, -i yes or -i no")
-	case cfg.From != "" && cfg.Compare:
-		return nil, usagef("--from and -c together are not in this version: run them apart")
+	case cfg.From != "" && !cfg.IPC && !cfg.Compare:
+		return nil, usagef("--from is for the exchange: add --target, -i yes, -i no or -c")
 	case cfg.Probe && !cfg.Scan:
 		return nil, usagef("--probe tries what --scan finds: add --scan")
 	case cfg.Scan && (set.IsSet('i') || cfg.Compare || cfg.Target != "" || len(set.Args()) > 0):

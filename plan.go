@@ -5,7 +5,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -62,8 +61,17 @@ func runPlan(cfg *config, stdout *os.File, inherited []int) (*run.Plan, error) {
 		if p.From, err = ns.Open("--from", cfg.From); err != nil {
 			return p, err
 		}
+		// The parent makes POSIX shared memory in the /dev/shm of
+		// --from's process, within its root.
 		if pshm {
-			return p, fmt.Errorf("--from %s: pshm is not in this version with --from: leave it out of -k", cfg.From)
+			if err := p.From.OpenRoot("--from"); err != nil {
+				return p, err
+			}
+			for i := range p.Objects {
+				if p.Objects[i].Kind.InDevShm {
+					p.Objects[i].Root = p.From.Root
+				}
+			}
 		}
 	}
 	if cfg.Target != "" {

@@ -145,7 +145,7 @@ func TestCompareWithPOSIXSharedMemory(t *testing.T) {
 func TestPOSIXSharedMemoryLeftover(t *testing.T) {
 	flags := privFlags(t)
 	q := testQueue(t)
-	left, err := ipc.CreateShm(ipc.ShmDir, q)
+	left, err := ipc.CreateShm(nil, q)
 	if err != nil {
 		t.Fatal(err)
 	}

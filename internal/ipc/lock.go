@@ -126,9 +126,7 @@ func LockName(o Object) string {
 	ns, _ := os.Readlink("/proc/thread-self/ns/ipc")
 	if o.Kind.InDevShm {
 		// A file's place is its filesystem, whatever the IPC namespace.
-		var st unix.Stat_t
-		unix.Stat(ShmDir, &st)
-		ns = fmt.Sprintf("dev:%d", st.Dev)
+		ns = fmt.Sprintf("dev:%d", shmDevice(o))
 	}
 	what := fmt.Sprintf("%s/%s/%d", ns, o.Kind.Name, o.Key)
 	if o.Kind.ByName {

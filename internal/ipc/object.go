@@ -161,6 +161,10 @@ type Object struct {
 	// ID is what the kernel says the parent's object is: the child sends
 	// through what it finds only if it is that.
 	ID Identity
+	// Root is the root in whose /dev/shm the parent makes a file of
+	// POSIX shared memory (--from's), nil for its own; the child is not
+	// told it.
+	Root *os.File
 }
 
 // wireObject is an Object in JSON, its kind by name.
@@ -185,7 +189,7 @@ func (o *Object) UnmarshalJSON(b []byte) error {
 	if k == nil {
 		return fmt.Errorf("no kind of object %q", w.Kind)
 	}
-	*o = Object{k, w.Name, w.Key, w.InRoot, w.ID}
+	*o = Object{Kind: k, Name: w.Name, Key: w.Key, InRoot: w.InRoot, ID: w.ID}
 	return nil
 }
 

@@ -28,9 +28,9 @@ var Pshm = &Kind{
 	Name: "pshm", Noun: "POSIX shared memory object", ByName: true,
 	Lookup: "shm_open", SendOp: "shm write", WaitOp: "futex", CarriesText: true,
 	Created: "created", Owner: "ls -l /dev/shm", InDevShm: true,
-	New:     func(o Object) (Receiver, error) { return CreateShm(ShmDir, o.Name) },
+	New:     func(o Object) (Receiver, error) { return CreateShm(o.Root, o.Name) },
 	Look:    func(o Object, root *os.File) (Sender, error) { return OpenShm(root, o.Name, o.ID) },
-	Find:    func(o Object) (Claim, error) { return findShm(o.Name) },
+	Find:    findShm,
 	Hints:   shmHints,
 	Removal: func(o Object) string { return "rm " + ShmPath(ShmDir, o.Name) },
 }
@@ -38,7 +38,8 @@ var Pshm = &Kind{
 // PosixShm is a POSIX shared memory object, open and mapped.
 type PosixShm struct {
 	name string // as -q gives it: "/ipc_namespace"
-	path string // the file: "/dev/shm/ipc_namespace"
+	path string // the file, for messages: "/dev/shm/ipc_namespace"
+	dir  int    // the /dev/shm it is in, open: its name is looked up there
 	fd   int
 	mapping
 }
@@ -60,74 +61,79 @@ type ShmDirError struct{ err error }
 func (e *ShmDirError) Error() string { return e.err.Error() }
 func (e *ShmDirError) Unwrap() error { return e.err }
 
-// CreateShm makes a new object, refusing one that exists already, as the
-// caller's alone (mode 0600), with all its pages, and maps it.
-func CreateShm(dir, name string) (*PosixShm, error) {
-	path := ShmPath(dir, name)
-	if err := CheckName(name); err != nil {
-		return nil, pshmErr("shm_open", path, unix.EINVAL)
+// shmDirOf opens /dev/shm: the caller's own, with root nil, or as root
+// resolves it, every link on the way taken within root, as the process
+// whose root it is would take them. where names it for messages.
+func shmDirOf(root *os.File) (fd int, where string, err error) {
+	if root == nil {
+		fd, err = unix.Open(ShmDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		return fd, ShmDir, pshmErr("open", ShmDir, err)
 	}
-	// O_NOFOLLOW: another user's symbolic link is no way into a file.
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	where = root.Name() + ShmDir
+	how := &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	fd, err = unix.Openat2(int(root.Fd()), ShmDir, how)
 	if err != nil {
+		return -1, where, &ShmDirError{pshmErr("open", where, err)}
+	}
+	return fd, where, nil
+}
+
+// CreateShm makes a new object in the /dev/shm of root (the caller's own
+// with root nil), refusing one that exists already, as the caller's alone
+// (mode 0600), with all its pages, and maps it.
+func CreateShm(root *os.File, name string) (*PosixShm, error) {
+	if err := CheckName(name); err != nil {
+		return nil, pshmErr("shm_open", ShmPath(ShmDir, name), unix.EINVAL)
+	}
+	dir, where, err := shmDirOf(root)
+	if err != nil {
+		return nil, err
+	}
+	path := ShmPath(where, name)
+	// O_NOFOLLOW: another user's symbolic link is no way into a file.
+	fd, err := unix.Openat(dir, name[1:], unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		unix.Close(dir)
 		return nil, pshmErr("shm_open", path, err)
 	}
 	// The pages are taken now: on a full tmpfs, a page first touched
 	// through the mapping would be SIGBUS, here it is ENOSPC.
 	if err := unix.Fallocate(fd, 0, 0, MappingSize); err != nil {
-		unix.Unlink(path)
+		unix.Unlinkat(dir, name[1:], 0)
 		unix.Close(fd)
+		unix.Close(dir)
 		return nil, pshmErr("fallocate", path, err)
 	}
-	return mapShm(name, path, fd, true)
+	return mapShm(name, path, dir, fd, true)
 }
 
 // OpenShm opens an existing object by name, if it is want (where that is
 // given): in the /dev/shm of the root that root is a descriptor of (the
 // target's), or with root nil in the caller's own.
 func OpenShm(root *os.File, name string, want Identity) (*PosixShm, error) {
-	path := ShmPath(ShmDir, name)
 	if err := CheckName(name); err != nil {
-		return nil, pshmErr("shm_open", path, unix.EINVAL)
+		return nil, pshmErr("shm_open", ShmPath(ShmDir, name), unix.EINVAL)
 	}
-	const flags = unix.O_RDWR | unix.O_NOFOLLOW | unix.O_CLOEXEC
-	var fd int
-	var err error
-	if root == nil {
-		fd, err = unix.Open(path, flags, 0)
-	} else {
-		path = root.Name() + path
-		fd, err = openInRoot(root, name)
-	}
+	dir, where, err := shmDirOf(root)
 	if err != nil {
-		var de *ShmDirError
-		if errors.As(err, &de) {
-			return nil, &ShmDirError{pshmErr("open", root.Name()+ShmDir, de.err)}
-		}
+		return nil, err
+	}
+	path := ShmPath(where, name)
+	fd, err := unix.Openat(dir, name[1:], unix.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		unix.Close(dir)
 		return nil, pshmErr("shm_open", path, err)
 	}
 	// What it is, before a byte of it is touched.
 	if err := want.Check(FileIdentity(fd)); err != nil {
 		unix.Close(fd)
+		unix.Close(dir)
 		return nil, pshmErr("shm_open", path, err)
 	}
-	return mapShm(name, path, fd, false)
-}
-
-// openInRoot opens the file of name in /dev/shm as root resolves it:
-// /dev/shm and every link on the way taken within root, as the process
-// whose root it is would take them.
-func openInRoot(root *os.File, name string) (int, error) {
-	how := &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	}
-	dir, err := unix.Openat2(int(root.Fd()), ShmDir, how)
-	if err != nil {
-		return -1, &ShmDirError{err}
-	}
-	defer unix.Close(dir)
-	return unix.Openat(dir, name[1:], unix.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	return mapShm(name, path, dir, fd, false)
 }
 
 // FileIdentity is the device and inode of an open file.
@@ -139,14 +145,15 @@ func FileIdentity(fd int) (Identity, error) {
 	return Identity{Dev: st.Dev, Ino: st.Ino}, nil
 }
 
-// mapShm maps the object open on fd; one that was made here is removed
-// again if that fails.
-func mapShm(name, path string, fd int, created bool) (*PosixShm, error) {
+// mapShm maps the object open on fd, in dir; one that was made here is
+// removed again if that fails.
+func mapShm(name, path string, dir, fd int, created bool) (*PosixShm, error) {
 	fail := func(op string, err error) (*PosixShm, error) {
 		if created {
-			unix.Unlink(path)
+			unix.Unlinkat(dir, name[1:], 0)
 		}
 		unix.Close(fd)
+		unix.Close(dir)
 		return nil, pshmErr(op, path, err)
 	}
 	var st unix.Stat_t
@@ -160,7 +167,7 @@ func mapShm(name, path string, fd int, created bool) (*PosixShm, error) {
 	if err != nil {
 		return fail("mmap", err)
 	}
-	s := &PosixShm{name: name, path: path, fd: fd}
+	s := &PosixShm{name: name, path: path, dir: dir, fd: fd}
 	s.mapping = mapping{mem: mem, wrap: func(op string, err error) error { return pshmErr(op, path, err) }}
 	return s, nil
 }
@@ -170,23 +177,25 @@ func (s *PosixShm) Identity() (Identity, error) { return FileIdentity(s.fd) }
 // Lock marks the object as this run's for as long as it is open (lock.go).
 func (s *PosixShm) Lock() error { return unix.Flock(s.fd, unix.LOCK_EX|unix.LOCK_NB) }
 
-// IsNamed says whether the object's path is still this object's file.
+// IsNamed says whether the object's name in its /dev/shm is still this
+// object's file.
 func (s *PosixShm) IsNamed(string) bool {
 	var a, b unix.Stat_t
-	return unix.Fstat(s.fd, &a) == nil && unix.Lstat(s.path, &b) == nil && a.Dev == b.Dev && a.Ino == b.Ino
+	return unix.Fstat(s.fd, &a) == nil && unix.Fstatat(s.dir, s.name[1:], &b, unix.AT_SYMLINK_NOFOLLOW) == nil &&
+		a.Dev == b.Dev && a.Ino == b.Ino
 }
 
-// Remove unlinks the file, if its path is still this object's.
+// Remove unlinks the file, if its name is still this object's.
 func (s *PosixShm) Remove() error {
 	if !s.IsNamed(s.name) {
 		return ErrReplaced
 	}
-	return pshmErr("shm_unlink", s.path, unix.Unlink(s.path))
+	return pshmErr("shm_unlink", s.path, unix.Unlinkat(s.dir, s.name[1:], 0))
 }
 
-// Close unmaps the object and closes its descriptor.
+// Close unmaps the object and closes its descriptors.
 func (s *PosixShm) Close() error {
-	return pshmErr("close", s.path, errors.Join(unix.Munmap(s.mem), unix.Close(s.fd)))
+	return pshmErr("close", s.path, errors.Join(unix.Munmap(s.mem), unix.Close(s.fd), unix.Close(s.dir)))
 }
 
 // UnlinkShm removes the object named name in dir: shm_unlink(3).
@@ -204,14 +213,25 @@ func FileOwner(path string) (int, bool) {
 	return int(st.Uid), true
 }
 
-// findShm says who has the file of that name in /dev/shm.
-func findShm(name string) (Claim, error) {
-	path := ShmPath(ShmDir, name)
-	// O_NONBLOCK: a FIFO of that name must not hold the run.
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+// findShm says who has the file of o's name in its /dev/shm.
+func findShm(o Object) (Claim, error) {
+	dir, where, err := shmDirOf(o.Root)
 	if err != nil {
-		if uid, ok := FileOwner(path); ok && !errors.Is(err, unix.ENOENT) {
-			if h, other := OtherOwner(uid); other {
+		return Claim{}, err
+	}
+	path, name := ShmPath(where, o.Name), o.Name[1:]
+	keep := false
+	defer func() {
+		if !keep {
+			unix.Close(dir)
+		}
+	}()
+	// O_NONBLOCK: a FIFO of that name must not hold the run.
+	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		var st unix.Stat_t
+		if unix.Fstatat(dir, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && !errors.Is(err, unix.ENOENT) {
+			if h, other := OtherOwner(int(st.Uid)); other {
 				return Claim{Holder: h}, nil
 			}
 			return Claim{Holder: Holder{State: Foreign}}, nil
@@ -238,14 +258,28 @@ func findShm(name string) (Claim, error) {
 		unix.Close(fd)
 		return Claim{}, pshmErr("flock", path, err)
 	}
+	keep = true
 	return Claim{
 		Remove: func() error {
 			var now unix.Stat_t
-			if unix.Lstat(path, &now) != nil || now.Dev != st.Dev || now.Ino != st.Ino {
+			if unix.Fstatat(dir, name, &now, unix.AT_SYMLINK_NOFOLLOW) != nil || now.Dev != st.Dev || now.Ino != st.Ino {
 				return ErrReplaced
 			}
-			return pshmErr("shm_unlink", path, unix.Unlink(path))
+			return pshmErr("shm_unlink", path, unix.Unlinkat(dir, name, 0))
 		},
-		Release: func() { unix.Close(fd) },
+		Release: func() { unix.Close(fd); unix.Close(dir) },
 	}, nil
+}
+
+// shmDevice is the device of the /dev/shm o's file is in: the place its
+// name means something.
+func shmDevice(o Object) uint64 {
+	dir, _, err := shmDirOf(o.Root)
+	if err != nil {
+		return 0
+	}
+	defer unix.Close(dir)
+	var st unix.Stat_t
+	unix.Fstat(dir, &st)
+	return st.Dev
 }

@@ -47,11 +47,11 @@ func compare(plan *Plan, obs Observer, ask Ask, quiet bool) *Compared {
 	obs.Began()
 	c := &Compared{Target: plan.Target, Kinds: plan.Objects}
 	wheres := []*Where{
-		{Run: "shared", NewMount: plan.New.Has(unix.CLONE_NEWNS)},
-		{Run: "new", NewIPC: true, NewMount: plan.New.Has(unix.CLONE_NEWNS)},
+		{Run: "shared", NewMount: plan.New.Has(unix.CLONE_NEWNS), From: plan.From},
+		{Run: "new", NewIPC: true, NewMount: plan.New.Has(unix.CLONE_NEWNS), From: plan.From},
 	}
 	if plan.Target != nil {
-		wheres = append(wheres, &Where{Run: "target", Target: plan.Target, NewMount: plan.New.Has(unix.CLONE_NEWNS)})
+		wheres = append(wheres, &Where{Run: "target", Target: plan.Target, NewMount: plan.New.Has(unix.CLONE_NEWNS), From: plan.From})
 	}
 	stdout := plan.Stdout
 	if quiet {
@@ -72,7 +72,7 @@ func compare(plan *Plan, obs Observer, ask Ask, quiet bool) *Compared {
 	for i, w := range wheres {
 		starts[i] = make(chan started, 1)
 		go func() {
-			child, err := plan.start(w, stdout, w.Target)
+			child, err := plan.start(w, stdout, plan.join(w))
 			starts[i] <- started{child, err}
 		}()
 	}
@@ -112,7 +112,7 @@ func compare(plan *Plan, obs Observer, ask Ask, quiet bool) *Compared {
 	obs.Namespaces(names, parentNS)
 	// One set of objects for all: the child in a new namespace cannot
 	// reach them, and one that could would show it in the table.
-	objs, objects, err := p.makeAll(plan.Objects)
+	objs, objects, err := p.makeInFrom()
 	if err != nil {
 		c.Err = err
 		return c
@@ -120,7 +120,7 @@ func compare(plan *Plan, obs Observer, ask Ask, quiet bool) *Compared {
 	c.Kinds = objects
 	setups := make([]*reexec.Setup, len(wheres))
 	for i, w := range wheres {
-		setups[i] = plan.setup(w, objects, &text, true, quiet)
+		setups[i] = plan.setup(w, plan.join(w), objects, &text, true, quiet)
 	}
 	// Each child's namespaces, read while all of them wait at their
 	// checkpoints: none has gone, so none's can be another's number.

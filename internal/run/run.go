@@ -115,11 +115,12 @@ func Catch() *Signals {
 // parent ready to remove what it made.
 func (s *Signals) Ready() { <-s.caught }
 
-// setup is what the child of a run is given. A child in a target's IPC
-// namespace looks for POSIX shared memory in the target's /dev/shm,
-// within its root, where the others look in their own.
-func (p *Plan) setup(where *Where, objs []ipc.Object, msg *string, tryCreate, quiet bool) *reexec.Setup {
-	if where.Target != nil {
+// setup is what the child of a run is given. A child that joins an IPC
+// namespace that exists (join) looks for POSIX shared memory in that
+// process's /dev/shm, within its root, where the others look in their
+// own.
+func (p *Plan) setup(where *Where, join *ns.Handle, objs []ipc.Object, msg *string, tryCreate, quiet bool) *reexec.Setup {
+	if join != nil && join.Root != nil {
 		objs = slices.Clone(objs)
 		for i := range objs {
 			objs[i].InRoot = objs[i].Kind.InDevShm
@@ -137,6 +138,19 @@ func (p *Plan) setup(where *Where, objs []ipc.Object, msg *string, tryCreate, qu
 // and each new one, in the order of ns.Types.
 func (p *Plan) shown() []string {
 	return (&reexec.Setup{New: p.New, IPC: p.Exchange}).Shown()
+}
+
+// join is the IPC namespace the child of a run is born in, if one that
+// exists: the target's, or with --from and no new IPC namespace, that of
+// --from, where the parent's objects are.
+func (p *Plan) join(where *Where) *ns.Handle {
+	switch {
+	case where.Target != nil:
+		return where.Target
+	case p.From != nil && !where.NewIPC:
+		return p.From
+	}
+	return nil
 }
 
 // start starts the child of a run, in the namespaces it asks for, or born

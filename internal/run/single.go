@@ -77,10 +77,7 @@ func (p *parent) runOnce(where *Where, msg *string, tryCreate, quiet bool, start
 	// ready, and it waits at the checkpoint until the objects exist. The
 	// child joins the target, or with --from and -i no the namespace of
 	// --from, where the parent's objects are.
-	join := p.plan.Target
-	if join == nil && p.plan.From != nil && !where.NewIPC {
-		join = p.plan.From
-	}
+	join := p.plan.join(where)
 	stdout := p.plan.Stdout
 	if quiet {
 		stdout = nil
@@ -101,15 +98,7 @@ func (p *parent) runOnce(where *Where, msg *string, tryCreate, quiet bool, start
 	defer c.Close()
 	var objs []ipc.Receiver
 	if p.plan.Exchange {
-		if ferr := p.plan.From.Inside(func() { objs, r.Objects, err = p.makeAll(p.plan.Objects) }); ferr != nil {
-			err = ferr
-		}
-		if p.plan.From != nil {
-			for i, o := range objs {
-				objs[i] = inside{o, p.plan.From}
-			}
-		}
-		if err != nil {
+		if objs, r.Objects, err = p.makeInFrom(); err != nil {
 			c.Kill()
 			r.Err = err
 			return r
@@ -118,7 +107,7 @@ func (p *parent) runOnce(where *Where, msg *string, tryCreate, quiet bool, start
 	if where.NewIPC && ipc.HasSysV(r.Objects) {
 		p.obs.SysVCounts(ipc.SysVCounts())
 	}
-	p.drive(c, r, p.plan.setup(where, r.Objects, msg, tryCreate, quiet), objs, names, start)
+	p.drive(c, r, p.plan.setup(where, join, r.Objects, msg, tryCreate, quiet), objs, names, start)
 	if err := p.removeAll(r.Objects, objs); err != nil && r.Err == nil {
 		r.Err = err
 	}
@@ -126,6 +115,21 @@ func (p *parent) runOnce(where *Where, msg *string, tryCreate, quiet bool, start
 		r.Elapsed = time.Since(start)
 	}
 	return r
+}
+
+// makeInFrom makes the objects of the plan, in the IPC namespace of --from
+// if it is given: from a thread that joined it, each of whose system
+// calls on them is made there too.
+func (p *parent) makeInFrom() (objs []ipc.Receiver, objects []ipc.Object, err error) {
+	if ferr := p.plan.From.Inside(func() { objs, objects, err = p.makeAll(p.plan.Objects) }); ferr != nil {
+		err = ferr
+	}
+	if p.plan.From != nil {
+		for i, o := range objs {
+			objs[i] = inside{o, p.plan.From}
+		}
+	}
+	return objs, objects, err
 }
 
 // drive hands the child its setup and lets it go, does the exchange

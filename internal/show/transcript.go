@@ -176,6 +176,8 @@ func (t *Transcript) delivered(x *run.Exchange) {
 		fmt.Fprintf(t.Out, "     >> %s\n\n", x.Message)
 	}
 	switch {
+	case w.Target != nil && o.Kind.InDevShm && w.From != nil:
+		t.say("Parent: ", fmt.Sprintf("%s shares the %s of %s", w.Target.About(), ipc.ShmDir, w.From.About()))
 	case w.Target != nil && o.Kind.InDevShm:
 		t.say("Parent: ", fmt.Sprintf("%s shares this %s", w.Target.About(), ipc.ShmDir))
 	case w.Target != nil:
@@ -298,21 +300,25 @@ func here(e, from *ns.Handle) string {
 }
 
 // Summary answers, in one sentence, the two questions a run with kinds on
-// both sides of the line asks: whether the child's IPC namespace is this
-// one, and whether its /dev/shm is.
+// both sides of the line asks: whether the child's IPC namespace is the
+// parent's (this one, or with --from that one), and whether its /dev/shm
+// is.
 func Summary(w *run.Where, byIPC, shm bool) string {
-	who, here := "the child", "the parent's"
+	who, ipcRef, shmRef := "the child", "the parent's IPC namespace", "the parent's "+ipc.ShmDir
 	if w.Target != nil {
-		who, here = w.Target.About(), "this"
+		who, ipcRef, shmRef = w.Target.About(), "this IPC namespace", "this "+ipc.ShmDir
+	}
+	if w.From != nil {
+		ipcRef, shmRef = "the IPC namespace of "+w.From.About(), "the "+ipc.ShmDir+" of "+w.From.About()
 	}
 	var s string
 	switch {
 	case byIPC && shm:
-		s = fmt.Sprintf("%s shares %s IPC namespace and %s %s", who, here, here, ipc.ShmDir)
+		s = fmt.Sprintf("%s shares %s and %s", who, ipcRef, shmRef)
 	case shm:
-		s = fmt.Sprintf("%s is in another IPC namespace, but shares %s %s", who, here, ipc.ShmDir)
+		s = fmt.Sprintf("%s is in another IPC namespace, but shares %s", who, shmRef)
 	case byIPC:
-		s = fmt.Sprintf("%s shares %s IPC namespace, but has a %s of its own", who, here, ipc.ShmDir)
+		s = fmt.Sprintf("%s shares %s, but has a %s of its own", who, ipcRef, ipc.ShmDir)
 	default:
 		s = fmt.Sprintf("%s is in another IPC namespace, and has a %s of its own", who, ipc.ShmDir)
 	}

@@ -1,0 +1,84 @@
+// node_test.go: a node's containers, and one namespace checked against
+// another (--from), with every kind.
+
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// shmOwnSleeper starts sleep in an IPC and a mount namespace of its own,
+// with a /dev/shm of its own, and waits until it runs there.
+func shmOwnSleeper(t *testing.T) int {
+	t.Helper()
+	cmd := command(t, tool(t, "unshare"), "--ipc", "--mount", "--propagation", "private",
+		"sh", "-c", "mount -t tmpfs -o mode=1777 tmpfs /dev/shm && exec sleep 600")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitForCommand(t, cmd.Process.Pid, "sleep")
+	waitForNamespace(t, cmd.Process.Pid, "ipc")
+	return cmd.Process.Pid
+}
+
+// joiner starts sleep in the IPC and mount namespaces of process pid.
+func joiner(t *testing.T, pid int) int {
+	t.Helper()
+	cmd := command(t, tool(t, "nsenter"), "-t", strconv.Itoa(pid), "-i", "-m", "sleep", "600")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitForCommand(t, cmd.Process.Pid, "sleep")
+	return cmd.Process.Pid
+}
+
+// --from with every kind: the parent's POSIX shared memory made in the
+// /dev/shm of --from's process, within its root; one process checked
+// against another that shares both its namespaces, against one that
+// shares neither, and --compare from it. Nothing is left there.
+func TestFromEveryKind(t *testing.T) {
+	privFlags(t)
+	needRoot(t, "namespaces of the test's own")
+	a := shmOwnSleeper(t)
+	b, c := joiner(t, a), sleeperIn(t, "--ipc")
+	about := func(pid int) string { return fmt.Sprintf("process %d (sleep)", pid) }
+	for _, tt := range []struct {
+		name string
+		args []string
+		code int
+		says string
+	}{
+		{"sharing both", []string{"--target", strconv.Itoa(b)}, exitOK, fmt.Sprintf(
+			"In sum: %s shares the IPC namespace of %s and the /dev/shm of %s.", about(b), about(a), about(a))},
+		{"sharing neither", []string{"--target", strconv.Itoa(c)}, exitBlocked, fmt.Sprintf(
+			"In sum: %s is in another IPC namespace, and has a /dev/shm of its own.", about(c))},
+		{"-i no, the child there too", []string{"-i", "no"}, exitOK, fmt.Sprintf(
+			"In sum: the child shares the IPC namespace of %s and the /dev/shm of %s.", about(a), about(a))},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := invoke(t, "from a\n", append([]string{"-k", "all", "--from", strconv.Itoa(a), "-q", testQueue(t)}, tt.args...)...)
+			if r.code != tt.code || !strings.Contains(flat(r.stdout), tt.says) {
+				t.Errorf("exit %d, want %d and %q:\n%s\nstderr:\n%s", r.code, tt.code, tt.says, r.stdout, r.stderr)
+			}
+		})
+	}
+	t.Run("--compare", func(t *testing.T) {
+		r := invoke(t, "from a\n", "-c", "-k", "mq,msg,sem,shm", "--from", strconv.Itoa(a), "-q", testQueue(t))
+		if r.code != exitOK || !strings.Contains(flat(r.stdout), "Isolation shown") {
+			t.Errorf("exit %d:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+		}
+	})
+	// Nothing of the runs' is left in a's namespaces.
+	look := command(t, tool(t, "nsenter"), "-t", strconv.Itoa(a), "-i", "-m", "sh", "-c",
+		"m=$(mktemp -d) && mount -t mqueue none $m && ls -A $m && umount $m && rmdir $m; ls -A /dev/shm; "+
+			"tail -q -n +2 /proc/sysvipc/msg /proc/sysvipc/sem /proc/sysvipc/shm | grep -c .")
+	out, _ := look.Output()
+	if got := strings.TrimSpace(string(out)); got != "0" {
+		t.Errorf("left in the namespaces of --from's process: %q", got)
+	}
+}
