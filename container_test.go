@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -320,31 +321,56 @@ func TestScan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := invoke(t, "", "--scan", "--probe")
-	if r.code != exitOK {
-		t.Fatalf("exit %d\n%s", r.code, r.stderr)
-	}
-	rows := map[string][]string{}
-	for _, l := range strings.Split(r.stdout, "\n") {
-		if f := strings.Fields(l); len(f) >= 7 {
-			rows[f[0]] = f
-		}
-	}
-	if f := rows[idNumber(id)]; f == nil || f[3] != strconv.Itoa(own) || f[4] != "sleep" || f[len(f)-1] != "blocked" {
-		t.Errorf("the container's row %q (want PID %d, sleep, blocked):\n%s", f, own, r.stdout)
-	}
 	self, _ := os.Readlink("/proc/self/ns/ipc")
-	if f := rows[idNumber(self)]; f == nil || !strings.Contains(strings.Join(f, " "), "this one") || f[len(f)-1] != "delivered" {
-		t.Errorf("the suite's own row %q:\n%s", f, r.stdout)
-	}
 	hostID, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/ipc", host))
 	if hostID != self {
-		t.Errorf("the container without an IPC namespace is in %s, not the suite's %s", hostID, self)
+		t.Fatalf("the container without an IPC namespace is in %s, not the suite's %s", hostID, self)
 	}
-	for _, l := range strings.Split(r.stdout, "\n") {
-		if len([]rune(l)) > term.Columns {
-			t.Errorf("%d columns: %q", len([]rune(l)), l)
+	// IPC PID COMMAND CONTAINER HOST-IPC HOST-SHM [VERDICT], by IPC
+	// namespace: runc's cgroup path names no engine, so each namespace is
+	// one line.
+	table := func(r result, columns int) map[string][]string {
+		t.Helper()
+		rows := map[string][]string{}
+		for _, l := range strings.Split(r.stdout, "\n") {
+			if len([]rune(l)) > term.Columns {
+				t.Errorf("%d columns: %q", len([]rune(l)), l)
+			}
+			if f := strings.Fields(l); len(f) == columns {
+				rows[f[0]] = f
+			}
 		}
+		return rows
+	}
+	// Held against the host's namespaces, PID 2's, not the suite's.
+	r := invoke(t, "", "--scan")
+	rows := table(r, 6)
+	want := []string{idNumber(id), strconv.Itoa(own), "sleep", "-", "no", "no"}
+	if f := rows[idNumber(id)]; r.code != exitOK || !slices.Equal(f, want) {
+		t.Errorf("exit %d, the container's line %q, want %q:\n%s", r.code, f, want, r.stdout)
+	}
+	if f := rows[idNumber(self)]; f == nil || f[4] != "no" {
+		t.Errorf("the suite's namespace %q is the host's:\n%s", f, r.stdout)
+	}
+	hostNS, _ := os.Readlink("/proc/2/ns/ipc")
+	if f := rows[idNumber(hostNS)]; f == nil || f[1] != "2" || f[2] != "kthreadd" || f[4] != "yes" || f[5] != "yes" {
+		t.Errorf("the host's line (PID 2) %q:\n%s", f, r.stdout)
+	}
+	if !strings.Contains(r.stdout, "\nSharing the host's IPC namespace: ") || !strings.Contains(r.stdout, "\nSharing the host's /dev/shm: ") {
+		t.Errorf("no summary:\n%s", r.stdout)
+	}
+	// Proved against the suite's own, where its objects belong: the
+	// container in it shares it, the other is blocked.
+	r = invoke(t, "", "--scan", "--probe", "--from", strconv.Itoa(os.Getpid()), "-q", testQueue(t))
+	rows = table(r, 7)
+	if f := rows[idNumber(self)]; r.code != exitOK || f == nil || f[4] != "yes" || f[6] != "delivered" {
+		t.Errorf("exit %d, the suite's namespace %q:\n%s\n%s", r.code, f, r.stdout, r.stderr)
+	}
+	if f := rows[idNumber(id)]; f == nil || f[4] != "no" || f[6] != "blocked" {
+		t.Errorf("the container's namespace %q:\n%s", f, r.stdout)
+	}
+	if !strings.Contains(r.stdout, "\nSharing the IPC namespace of process "+strconv.Itoa(os.Getpid())+" ") || !strings.Contains(r.stdout, "SAME IPC") {
+		t.Errorf("the summary does not name --from's process:\n%s", r.stdout)
 	}
 	r = invoke(t, "", "--scan", "--json")
 	var got jsonScan
@@ -354,11 +380,11 @@ func TestScan(t *testing.T) {
 	found := false
 	for _, s := range got.Namespaces {
 		if s.IPC == id {
-			found = s.PID == own && s.Processes == 1 && !s.Own && s.Verdict == nil && strings.HasPrefix(s.UserNS, "user:[")
+			found = s.PID == own && s.Processes == 1 && !s.Own && !s.Host && s.Verdict == nil && strings.HasPrefix(s.UserNS, "user:[")
 		}
 	}
-	if !found {
-		t.Errorf("--json lacks the container's namespace %s with PID %d:\n%s", id, own, r.stdout)
+	if !found || !got.HostSeen || got.Node == "" {
+		t.Errorf("--json lacks the container's namespace %s with PID %d, or the host:\n%s", id, own, r.stdout)
 	}
 }
 

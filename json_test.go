@@ -71,22 +71,38 @@ type (
 		Error      string     `json:"error"`
 	}
 	jsonScan struct {
-		Namespaces []*struct {
-			IPC          string  `json:"ipc"`
-			UserNS       string  `json:"user_namespace"`
-			Processes    int     `json:"processes"`
-			PID          int     `json:"pid"`
-			TID          int     `json:"tid"`
-			Command      string  `json:"command"`
-			Container    string  `json:"container"`
-			Own          bool    `json:"own"`
-			Verdict      *string `json:"verdict"`
-			SharesIPC    *bool   `json:"shares_ipc_namespace"`
-			SharesDevShm *bool   `json:"shares_dev_shm"`
-		} `json:"namespaces"`
-		Unreadable int    `json:"unreadable"`
-		ExitStatus int    `json:"exit_status"`
-		Error      string `json:"error"`
+		Node       string           `json:"node"`
+		HostSeen   bool             `json:"host_seen"`
+		From       *jsonNamespace   `json:"from"`
+		Containers []*jsonContainer `json:"containers"`
+		Namespaces []*jsonScanned   `json:"namespaces"`
+		Unreadable int              `json:"unreadable"`
+		ExitStatus int              `json:"exit_status"`
+		Error      string           `json:"error"`
+	}
+	jsonContainer struct {
+		Engine           string            `json:"engine"`
+		ID               string            `json:"id"`
+		Name             string            `json:"name"`
+		PID              int               `json:"pid"`
+		IPC              string            `json:"ipc"`
+		SharesHostIPC    *bool             `json:"shares_host_ipc"`
+		SharesHostDevShm *bool             `json:"shares_host_dev_shm"`
+		Verdicts         map[string]string `json:"verdicts"`
+	}
+	jsonScanned struct {
+		IPC          string  `json:"ipc"`
+		UserNS       string  `json:"user_namespace"`
+		Processes    int     `json:"processes"`
+		PID          int     `json:"pid"`
+		TID          int     `json:"tid"`
+		Command      string  `json:"command"`
+		Container    string  `json:"container"`
+		Own          bool    `json:"own"`
+		Host         bool    `json:"host"`
+		Verdict      *string `json:"verdict"`
+		SharesIPC    *bool   `json:"shares_ipc_namespace"`
+		SharesDevShm *bool   `json:"shares_dev_shm"`
 	}
 )
 
@@ -110,7 +126,8 @@ func jsonFields(path string, v any, into map[string]bool) {
 			} else {
 				into[p] = true
 			}
-			if !strings.HasSuffix(p, "_namespaces") { // keyed by namespace kind
+			// Keyed by namespace kind, or by kind of object.
+			if !strings.HasSuffix(p, "_namespaces") && !strings.HasSuffix(p, ".verdicts") {
 				jsonFields(p, sub, into)
 			}
 		}
@@ -259,17 +276,28 @@ func TestJSON(t *testing.T) {
 		}
 	})
 	t.Run("--scan --probe", func(t *testing.T) {
-		r := invoke(t, "", "--json", "--scan", "--probe", "-k", "all", "-q", testQueue(t))
+		// Held against the suite's namespaces, where its objects belong.
+		r := invoke(t, "", "--json", "--scan", "--probe", "-k", "all", "-q", testQueue(t), "--from", strconv.Itoa(os.Getpid()))
 		var got jsonScan
 		decode(t, r.stdout, &got, seen)
-		if r.code != exitOK || len(got.Namespaces) == 0 || !got.Namespaces[0].Own || got.Namespaces[0].Verdict == nil ||
-			*got.Namespaces[0].Verdict != "delivered" {
+		// The suite's namespace, proved against itself.
+		self, _ := os.Readlink("/proc/self/ns/ipc")
+		own := slices.IndexFunc(got.Namespaces, func(n *jsonScanned) bool { return n.Host })
+		if r.code != exitOK || own < 0 || got.Namespaces[own].IPC != self || got.HostSeen ||
+			got.Namespaces[own].Verdict == nil || *got.Namespaces[own].Verdict != "delivered" {
 			t.Errorf("exit %d, %+v\n%s", r.code, got, r.stderr)
+		}
+		if got.From == nil || got.From.PID != os.Getpid() {
+			t.Errorf("from: %+v", got.From)
 		}
 	})
 	seen["error"] = true // only on failures; checked below
-	// Only for a thread: TestThreadNamespace checks them.
+	// Only for a thread: TestThreadNamespace checks them; and only where
+	// an engine runs containers: TestDocker checks them.
 	seen["target.tid"], seen["from.tid"], seen["namespaces[].tid"] = true, true, true
+	for _, f := range []string{"engine", "id", "name", "pid", "ipc", "shares_host_ipc", "shares_host_dev_shm", "verdicts"} {
+		seen["containers[]."+f] = true
+	}
 	for f := range seen {
 		if !documented[f] {
 			t.Errorf("field %q is not in docs/json.md", f)

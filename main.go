@@ -11,6 +11,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,14 +25,12 @@ import (
 	"unicode/utf8"
 
 	"invoke_ns/internal/ipc"
-	"invoke_ns/internal/ns"
 	"invoke_ns/internal/reexec"
 	"invoke_ns/internal/run"
 	"invoke_ns/internal/show"
 	"invoke_ns/internal/term"
 
 	"github.com/pborman/getopt/v2"
-	"golang.org/x/sys/unix"
 )
 
 // defaultQueue is the article's queue, and the name of every object found
@@ -58,16 +57,17 @@ type config struct {
 	// QueueGiven says -q was given: the run then keeps that name, where
 	// with the default it takes one of its own if the name is taken.
 	QueueGiven bool
-	Force      bool     // -f
-	JSON       bool     // --json: the transcript to stderr, a verdict object to stdout
-	Kinds      []string // -k: the objects to go through, in order
-	Key        int32    // --key; 0: a run draws a free one at random
-	Compare    bool     // -c: a run with -i no, then one with -i yes
-	Target     string   // --target PID|PATH: the child joins that IPC namespace
-	From       string   // --from PID|PATH: the parent's objects are made in that one
-	Scan       bool     // --scan: list every IPC namespace on the host
-	Probe      bool     // --probe: and try the exchange with each
-	Command    []string // what the child runs at the end, if anything
+	Force      bool          // -f
+	JSON       bool          // --json: the transcript to stderr, a verdict object to stdout
+	Kinds      []string      // -k: the objects to go through, in order
+	Key        int32         // --key; 0: a run draws a free one at random
+	Compare    bool          // -c: a run with -i no, then one with -i yes
+	Target     string        // --target PID|PATH: the child joins that IPC namespace
+	From       string        // --from PID|PATH: the parent's objects are made in that one
+	Scan       bool          // --scan: list every IPC namespace on the host
+	Probe      bool          // --probe: and try the exchange with each
+	Every      time.Duration // --every: --scan again each period, until a signal
+	Command    []string      // what the child runs at the end, if anything
 }
 
 func main() {
@@ -139,7 +139,7 @@ func (p *plan) carryOut(err error) (int, string) {
 		status, msg = exitStatus(r), failure(0, err)
 		status, msg = p.writeJSON(show.RunRecord(p.json, r, status, msg), status, msg)
 	case p.scan:
-		status, msg = p.scanAll(out)
+		status, msg = p.scanNode(out)
 	case p.compare:
 		status, msg = p.compareRuns(out, obs)
 	default:
@@ -183,43 +183,23 @@ func (p *plan) compareRuns(out io.Writer, obs *show.Transcript) (int, string) {
 	return p.writeJSON(show.ComparedRecord(p.json, c, status, msg, each), status, msg)
 }
 
-// scanAll runs --scan, with --probe the proof of each namespace found,
-// and shows them.
-func (p *plan) scanAll(out io.Writer) (int, string) {
-	found, hidden := ns.Scan()
-	all := make([]*show.Namespace, len(found))
-	var sig unix.Signal
-	var sigs *run.Signals
-	if p.probe {
-		sigs = run.Catch()
-		sigs.Ready()
-	}
-	for i, f := range found {
-		var probed *run.Result
-		if p.probe && sig == 0 {
-			if pp, err := probePlan(p.run, f); err != nil {
-				probed = &run.Result{Where: &run.Where{}, Exchange: true, Err: err}
-			} else {
-				probed = run.Probe(pp, sigs)
-				sig = probed.Signal
-			}
-		}
-		all[i] = show.Scanned(f, probed)
-	}
-	status, msg := 0, failure(sig, nil)
-	if sig != 0 {
-		status = 128 + int(sig)
-	}
-	if p.json != nil {
-		return p.writeJSON(&show.ScanRecord{Namespaces: all, Unreadable: len(hidden), ExitStatus: status, Error: msg}, status, msg)
-	}
-	show.Scan(out, all, hidden, p.probe)
-	return status, msg
-}
-
 // comparePrompt is --compare's: the parent reads the message for both
 // children.
 const comparePrompt = "\n     Parent: enter a message for both children to send (MAX 80 chars)\n     >> "
+
+// writeJSONLine writes the --json object as one line: JSON Lines, one
+// object a report, for --every.
+func (p *plan) writeJSONLine(v any, status int, msg string) (int, string) {
+	b, err := json.Marshal(v)
+	if err == nil {
+		_, err = os.Stdout.Write(append(b, '\n'))
+	}
+	if err != nil && msg == "" && status < 128 {
+		err = hint(fmt.Errorf("writing the --json object: %w", err), "check where standard output goes")
+		return errStatus(err), err.Error()
+	}
+	return status, msg
+}
 
 // writeJSON writes the --json object on standard output. The object is
 // what the run produces: if it cannot be written, the run failed,
@@ -298,7 +278,7 @@ func parseOptions(args []string) (*config, error) {
 	// Flags go straight into cfg, the rest into locals checked below.
 	cfg := &config{Prog: args[0]}
 	var help, showVersion bool
-	kind, key, host, ipcOpt, timeout, queue := kinds[0].Name, "", "", "", "60s", defaultQueue
+	kind, key, host, ipcOpt, timeout, queue, every := kinds[0].Name, "", "", "", "60s", defaultQueue, ""
 	set := getopt.New()
 	set.FlagLong(&help, "help", 'h')
 	set.FlagLong(&showVersion, "version", 'V')
@@ -320,6 +300,7 @@ func parseOptions(args []string) (*config, error) {
 	set.FlagLong(&cfg.From, "from", 0)
 	set.FlagLong(&cfg.Scan, "scan", 0)
 	set.FlagLong(&cfg.Probe, "probe", 0)
+	set.FlagLong(&every, "every", 0)
 	if err := set.Getopt(args, nil); err != nil {
 		return nil, getoptError(err)
 	}
@@ -359,21 +340,28 @@ func parseOptions(args []string) (*config, error) {
 	switch {
 	case set.IsSet("from") && cfg.From == "":
 		return nil, usagef("--from: give a PID, or a namespace file such as /proc/PID/ns/ipc")
-	case cfg.From != "" && !cfg.IPC && !cfg.Compare:
-		return nil, usagef("--from is for the exchange: add --target, -i yes, -i no or -c")
+	case cfg.From != "" && !cfg.IPC && !cfg.Compare && !cfg.Scan:
+		return nil, usagef("--from is for the exchange: add --target, -i yes, -i no, -c or --scan")
 	case cfg.Probe && !cfg.Scan:
 		return nil, usagef("--probe tries what --scan finds: add --scan")
+	case set.IsSet("every") && !cfg.Scan:
+		return nil, usagef("--every repeats --scan: add --scan")
 	case cfg.Scan && (set.IsSet('i') || cfg.Compare || cfg.Target != "" || len(set.Args()) > 0):
 		return nil, usagef("--scan goes alone: leave out -i, -c, --target and any command")
 	}
 	if err := parseObjects(set, cfg, kind, key); err != nil {
 		return nil, err
 	}
-	d, err := parseTimeout(timeout)
+	d, err := parseDuration(timeout)
 	if err != nil {
 		return nil, usagef("-t %s: %v", arg(timeout), err)
 	}
 	cfg.Timeout = d
+	if set.IsSet("every") {
+		if cfg.Every, err = parseDuration(every); err != nil {
+			return nil, usagef("--every %s: %v", arg(every), err)
+		}
+	}
 	if err := ipc.CheckName(queue); err != nil {
 		return nil, usagef("-q %s: %v", arg(queue), err)
 	}
@@ -455,8 +443,9 @@ func getoptError(err error) error {
 	return &usageError{err.Error()}
 }
 
-// parseTimeout accepts a Go duration ("500ms", "2m") or plain seconds ("30").
-func parseTimeout(s string) (time.Duration, error) {
+// parseDuration, for -t and --every, accepts a Go duration ("500ms", "2m")
+// or plain seconds ("30").
+func parseDuration(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		secs, ferr := strconv.ParseFloat(s, 64)
@@ -466,7 +455,7 @@ func parseTimeout(s string) (time.Duration, error) {
 		d = time.Duration(secs * float64(time.Second))
 	}
 	if d <= 0 {
-		return 0, errors.New("the timeout must be more than zero")
+		return 0, errors.New("it must be more than zero")
 	}
 	return d, nil
 }
@@ -532,11 +521,15 @@ Options:
                            it shares this one, blocked that it is isolated
       --from PID|PATH      make the parent's objects, and wait, in that IPC
                            namespace instead of its own: with --target, one
-                           container checked against another
-      --scan               list every IPC namespace a process is in, with the
-                           container each belongs to
-      --probe              with --scan: try the exchange with each (with -k
-                           as given), as --target does
+                           container checked against another; with --scan,
+                           hold the containers against it, not the host
+      --scan               list the node's containers, and the IPC namespaces
+                           no container owns, and which share the host's IPC
+                           namespace (PID 2's) or its /dev/shm
+      --probe              with --scan: prove each against the host's by the
+                           exchange (with -k as given), one per CPU at once
+      --every DURATION     with --scan: again each period, until a signal;
+                           with --json, one JSON object a line
       --json               print the verdict as one JSON object on stdout
                            (its fields: JSON in invoke_ns(1)); the
                            transcript goes to stderr

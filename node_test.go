@@ -4,10 +4,13 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // shmOwnSleeper starts sleep in an IPC and a mount namespace of its own,
@@ -81,4 +84,60 @@ func TestFromEveryKind(t *testing.T) {
 	if got := strings.TrimSpace(string(out)); got != "0" {
 		t.Errorf("left in the namespaces of --from's process: %q", got)
 	}
+}
+
+// --every repeats the scan until a signal: with --json, each report one
+// JSON object on a line of its own (JSON Lines), as a log collector reads
+// them; without, each report after the first under the time it was made.
+func TestScanEvery(t *testing.T) {
+	t.Run("--json", func(t *testing.T) {
+		s := start(t, "--scan", "--json", "--every", "20ms")
+		for i := range 3 {
+			line, err := s.lines.ReadString('\n')
+			if err != nil {
+				t.Fatalf("report %d: %v\nstderr: %s", i, err, s.stderr.String())
+			}
+			var got jsonScan
+			if err := json.Unmarshal([]byte(line), &got); err != nil || got.Node == "" || len(got.Namespaces) == 0 {
+				t.Fatalf("report %d is not one scan on one line: %v\n%s", i, err, line)
+			}
+		}
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		r := s.wait()
+		if r.code != 128+int(syscall.SIGTERM) {
+			t.Errorf("exit %d after SIGTERM, want %d\n%s", r.code, 128+int(syscall.SIGTERM), r.stderr)
+		}
+		// What followed, to the end, is whole reports, a line each.
+		for _, line := range strings.SplitAfter(r.stdout, "\n") {
+			if line == "" {
+				continue
+			}
+			var got jsonScan
+			if err := json.Unmarshal([]byte(line), &got); err != nil {
+				t.Errorf("not a report: %v\n%q", err, line)
+			}
+		}
+	})
+	t.Run("text", func(t *testing.T) {
+		s := start(t, "--scan", "--every", "20ms")
+		// The first report, then a line that is only a time.
+		s.waitFor("Sharing the host's IPC namespace")
+		for {
+			line, err := s.lines.ReadString('\n')
+			if err != nil {
+				t.Fatalf("no second report under its time: %v\nstderr: %s", err, s.stderr.String())
+			}
+			if _, err := time.Parse(time.RFC3339, strings.TrimSpace(line)); err == nil {
+				break
+			}
+			if strings.HasPrefix(line, "IPC ") {
+				t.Fatalf("a report without its time:\n%s", line)
+			}
+		}
+		s.waitFor("Sharing the host's IPC namespace")
+		s.cmd.Process.Signal(syscall.SIGINT)
+		if r := s.wait(); r.code != 128+int(syscall.SIGINT) {
+			t.Errorf("exit %d after SIGINT\n%s", r.code, r.stderr)
+		}
+	})
 }

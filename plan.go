@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"time"
 
 	"invoke_ns/internal/ipc"
 	"invoke_ns/internal/ns"
@@ -23,8 +24,12 @@ type plan struct {
 	compare bool          // -c
 	scan    bool          // --scan
 	probe   bool          // --probe
-	out     *os.File      // the transcript: stdout, or stderr with --json
-	json    *show.Options // with --json: the options as it shows them
+	every   time.Duration // --every: --scan again each period
+	// fixedName says that -q or --key names the one object of a run:
+	// probes that would each want it go one after another.
+	fixedName bool
+	out       *os.File      // the transcript: stdout, or stderr with --json
+	json      *show.Options // with --json: the options as it shows them
 }
 
 // makePlan turns the options into the plan; inherited are the caller's
@@ -35,7 +40,8 @@ func makePlan(cfg *config, inherited []int) (*plan, error) {
 	if cfg.JSON {
 		out = os.Stderr
 	}
-	pl := &plan{compare: cfg.Compare, scan: cfg.Scan, probe: cfg.Probe, out: out}
+	pl := &plan{compare: cfg.Compare, scan: cfg.Scan, probe: cfg.Probe, every: cfg.Every,
+		fixedName: cfg.QueueGiven || cfg.Key != 0, out: out}
 	if cfg.JSON {
 		pl.json = jsonOptions(cfg)
 	}
@@ -89,14 +95,18 @@ func runPlan(cfg *config, stdout *os.File, inherited []int) (*run.Plan, error) {
 	return p, nil
 }
 
-// probePlan is plan with the child in the namespace f found, where --scan
-// --probe proves it; nil, and the error, where that cannot be opened.
-func probePlan(plan *run.Plan, f *ns.Found) (*run.Plan, error) {
-	h, err := ns.Open("--probe", strconv.Itoa(f.Task()))
+// probePlan is plan with the child in the IPC namespace of task, where
+// --scan --probe proves it; nil, and the error, where that cannot be
+// opened.
+func probePlan(plan *run.Plan, task int) (*run.Plan, error) {
+	h, err := ns.Open("--probe", strconv.Itoa(task))
 	if err == nil && slices.ContainsFunc(plan.Objects, func(o ipc.Object) bool { return o.Kind.InDevShm }) {
 		err = h.OpenRoot("--probe")
 	}
 	if err != nil {
+		if h != nil {
+			h.Close()
+		}
 		return nil, err
 	}
 	p := *plan

@@ -85,6 +85,12 @@ func failure(sig unix.Signal, err error) string {
 	return ""
 }
 
+// probesEnded is --scan --probe's failure when signal sig cut its probes
+// short.
+func probesEnded(sig unix.Signal) string {
+	return fmt.Sprintf("interrupted by %s: the probes were ended, and what they made removed", unix.SignalName(sig))
+}
+
 // waitStatus is a process's end as a shell gives it: its exit status, or
 // 128+N for signal N.
 func waitStatus(ws syscall.WaitStatus) int {

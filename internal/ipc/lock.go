@@ -126,7 +126,8 @@ func LockName(o Object) string {
 	ns, _ := os.Readlink("/proc/thread-self/ns/ipc")
 	if o.Kind.InDevShm {
 		// A file's place is its filesystem, whatever the IPC namespace.
-		ns = fmt.Sprintf("dev:%d", shmDevice(o))
+		place := shmDirOfObject(o)
+		ns = fmt.Sprintf("dev:%d:%d", place.Dev, place.Ino)
 	}
 	what := fmt.Sprintf("%s/%s/%d", ns, o.Kind.Name, o.Key)
 	if o.Kind.ByName {

@@ -271,15 +271,30 @@ func findShm(o Object) (Claim, error) {
 	}, nil
 }
 
-// shmDevice is the device of the /dev/shm o's file is in: the place its
-// name means something.
-func shmDevice(o Object) uint64 {
-	dir, _, err := shmDirOf(o.Root)
+// shmDirOfObject is the /dev/shm o's file is in: the place its name means
+// something.
+func shmDirOfObject(o Object) Place {
+	place, _ := ShmDirIn(o.Root)
+	return place
+}
+
+// Place is where a directory is: two paths, in any mount namespace, name
+// the same directory exactly when they give the same device and inode.
+type Place struct{ Dev, Ino uint64 }
+
+// ShmDirIn is the /dev/shm of root, as root resolves it. Two processes
+// share a /dev/shm exactly when theirs are at one Place: the device alone
+// would take a bind mount of a folder of the host's /dev/shm for the
+// host's own.
+func ShmDirIn(root *os.File) (Place, error) {
+	dir, _, err := shmDirOf(root)
 	if err != nil {
-		return 0
+		return Place{}, err
 	}
 	defer unix.Close(dir)
 	var st unix.Stat_t
-	unix.Fstat(dir, &st)
-	return st.Dev
+	if err := unix.Fstat(dir, &st); err != nil {
+		return Place{}, err
+	}
+	return Place{st.Dev, st.Ino}, nil
 }

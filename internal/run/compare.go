@@ -184,7 +184,9 @@ func (p *parent) runs(setups []*reexec.Setup, children []*reexec.Child, objs []i
 		start := time.Now()
 		p.obs.Heading(r.Where)
 		if r.Where.Target != nil {
-			p.targetGone = ns.Watch(r.Where.Target.PID)
+			var stop func()
+			p.targetGone, stop = ns.Watch(r.Where.Target.PID)
+			defer stop()
 		}
 		done = p.converse(children[i], r, setups[i], objs, names, start)
 		if r.Elapsed == 0 {

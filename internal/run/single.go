@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"invoke_ns/internal/ipc"
@@ -41,9 +43,40 @@ func Single(plan *Plan, obs Observer) *Result {
 func Probe(plan *Plan, sigs *Signals) *Result {
 	msg := fmt.Sprintf("a probe from invoke_ns %d", os.Getpid())
 	p := &parent{plan: plan, obs: Silent{}, sigs: sigs}
-	p.targetGone = ns.Watch(plan.Target.PID)
+	var stop func()
+	p.targetGone, stop = ns.Watch(plan.Target.PID)
+	defer stop()
 	where := &Where{Target: plan.Target, From: plan.From, NewMount: plan.New.Has(unix.CLONE_NEWNS)}
 	return p.runOnce(where, &msg, false, true, time.Now())
+}
+
+// ProbeAll runs Probe for each plan, up to workers at once, each result
+// at its plan's place; a signal lets no more start, and those that did
+// not are nil.
+func ProbeAll(plans []*Plan, sigs *Signals, workers int) []*Result {
+	results := make([]*Result, len(plans))
+	next := make(chan int)
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for range max(workers, 1) {
+		wg.Go(func() {
+			for i := range next {
+				if stop.Load() {
+					continue
+				}
+				results[i] = Probe(plans[i], sigs)
+				if results[i].Signal != 0 {
+					stop.Store(true)
+				}
+			}
+		})
+	}
+	for i := range plans {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return results
 }
 
 func (p *parent) single() *Result {
@@ -55,7 +88,9 @@ func (p *parent) single() *Result {
 		p.obs.Opened("from", p.plan.From)
 	}
 	if p.plan.Target != nil {
-		p.targetGone = ns.Watch(p.plan.Target.PID)
+		var stop func()
+		p.targetGone, stop = ns.Watch(p.plan.Target.PID)
+		defer stop()
 		p.obs.Opened("target", p.plan.Target)
 	}
 	r := p.runOnce(where, nil, false, false, start)

@@ -1,0 +1,96 @@
+package engine
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A Kubernetes container is named by the annotations its runtime keeps,
+// CRI-O's and containerd's, found by its ID within the host's root: a
+// symbolic link there leads within that root, never out of it.
+func TestKubernetesNames(t *testing.T) {
+	root, outside := t.TempDir(), t.TempDir()
+	state := func(dir, id, labels string) {
+		t.Helper()
+		d := filepath.Join(root, dir, id)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "state.json"), []byte(`{"config":{"labels":[`+labels+`]}}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const crio, containerd, bare, escaped = "c1", "c2", "c3", "c4"
+	state("run/runc", crio, `"io.kubernetes.pod.namespace=default","io.kubernetes.pod.name=web","io.kubernetes.container.name=app"`)
+	state("run/containerd/runc/k8s.io", containerd, `"io.kubernetes.cri.sandbox-namespace=kube-system","io.kubernetes.cri.sandbox-name=dns","io.kubernetes.cri.container-name=coredns"`)
+	state("run/docker/runtime-runc/moby", bare, `"bundle=/run/x"`)
+	// /run/containerd/runc/evil -> outside: absolute, so within root it
+	// names root's /outside..., which is not there.
+	if err := os.MkdirAll(filepath.Join(outside, escaped), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(outside, escaped, "state.json"), []byte(`{"config":{"labels":["io.kubernetes.pod.name=x","io.kubernetes.container.name=y"]}}`), 0o644)
+	if err := os.Symlink(outside, filepath.Join(root, "run/containerd/runc/evil")); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n := &Namer{root: f, byID: map[string]string{}}
+	for _, tt := range []struct{ id, want string }{
+		{crio, "default/web/app"},
+		{containerd, "kube-system/dns/coredns"},
+		{bare, ""},
+		{escaped, ""},
+		{"../../etc", ""},
+	} {
+		if got := n.kubernetes(tt.id); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.id, got, tt.want)
+		}
+	}
+}
+
+// Podman's name is conmon's -n, only where its -c is the container's: not
+// from the command conmon runs on exit.
+func TestConmonArgs(t *testing.T) {
+	const id = "8ac006079e8f"
+	for _, tt := range []struct{ args, want string }{
+		{"/usr/bin/conmon --api-version 1 -c " + id + " -u " + id + " -n web-app --exit-dir /run", "web-app"},
+		{"/usr/bin/conmon --cid " + id + " --name web", "web"},
+		{"/usr/bin/conmon -c 0123 -n other", ""},
+		{"/usr/bin/conmon -c " + id + " --exit-command /usr/bin/podman -n fake", ""},
+		{"/usr/bin/conmon -c", ""},
+	} {
+		if got := conmonArgs(strings.Fields(tt.args), id); got != tt.want {
+			t.Errorf("%q: %q, want %q", tt.args, got, tt.want)
+		}
+	}
+}
+
+// A process's parent is read past a name that holds ") S 1".
+func TestParentOf(t *testing.T) {
+	sleep, err := os.ReadFile("/bin/sleep")
+	if err != nil {
+		t.Skip("no /bin/sleep to run under an odd name")
+	}
+	odd := filepath.Join(t.TempDir(), "a) S 1 (")
+	if err := os.WriteFile(odd, sleep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(odd, "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	if got := parentOf(cmd.Process.Pid); got != os.Getpid() {
+		t.Errorf("parentOf(%q) = %d, want %d", odd, got, os.Getpid())
+	}
+	if got := parentOf(-1); got != 0 {
+		t.Errorf("parentOf(-1) = %d", got)
+	}
+}

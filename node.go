@@ -1,0 +1,313 @@
+// node.go: --scan, a node's IPC namespaces and containers: collected from
+// /proc, named as their engines name them, held against the host's IPC
+// namespace and /dev/shm (those of PID 2, the kernel's threads, whatever
+// invoke_ns's own are), proved with --probe, and shown; with --every,
+// again and again until a signal.
+
+package main
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"time"
+
+	"invoke_ns/internal/engine"
+	"invoke_ns/internal/ipc"
+	"invoke_ns/internal/ns"
+	"invoke_ns/internal/run"
+	"invoke_ns/internal/show"
+
+	"golang.org/x/sys/unix"
+)
+
+// scanNode runs --scan: once, or with --every each period until a
+// signal, each report a JSON line with --json.
+func (p *plan) scanNode(out io.Writer) (int, string) {
+	sigs := run.Catch()
+	sigs.Ready()
+	for report := 0; ; report++ {
+		node, sig := p.collect(sigs)
+		status, msg := 0, ""
+		if sig != 0 {
+			status, msg = 128+int(sig), probesEnded(sig)
+		}
+		switch {
+		case p.json != nil && p.every > 0:
+			if status, msg = p.writeJSONLine(node.Record(status, msg), status, msg); msg != "" {
+				return status, msg
+			}
+		case p.json != nil:
+			return p.writeJSON(node.Record(status, msg), status, msg)
+		default:
+			if report > 0 {
+				fmt.Fprintf(out, "\n%s\n", time.Now().Format(time.RFC3339))
+			}
+			show.Scan(out, node, p.probe)
+		}
+		if sig != 0 || p.every == 0 {
+			return status, msg
+		}
+		// A signal between reports is how --every is meant to end: its
+		// status says so, and there is nothing to add.
+		select {
+		case s := <-sigs.C:
+			return 128 + int(s.(unix.Signal)), ""
+		case <-time.After(p.every):
+		}
+	}
+}
+
+// host is the namespaces a node's containers are held against.
+type host struct {
+	seen bool       // PID 2 is a kernel thread: these are the host's
+	ipc  string     // its IPC namespace's identity
+	shm  *ipc.Place // its /dev/shm
+	ns   *ns.Handle // its IPC namespace, open, for --probe
+	root *os.File   // the host's root, where the engines keep their state
+}
+
+// hostOf finds what the containers are held against: --from's namespaces
+// where it is given, else the host's, those of PID 2, a kernel thread,
+// where this PID namespace shows one; invoke_ns's own otherwise.
+func (p *plan) hostOf() host {
+	var h host
+	task := ns.Host()
+	if task != 0 {
+		if root, err := ns.RootOf(task); err == nil {
+			h.root = root
+		}
+	}
+	if from := p.run.From; from != nil {
+		h.ipc, h.ns = from.ID, from
+		if from.PID != 0 {
+			h.shm = shmDir(from.PID)
+		}
+		return h
+	}
+	h.seen = task != 0
+	spec, pid := "/proc/self/ns/ipc", os.Getpid()
+	if h.seen {
+		spec, pid = strconv.Itoa(task), task
+	}
+	if handle, err := ns.Open("--scan", spec); err == nil {
+		h.ns, h.ipc = handle, handle.ID
+	}
+	h.shm = shmDir(pid)
+	return h
+}
+
+// close closes what hostOf opened.
+func (h host) close(p *plan) {
+	if h.ns != nil && h.ns != p.run.From {
+		h.ns.Close()
+	}
+	if h.root != nil {
+		h.root.Close()
+	}
+}
+
+// shmDir is the /dev/shm of process pid, as its root resolves it: the
+// zero Place where it has none (no one else's, then); nil where it cannot
+// be read.
+func shmDir(pid int) *ipc.Place {
+	root, err := ns.RootOf(pid)
+	if err != nil {
+		return nil
+	}
+	defer root.Close()
+	place, err := ipc.ShmDirIn(root)
+	if errors.Is(err, unix.ENOENT) {
+		return &ipc.Place{}
+	}
+	if err != nil {
+		return nil
+	}
+	return &place
+}
+
+// collect reads the node, and with --probe proves each of its IPC
+// namespaces and /dev/shm against the host's; a signal during the probes
+// cuts them short.
+func (p *plan) collect(sigs *run.Signals) (*show.Node, unix.Signal) {
+	found, hidden := ns.Scan()
+	h := p.hostOf()
+	defer h.close(p)
+	name, _ := os.Hostname()
+	node := &show.Node{Name: cmp.Or(os.Getenv("NODE_NAME"), name), HostSeen: h.seen, From: p.run.From, Hidden: hidden}
+	namer := engine.NewNamer(h.root)
+	named := func(pid int) engine.Container {
+		c := engine.Of(pid)
+		if c.Engine != "" {
+			c.Name = namer.Name(c, pid)
+		}
+		return c
+	}
+	dirs := map[int]*ipc.Place{}
+	shmOf := func(pid int) *ipc.Place {
+		if _, ok := dirs[pid]; !ok {
+			dirs[pid] = shmDir(pid)
+		}
+		return dirs[pid]
+	}
+	onHost := func(dir *ipc.Place) *bool {
+		if dir == nil || h.shm == nil {
+			return nil
+		}
+		same := *dir == *h.shm
+		return &same
+	}
+	seen := map[engine.Container]bool{}
+	for _, f := range found {
+		n := &show.Namespace{IPC: f.ID, UserNS: f.Owner, Processes: len(f.PIDs), PID: f.PID, TID: f.TID,
+			Command: ns.Comm(f.PID), Container: named(f.PID).String(), Own: f.Own, Host: f.ID == h.ipc}
+		node.Namespaces = append(node.Namespaces, n)
+		loose := false // a process of no container is in it
+		for _, pid := range f.PIDs {
+			c := named(pid)
+			if c.Engine == "" {
+				loose = true
+				continue
+			}
+			if seen[engine.Container{Engine: c.Engine, ID: c.ID}] {
+				continue
+			}
+			seen[engine.Container{Engine: c.Engine, ID: c.ID}] = true
+			node.Rows = append(node.Rows, &show.Row{Container: c, Namespace: n, PID: pid, Command: ns.Comm(pid),
+				HostIPC: n.Host, HostShm: onHost(shmOf(pid))})
+		}
+		if loose {
+			node.Rows = append(node.Rows, &show.Row{Namespace: n, PID: f.PID, TID: f.TID, Command: n.Command,
+				HostIPC: n.Host, HostShm: onHost(shmOf(f.PID))})
+		}
+	}
+	// The host's namespace first, then by namespace, each's containers by
+	// name, those of no container last.
+	slices.SortStableFunc(node.Rows, func(a, b *show.Row) int {
+		return cmp.Or(-cmpBool(a.HostIPC, b.HostIPC), cmp.Compare(a.Namespace.IPC, b.Namespace.IPC),
+			-cmpBool(a.Container.Engine != "", b.Container.Engine != ""), cmp.Compare(a.Container.String(), b.Container.String()))
+	})
+	if !p.probe {
+		return node, 0
+	}
+	return node, p.prove(node, h, shmOf, sigs)
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+// prove probes each distinct IPC namespace and /dev/shm of the node, with
+// the parent's objects in the host's (--from its namespace and root), up
+// to one probe per CPU invoke_ns may use: one after another where -q or
+// --key gives the one name or key they would all want.
+func (p *plan) prove(node *show.Node, h host, shmOf func(int) *ipc.Place, sigs *run.Signals) unix.Signal {
+	base := *p.run
+	base.From = h.ns
+	// runPlan has put --from's root in the objects already.
+	if h.ns != nil && p.run.From == nil && slices.ContainsFunc(base.Objects, func(o ipc.Object) bool { return o.Kind.InDevShm }) {
+		if h.ns.OpenRoot("--scan") == nil {
+			base.Objects = slices.Clone(base.Objects)
+			for i := range base.Objects {
+				if base.Objects[i].Kind.InDevShm {
+					base.Objects[i].Root = h.ns.Root
+				}
+			}
+		}
+	}
+	type place struct {
+		ipc     string
+		shm     ipc.Place
+		unknown int
+	}
+	index := map[place]int{}
+	var plans []*run.Plan
+	var tasks []int
+	failed := map[int]error{}
+	probeOf := make([]int, len(node.Rows))
+	for i, r := range node.Rows {
+		task := cmp.Or(r.TID, r.PID)
+		// One probe for each place the kinds tried can tell apart.
+		var pl place
+		if slices.ContainsFunc(base.Objects, func(o ipc.Object) bool { return !o.Kind.InDevShm }) {
+			pl.ipc = r.Namespace.IPC
+		}
+		if slices.ContainsFunc(base.Objects, func(o ipc.Object) bool { return o.Kind.InDevShm }) {
+			if d := shmOf(r.PID); d != nil && *d != (ipc.Place{}) {
+				pl.shm = *d
+			} else {
+				pl.unknown = task // none, or not read: no other's
+			}
+		}
+		j, ok := index[pl]
+		if !ok {
+			j = len(tasks)
+			index[pl] = j
+			tasks = append(tasks, task)
+			pp, err := probePlan(&base, task)
+			if err != nil {
+				failed[j] = err
+			}
+			plans = append(plans, pp)
+		}
+		probeOf[i] = j
+	}
+	var todo []*run.Plan
+	var at []int
+	for j, pp := range plans {
+		if pp != nil {
+			todo, at = append(todo, pp), append(at, j)
+		}
+	}
+	done := run.ProbeAll(todo, sigs, p.workers())
+	results := make([]*run.Result, len(plans))
+	var sig unix.Signal
+	for k, r := range done {
+		results[at[k]] = r
+		todo[k].Target.Close()
+		if r != nil && r.Signal != 0 {
+			sig = r.Signal
+		}
+	}
+	for j, err := range failed {
+		results[j] = &run.Result{Where: &run.Where{}, Exchange: true, Err: err}
+	}
+	for i, r := range node.Rows {
+		if res := results[probeOf[i]]; res != nil {
+			r.Probe = res
+		}
+	}
+	for _, n := range node.Namespaces {
+		for _, r := range node.Rows {
+			if r.Namespace == n && r.Probe != nil {
+				n.Proved(r.Probe)
+				break
+			}
+		}
+	}
+	return sig
+}
+
+// workers is how many probes run at once: one per CPU invoke_ns may use,
+// or one where -q or --key names the one object they would all want.
+func (p *plan) workers() int {
+	if p.fixedName {
+		return 1
+	}
+	var set unix.CPUSet
+	if unix.SchedGetaffinity(0, &set) != nil {
+		return 1
+	}
+	return max(set.Count(), 1)
+}
