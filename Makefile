@@ -1,5 +1,5 @@
 # invoke_ns: see README.md. Targets: build test deps race demo install clean
-# lint bench (BENCHMARKS.md).
+# lint bench (BENCHMARKS.md) image (deploy/).
 PREFIX ?= /usr/local
 BINDIR  = $(PREFIX)/bin
 MANDIR  = $(PREFIX)/share/man/man1
@@ -15,7 +15,7 @@ SOURCES  = $(wildcard *.go internal/*/*.go) go.mod go.sum
 # Where the demo can get privilege from: root, or a user namespace (-U).
 DEMO_FLAGS = $(shell [ "$$(id -u)" = 0 ] || echo -U)
 
-.PHONY: build test deps race demo install clean lint bench
+.PHONY: build test deps race demo install clean lint bench image
 
 build: invoke_ns
 
@@ -58,6 +58,18 @@ install: invoke_ns
 	install -m 0644 docs/invoke_ns.1 $(DESTDIR)$(MANDIR)/invoke_ns.1
 	install -m 0644 docs/invoke_ns.bash-completion $(DESTDIR)$(COMPDIR)/invoke_ns
 	install -m 0644 docs/invoke_ns.zsh-completion $(DESTDIR)$(ZSHDIR)/_invoke_ns
+
+# The DaemonSet's image (deploy/Containerfile): the static binary alone,
+# tagged $(IMAGE):$(VERSION) and $(IMAGE):latest, built by docker where its
+# daemon answers, else by podman.
+IMAGE ?= invoke_ns
+image: invoke_ns
+	@if docker info >/dev/null 2>&1; then engine=docker; \
+	elif command -v podman >/dev/null; then engine=podman; \
+	else echo "make image: no docker daemon answers, and there is no podman — install one" >&2; exit 1; fi; \
+	d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && cp invoke_ns "$$d/" && \
+	echo "$$engine build -f deploy/Containerfile -t $(IMAGE):$(VERSION) -t $(IMAGE):latest" && \
+	$$engine build -q -f deploy/Containerfile -t $(IMAGE):$(VERSION) -t $(IMAGE):latest "$$d"
 
 # Timings need root (unshare --ipc and invoke_ns without -U) and GNU time,
 # from the distribution's packages where it is missing.

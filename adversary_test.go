@@ -382,14 +382,14 @@ func TestTargetWords(t *testing.T) {
 			}
 		})
 	}
-	t.Run("refuses even root", func(t *testing.T) {
+	t.Run("root without CAP_SYS_PTRACE", func(t *testing.T) {
 		needRealRoot(t, "root without CAP_SYS_PTRACE")
 		h := startCmd(t, helperCmd(t, -1, "undumpable"))
 		h.waitFor("ready")
 		pid := h.cmd.Process.Pid
 		r := finish(t, command(t, tool(t, "setpriv"), "--bounding-set=-sys_ptrace", binary, "--target", strconv.Itoa(pid)))
-		want := fmt.Sprintf("process %d (%s) refuses even root: it is not dumpable", pid, ns.Comm(pid))
-		if msg, _ := oneError(r.stderr); r.code != exitFailure || !strings.Contains(msg, want) || strings.Contains(msg, "run as root") {
+		want := fmt.Sprintf("process %d (%s): permission denied — root without CAP_SYS_PTRACE", pid, ns.Comm(pid))
+		if msg, _ := oneError(r.stderr); r.code != exitFailure || !strings.Contains(msg, want) || !strings.Contains(msg, "give it CAP_SYS_PTRACE") {
 			t.Errorf("exit %d, want 1 and %q:\n%s", r.code, want, r.stderr)
 		}
 	})

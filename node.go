@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"time"
@@ -31,7 +32,10 @@ func (p *plan) scanNode(out io.Writer) (int, string) {
 	sigs := run.Catch()
 	sigs.Ready()
 	for report := 0; ; report++ {
-		node, sig := p.collect(sigs)
+		node, sig, err := p.collect(sigs)
+		if err != nil {
+			return errStatus(err), err.Error()
+		}
 		status, msg := 0, ""
 		if sig != 0 {
 			status, msg = 128+int(sig), probesEnded(sig)
@@ -64,17 +68,19 @@ func (p *plan) scanNode(out io.Writer) (int, string) {
 
 // host is the namespaces a node's containers are held against.
 type host struct {
-	seen bool       // PID 2 is a kernel thread: these are the host's
-	ipc  string     // its IPC namespace's identity
-	shm  *ipc.Place // its /dev/shm
-	ns   *ns.Handle // its IPC namespace, open, for --probe
-	root *os.File   // the host's root, where the engines keep their state
+	seen   bool       // PID 2 is a kernel thread, and read: these are the host's
+	unread string     // why PID 2's namespaces could not be read
+	ipc    string     // its IPC namespace's identity
+	shm    *ipc.Place // its /dev/shm
+	ns     *ns.Handle // its IPC namespace, open, for --probe
+	root   *os.File   // the host's root, where the engines keep their state
 }
 
 // hostOf finds what the containers are held against: --from's namespaces
 // where it is given, else the host's, those of PID 2, a kernel thread,
-// where this PID namespace shows one; invoke_ns's own otherwise.
-func (p *plan) hostOf() host {
+// where this PID namespace shows one and they can be read; invoke_ns's own
+// otherwise.
+func (p *plan) hostOf() (host, error) {
 	var h host
 	task := ns.Host()
 	if task != 0 {
@@ -87,18 +93,23 @@ func (p *plan) hostOf() host {
 		if from.PID != 0 {
 			h.shm = shmDir(from.PID)
 		}
-		return h
+		return h, nil
 	}
-	h.seen = task != 0
-	spec, pid := "/proc/self/ns/ipc", os.Getpid()
-	if h.seen {
-		spec, pid = strconv.Itoa(task), task
+	if task != 0 {
+		handle, err := ns.Open("--scan", strconv.Itoa(task))
+		if err == nil {
+			h.seen, h.ns, h.ipc, h.shm = true, handle, handle.ID, shmDir(task)
+			return h, nil
+		}
+		// An ordinary user's, or root's without CAP_SYS_PTRACE.
+		h.unread = err.Error()
 	}
-	if handle, err := ns.Open("--scan", spec); err == nil {
-		h.ns, h.ipc = handle, handle.ID
+	handle, err := ns.Open("--scan", "/proc/self/ns/ipc")
+	if err != nil {
+		return h, err
 	}
-	h.shm = shmDir(pid)
-	return h
+	h.ns, h.ipc, h.shm = handle, handle.ID, shmDir(os.Getpid())
+	return h, nil
 }
 
 // close closes what hostOf opened.
@@ -133,12 +144,16 @@ func shmDir(pid int) *ipc.Place {
 // collect reads the node, and with --probe proves each of its IPC
 // namespaces and /dev/shm against the host's; a signal during the probes
 // cuts them short.
-func (p *plan) collect(sigs *run.Signals) (*show.Node, unix.Signal) {
+func (p *plan) collect(sigs *run.Signals) (*show.Node, unix.Signal, error) {
 	found, hidden := ns.Scan()
-	h := p.hostOf()
+	h, err := p.hostOf()
 	defer h.close(p)
+	if err != nil {
+		return nil, 0, err
+	}
 	name, _ := os.Hostname()
-	node := &show.Node{Name: cmp.Or(os.Getenv("NODE_NAME"), name), HostSeen: h.seen, From: p.run.From, Hidden: hidden}
+	node := &show.Node{Name: cmp.Or(os.Getenv("NODE_NAME"), name), HostSeen: h.seen, HostUnread: h.unread,
+		From: p.run.From, Hidden: hidden}
 	namer := engine.NewNamer(h.root)
 	named := func(pid int) engine.Container {
 		c := engine.Of(pid)
@@ -192,9 +207,9 @@ func (p *plan) collect(sigs *run.Signals) (*show.Node, unix.Signal) {
 			-cmpBool(a.Container.Engine != "", b.Container.Engine != ""), cmp.Compare(a.Container.String(), b.Container.String()))
 	})
 	if !p.probe {
-		return node, 0
+		return node, 0, nil
 	}
-	return node, p.prove(node, h, shmOf, sigs)
+	return node, p.prove(node, h, shmOf, sigs), nil
 }
 
 // cmpBool orders false before true.
@@ -300,14 +315,12 @@ func (p *plan) prove(node *show.Node, h host, shmOf func(int) *ipc.Place, sigs *
 }
 
 // workers is how many probes run at once: one per CPU invoke_ns may use,
-// or one where -q or --key names the one object they would all want.
+// as GOMAXPROCS counts them (its affinity, and a cgroup's CPU limit: a
+// DaemonSet's); or one where -q or --key names the one object they would
+// all want.
 func (p *plan) workers() int {
 	if p.fixedName {
 		return 1
 	}
-	var set unix.CPUSet
-	if unix.SchedGetaffinity(0, &set) != nil {
-		return 1
-	}
-	return max(set.Count(), 1)
+	return runtime.GOMAXPROCS(0)
 }

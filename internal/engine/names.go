@@ -9,12 +9,9 @@ package engine
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -65,13 +62,9 @@ func (n *Namer) Name(c Container, pid int) string {
 // docker asks Docker's API for its running containers, as `docker ps`
 // lists them.
 func (n *Namer) docker() {
-	dial := func(ctx context.Context) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", dockerSocket)
-	}
+	sock := dockerSocket
 	if host, ok := strings.CutPrefix(os.Getenv("DOCKER_HOST"), "unix://"); ok {
-		dial = func(ctx context.Context) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", host)
-		}
+		sock = host
 	} else if n.root != nil {
 		// The host's socket, found within its root, is reached through
 		// the descriptor: its path means nothing in invoke_ns's root.
@@ -80,26 +73,17 @@ func (n *Namer) docker() {
 			return
 		}
 		defer f.Close()
-		dial = func(ctx context.Context) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
-		}
+		sock = fmt.Sprintf("/proc/self/fd/%d", f.Fd())
 	}
-	client := &http.Client{
-		Timeout: 2 * time.Second,
-		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return dial(ctx)
-		}},
-	}
-	resp, err := client.Get("http://docker/containers/json")
+	body, err := get(sock, "/containers/json")
 	if err != nil {
 		return
 	}
-	defer resp.Body.Close()
 	var list []struct {
 		ID    string   `json:"Id"`
 		Names []string `json:"Names"`
 	}
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&list) != nil {
+	if json.Unmarshal(body, &list) != nil {
 		return
 	}
 	for _, c := range list {
@@ -107,6 +91,56 @@ func (n *Namer) docker() {
 			n.byID[c.ID] = strings.TrimPrefix(c.Names[0], "/")
 		}
 	}
+}
+
+// apiTimeout bounds each step of a request to an engine's API.
+const apiTimeout = 2 * time.Second
+
+// get asks an API on the unix socket sock for path, in HTTP/1.0, which
+// the server answers whole and then closes: a client of a few lines,
+// where net/http would double invoke_ns's size and the start of every
+// run, and of its child, which is the same binary.
+func get(sock, path string) ([]byte, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), sock)
+	defer f.Close()
+	// Connecting, writing and reading wait at most apiTimeout each.
+	tv := unix.NsecToTimeval(apiTimeout.Nanoseconds())
+	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
+	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: sock}); err != nil {
+		return nil, err
+	}
+	if _, err := unix.Write(fd, []byte("GET "+path+" HTTP/1.0\r\nHost: engine\r\n\r\n")); err != nil {
+		return nil, err
+	}
+	var resp []byte
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := unix.Read(fd, buf)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return nil, err
+		case n == 0:
+		case len(resp) > 64<<20:
+			return nil, fmt.Errorf("%s: an answer of over 64 MiB", sock)
+		default:
+			resp = append(resp, buf[:n]...)
+			continue
+		}
+		break
+	}
+	head, body, ok := bytes.Cut(resp, []byte("\r\n\r\n"))
+	status, _, _ := bytes.Cut(head, []byte("\r\n"))
+	if fields := bytes.Fields(status); !ok || len(fields) < 2 || string(fields[1]) != "200" {
+		return nil, fmt.Errorf("%s: %q", sock, status)
+	}
+	return body, nil
 }
 
 // kubernetes is "namespace/pod/container" for the Kubernetes container

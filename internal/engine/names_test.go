@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -92,5 +95,39 @@ func TestParentOf(t *testing.T) {
 	}
 	if got := parentOf(-1); got != 0 {
 		t.Errorf("parentOf(-1) = %d", got)
+	}
+}
+
+// get asks an API on a unix socket, as Docker's is asked: the body of a
+// 200 answer, an error for any other.
+func TestGet(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "api.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/containers/json" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprint(w, `[{"Id":"abc","Names":["/web"]}]`)
+	})}
+	go srv.Serve(l)
+	defer srv.Close()
+	body, err := get(sock, "/containers/json")
+	if err != nil || string(body) != `[{"Id":"abc","Names":["/web"]}]` {
+		t.Errorf("get: %q, %v", body, err)
+	}
+	if body, err := get(sock, "/nothing"); err == nil {
+		t.Errorf("a 404 gave %q", body)
+	}
+	if _, err := get(filepath.Join(t.TempDir(), "none.sock"), "/containers/json"); err == nil {
+		t.Error("no socket, no error")
+	}
+	// The Namer takes names from it, without the slash.
+	t.Setenv("DOCKER_HOST", "unix://"+sock)
+	if n := NewNamer(nil); n.Name(Container{Engine: "docker", ID: "abc"}, 0) != "web" {
+		t.Errorf("names: %v", n.byID)
 	}
 }

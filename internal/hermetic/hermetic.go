@@ -87,11 +87,20 @@ func rerun() (code int, ok bool) {
 		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
 		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
 	}
-	cmd.Env = append(os.Environ(), Env+"="+mode)
+	// The tests' temporary files go in a folder of this process's, which
+	// it removes however they end: a test that panics skips its cleanup.
+	tmp, err := os.MkdirTemp("", "invoke_ns-tests-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1, true
+	}
+	defer os.RemoveAll(tmp)
+	os.Chmod(tmp, 0o755) // for the tests' second, unprivileged uid
+	cmd.Env = append(os.Environ(), Env+"="+mode, "TMPDIR="+tmp)
 	if err := cmd.Start(); err != nil {
 		return 0, false
 	}
-	err := cmd.Wait()
+	err = cmd.Wait()
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):

@@ -62,9 +62,12 @@ func Open(opt, spec string) (*Handle, error) {
 			"give a process that runs", opt, h.PID, h.About())
 	case errors.Is(err, unix.ENOENT) && h.PID > 0:
 		return nil, fmt.Errorf("%s %d: no such process — check the PID (ps -p %d)", opt, h.PID, h.PID)
+	case (errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)) && h.PID > 0 && os.Geteuid() == 0 && !hasCap(unix.CAP_SYS_PTRACE):
+		return nil, fmt.Errorf("%s %d: %s: %w — root without CAP_SYS_PTRACE (in a container, say) cannot read "+
+			"another process's namespaces: give it CAP_SYS_PTRACE", opt, h.PID, h.About(), err)
 	case (errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)) && h.PID > 0 && os.Geteuid() == 0:
-		return nil, fmt.Errorf("%s %d: %s refuses even root: it is not dumpable, so its namespaces cannot be "+
-			"read — give another process in the same IPC namespace", opt, h.PID, h.About())
+		return nil, fmt.Errorf("%s %d: %s refuses even root, with CAP_SYS_PTRACE (a security module's rule), so its "+
+			"namespaces cannot be read — give another process in the same IPC namespace", opt, h.PID, h.About())
 	case errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM):
 		return nil, fmt.Errorf("%s %s: %w — reading another user's namespaces needs root or CAP_SYS_PTRACE: "+
 			"run as root", opt, spec, err)
@@ -237,4 +240,14 @@ func (h *Handle) Inside(fn func()) error {
 	}()
 	<-done
 	return err
+}
+
+// hasCap says whether the caller has capability c in effect.
+func hasCap(c int) bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if unix.Capget(&hdr, &data[0]) != nil {
+		return false
+	}
+	return data[c/32].Effective&(1<<(c%32)) != 0
 }

@@ -38,10 +38,14 @@ func (f *Found) Task() int {
 type Hidden struct {
 	PID  int
 	Comm string
-	// RefusesRoot: it refused root, whose uid it has. The kernel lets
-	// even the same uid read a process's namespaces only while it is
-	// dumpable (ptrace_may_access, proc(5)), and this one is not.
+	// RefusesRoot: it refused root with CAP_SYS_PTRACE, which the
+	// kernel's own rules (ptrace_may_access, proc(5)) let read any
+	// process's namespaces: a security module forbids it.
 	RefusesRoot bool
+	// NoPtrace: root lacks CAP_SYS_PTRACE (in a container, say), without
+	// which it may read no namespaces but those of processes with no
+	// capability it lacks.
+	NoPtrace bool
 }
 
 // Scan reads every process's and thread's IPC namespace: the caller's
@@ -52,6 +56,7 @@ func Scan() ([]*Found, []Hidden) {
 	byID := map[string]*Found{}
 	tids := map[*Found]map[int]int{} // by PID, the thread it was found through; 0 for the process
 	var hidden []Hidden
+	ptrace := hasCap(unix.CAP_SYS_PTRACE)
 	procs, _ := os.ReadDir("/proc")
 	for _, p := range procs {
 		pid, err := strconv.Atoi(p.Name())
@@ -63,8 +68,9 @@ func Scan() ([]*Found, []Hidden) {
 			ids[id] = 0
 		} else if !os.IsNotExist(err) {
 			var st unix.Stat_t
-			asRoot := os.Geteuid() == 0 && unix.Stat(fmt.Sprintf("/proc/%d", pid), &st) == nil && st.Uid == 0
-			hidden = append(hidden, Hidden{PID: pid, Comm: Comm(pid), RefusesRoot: asRoot})
+			root := os.Geteuid() == 0
+			asRoot := root && ptrace && unix.Stat(fmt.Sprintf("/proc/%d", pid), &st) == nil && st.Uid == 0
+			hidden = append(hidden, Hidden{PID: pid, Comm: Comm(pid), RefusesRoot: asRoot, NoPtrace: root && !ptrace})
 			continue
 		}
 		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))

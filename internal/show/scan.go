@@ -22,6 +22,7 @@ import (
 type Node struct {
 	Name       string       // $NODE_NAME, else the hostname
 	HostSeen   bool         // the host's namespaces were seen (PID 2, a kernel thread)
+	HostUnread string       // why PID 2's could not be read, where it is a kernel thread
 	From       *ns.Handle   // with --from: held against its namespaces instead
 	Namespaces []*Namespace // every IPC namespace a process is in
 	Rows       []*Row       // the containers, and the namespaces no container owns
@@ -170,7 +171,11 @@ func Scan(w io.Writer, n *Node, probed bool) {
 	}
 	term.Sentence(w, "", sharing(n.Rows, false, "Sharing "+ipcNS))
 	term.Sentence(w, "", sharing(n.Rows, true, "Sharing "+shm))
-	if !n.HostSeen && n.From == nil {
+	switch {
+	case n.HostSeen || n.From != nil:
+	case n.HostUnread != "":
+		term.Sentence(w, "", "(the host's namespaces cannot be read: "+n.HostUnread+")")
+	default:
 		term.Sentence(w, "", "(the host's namespaces cannot be seen from here: PID 2 is no kernel thread; "+
 			"run with the host's PIDs, as docker run --pid=host or hostPID: true)")
 	}
@@ -244,22 +249,30 @@ func number(id string) string {
 // and another user's, which root can see.
 func UnreadableNotes(unreadable []ns.Hidden) []string {
 	var refusing []string
-	others := 0
+	others, noPtrace := 0, 0
 	for _, h := range unreadable {
-		if h.RefusesRoot {
+		switch {
+		case h.RefusesRoot:
 			refusing = append(refusing, fmt.Sprintf("%d (%s)", h.PID, h.Comm))
-		} else {
+		case h.NoPtrace:
+			noPtrace++
+		default:
 			others++
 		}
 	}
 	var notes []string
 	switch n := len(refusing); {
 	case n == 1:
-		notes = append(notes, "(process "+refusing[0]+" refuses even root: it is not dumpable, so its namespaces "+
+		notes = append(notes, "(process "+refusing[0]+" refuses even root, with CAP_SYS_PTRACE: its namespaces "+
 			"cannot be read)")
 	case n > 1:
-		notes = append(notes, "(processes "+List(refusing)+" refuse even root: they are not dumpable, so their "+
+		notes = append(notes, "(processes "+List(refusing)+" refuse even root, with CAP_SYS_PTRACE: their "+
 			"namespaces cannot be read)")
+	}
+	if noPtrace > 0 {
+		notes = append(notes, fmt.Sprintf("(the namespaces of %d %s could not be read: root here lacks "+
+			"CAP_SYS_PTRACE — give it that, as the DaemonSet of deploy/kubernetes does)", noPtrace,
+			map[bool]string{true: "process", false: "processes"}[noPtrace == 1]))
 	}
 	switch {
 	case others == 1:
