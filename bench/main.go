@@ -25,6 +25,8 @@ var (
 	binary = flag.String("bin", "./invoke_ns", "the invoke_ns binary")
 	floor  = flag.String("floor", "./bench/floor/floor", "the floor program")
 	rounds = flag.Int("rounds", 200, "rounds, each one run of every command in a shuffled order")
+	scans  = flag.Int("scans", 15, "rounds of the --scan --probe timings")
+	spaces = flag.Int("namespaces", 300, "IPC namespaces for --scan --probe to prove")
 	warmup = flag.Int("warmup", 5, "untimed runs of each command first")
 )
 
@@ -132,7 +134,88 @@ func bench() error {
 	if err != nil {
 		return err
 	}
-	return report(t, rssNo, rssYes, bin)
+	scan, err := scanTimes(bin, q)
+	if err != nil {
+		return err
+	}
+	return report(t, scan, rssNo, rssYes, bin)
+}
+
+// The --scan --probe timings: one probe per CPU, as invoke_ns runs them;
+// one after another, as -q makes it; and one per CPU with one CPU.
+const (
+	scanParallel   = "--scan --probe"
+	scanSequential = "--scan --probe -q"
+	scanOneCPU     = "taskset -c 0 --scan --probe"
+)
+
+// scanTimes times --scan --probe over -namespaces IPC namespaces of its
+// own, each a sleep in a new one, started first and ended after.
+func scanTimes(bin, q string) (map[string]timing, error) {
+	var sleepers []*exec.Cmd
+	defer func() {
+		for _, c := range sleepers {
+			c.Process.Kill()
+			c.Wait()
+		}
+	}()
+	own, err := os.Readlink("/proc/self/ns/ipc")
+	if err != nil {
+		return nil, err
+	}
+	for range *spaces {
+		c := exec.Command("unshare", "--ipc", "sleep", "600")
+		if err := c.Start(); err != nil {
+			return nil, err
+		}
+		sleepers = append(sleepers, c)
+	}
+	// Each is proved only once it is in its namespace.
+	deadline := time.Now().Add(30 * time.Second)
+	for _, c := range sleepers {
+		for {
+			id, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/ipc", c.Process.Pid))
+			if err == nil && id != own {
+				break
+			}
+			if time.Now().After(deadline) {
+				return nil, fmt.Errorf("process %d is not in an IPC namespace of its own after 30 s", c.Process.Pid)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	variants := []struct {
+		name string
+		prog string
+		args []string
+	}{
+		{scanParallel, bin, []string{"--scan", "--probe"}},
+		{scanSequential, bin, []string{"--scan", "--probe", "-q", q}},
+		{scanOneCPU, "taskset", []string{"-c", "0", bin, "--scan", "--probe"}},
+	}
+	pooled := map[string][]float64{}
+	for round := range *scans + 1 {
+		rand.Shuffle(len(variants), func(i, j int) { variants[i], variants[j] = variants[j], variants[i] })
+		for _, v := range variants {
+			began := time.Now()
+			out, err := exec.Command(v.prog, v.args...).Output()
+			d := time.Since(began)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v", v.name, err)
+			}
+			if n := strings.Count(string(out), " blocked\n"); n < *spaces {
+				return nil, fmt.Errorf("%s: %d namespaces blocked, not %d", v.name, n, *spaces)
+			}
+			if round > 0 { // the first, a warm-up
+				pooled[v.name] = append(pooled[v.name], d.Seconds())
+			}
+		}
+	}
+	t := map[string]timing{}
+	for name, times := range pooled {
+		t[name] = summarize(times)
+	}
+	return t, nil
 }
 
 // time runs c once and says how long the run took, from its start to the
@@ -226,7 +309,7 @@ func peakRSS(bin string, args ...string) (int, error) {
 }
 
 // report prints the table and the targets, and fails if one is missed.
-func report(t map[string]timing, rssNo, rssYes int, bin string) error {
+func report(t, scan map[string]timing, rssNo, rssYes int, bin string) error {
 	ref, fl, flp := t["unshare --ipc true"].Median, t["floor"].Median, t[pipedFloor].Median
 	fmt.Printf("\nMachine: %d cores, Linux %s, %s. Each command timed %d times, run by run in shuffled rounds.\n\n",
 		runtime.NumCPU(), kernel(), goVersion(bin), t["floor"].Runs)
@@ -245,6 +328,17 @@ func report(t map[string]timing, rssNo, rssYes int, bin string) error {
 	fmt.Printf("\nPeak resident memory: -i no %.1f MiB, -i yes %.1f MiB. Binary: %.2f MiB, static %v, stripped %v.\n\n",
 		float64(rssNo)/1024, float64(rssYes)/1024, float64(fi.Size())/(1<<20), static, stripped)
 
+	fmt.Printf("--scan --probe of %d IPC namespaces of their own, each timed %d times, in shuffled rounds:\n\n",
+		*spaces, scan[scanParallel].Runs)
+	fmt.Println("| command | median | min – max | × one after another |")
+	fmt.Println("| --- | ---: | ---: | ---: |")
+	seq := scan[scanSequential].Median
+	for _, name := range []string{scanParallel, scanSequential, scanOneCPU} {
+		r := scan[name]
+		fmt.Printf("| `%s` | %.0f ms | %.0f – %.0f ms | %.2f |\n", name, r.Median*1e3, r.Min*1e3, r.Max*1e3, r.Median/seq)
+	}
+	fmt.Println()
+	par := scan[scanParallel].Median
 	no, yes, noFile, cmp := t["invoke_ns -i no"].Median, t["invoke_ns -i yes"].Median, t[fileFed].Median, t["invoke_ns --compare"].Median
 	targets := []struct {
 		what   string
@@ -259,6 +353,14 @@ func report(t map[string]timing, rssNo, rssYes int, bin string) error {
 		{"peak RSS under 12 MiB, -i yes", fmt.Sprintf("%.1f MiB", float64(rssYes)/1024), rssYes < 12*1024},
 		{"binary static and stripped", fmt.Sprintf("static %v, stripped %v", static, stripped), static && stripped},
 		{"binary under 3 MiB", fmt.Sprintf("%.2f MiB", float64(fi.Size())/(1<<20)), fi.Size() < 3<<20},
+	}
+	if runtime.NumCPU() >= 2 {
+		targets = append(targets, struct {
+			what   string
+			figure string
+			ok     bool
+		}{fmt.Sprintf("--scan --probe of %d namespaces at most 0.65 × one probe after another", *spaces),
+			fmt.Sprintf("%.2f ×", par/seq), par <= 0.65*seq})
 	}
 	failed := 0
 	fmt.Println("| target | measured | |")

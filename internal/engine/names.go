@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -300,10 +301,11 @@ func parentOf(pid int) int {
 	if i < 0 {
 		return 0
 	}
-	var state byte
-	var ppid int
-	if _, err := fmt.Sscanf(string(b[i+1:]), " %c %d", &state, &ppid); err != nil {
+	// State, then the parent.
+	fields := strings.Fields(string(b[i+1:]))
+	if len(fields) < 2 {
 		return 0
 	}
+	ppid, _ := strconv.Atoi(fields[1])
 	return ppid
 }
