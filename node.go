@@ -274,6 +274,16 @@ func (p *plan) prove(node *show.Node, h host, shmOf func(int) *ipc.Place, sigs *
 			if err != nil {
 				failed[j] = err
 			}
+			if pp != nil && !p.fixedName {
+				// Probes at once want names of their own: the default
+				// would be taken by one, and each other ask who has it.
+				pp.Objects = slices.Clone(pp.Objects)
+				for k := range pp.Objects {
+					if pp.Objects[k].Kind.ByName {
+						pp.Objects[k].Name = fmt.Sprintf("%s.%d.%d", pp.Objects[k].Name, os.Getpid(), j)
+					}
+				}
+			}
 			plans = append(plans, pp)
 		}
 		probeOf[i] = j
