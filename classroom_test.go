@@ -132,6 +132,28 @@ func TestEightyColumns(t *testing.T) {
 			}
 		})
 	}
+	// argv[0] is in the last line of -v: a long path typed in full is
+	// wrapped, as a sentence.
+	t.Run("a long path", func(t *testing.T) {
+		long := filepath.Join(t.TempDir(), strings.Repeat("d", 70), "invoke_ns")
+		if err := os.MkdirAll(filepath.Dir(long), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		copyFile(t, binary, long)
+		cmd := command(t, long, append(flags, "-q", testQueue(t), "-vi", "no")...)
+		cmd.Stdin = strings.NewReader("hello\n")
+		r := finish(t, cmd)
+		// Broken where it must be: read again without the breaks.
+		joined := strings.Join(strings.Fields(r.stdout), "")
+		if r.code != exitOK || !strings.HasSuffix(joined, "Parent:"+long+"-Finishingup") {
+			t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		for _, l := range strings.Split(r.stdout, "\n") {
+			if utf8.RuneCountInString(l) > term.Columns {
+				t.Errorf("%d columns: %q", utf8.RuneCountInString(l), l)
+			}
+		}
+	})
 }
 
 // Ctrl-C at a prompt, the child's or --compare's, on a terminal: the

@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(hermetic.Main(m, func() (func(), error) {
 		var err error
-		if dir, err = os.MkdirTemp("", "invoke_ns-test-"); err != nil {
+		if dir, err = os.MkdirTemp("", "bin-"); err != nil {
 			return nil, err
 		}
 		// Readable by the unprivileged uid of the rootless tests.

@@ -126,7 +126,12 @@ func (t *Transcript) Summed(w *run.Where, byIPC, shm *bool) {
 	t.say("Parent: ", Summary(w, *byIPC, *shm))
 }
 
-func (t *Transcript) Finished() { t.verbosef("Parent: %s - Finishing up\n", t.Prog) }
+// A long argv[0] (a path typed in full) is wrapped, as any sentence is.
+func (t *Transcript) Finished() {
+	if t.Verbose >= 1 {
+		t.say("Parent: ", t.Prog+" - Finishing up")
+	}
+}
 
 // Exchanged says what the exchange through one object came to.
 func (t *Transcript) Exchanged(x *run.Exchange) {
