@@ -274,10 +274,7 @@ func TestDocker(t *testing.T) {
 		r := d.invoke("--scan", "--json", "--from", self)
 		var got jsonScan
 		decode(t, r.stdout, &got, map[string]bool{})
-		byName := map[string]*jsonContainer{}
-		for _, c := range got.Containers {
-			byName[c.Name] = c
-		}
+		byName := got.byName()
 		for _, c := range containers {
 			g := byName[c.name]
 			id := d.run("inspect", "-f", "{{.Id}}", c.name)
@@ -305,10 +302,7 @@ func TestDocker(t *testing.T) {
 		r := d.invoke("--scan", "--probe", "-k", "all", "--json", "--from", self, "-q", testQueue(t))
 		var got jsonScan
 		decode(t, r.stdout, &got, map[string]bool{})
-		byName := map[string]*jsonContainer{}
-		for _, c := range got.Containers {
-			byName[c.Name] = c
-		}
+		byName := got.byName()
 		for _, c := range containers {
 			g := byName[c.name]
 			if g == nil {
@@ -465,10 +459,7 @@ spec:
 		r := p.invoke("--scan", "--json", "--from", strconv.Itoa(os.Getpid()))
 		var got jsonScan
 		decode(t, r.stdout, &got, map[string]bool{})
-		byName := map[string]*jsonContainer{}
-		for _, c := range got.Containers {
-			byName[c.Name] = c
-		}
+		byName := got.byName()
 		names := strings.Fields(p.run("ps", "--format", "{{.Names}}"))
 		if len(names) != 6 { // two pods: an infra container and two others each
 			t.Fatalf("podman ps lists %q", names)
@@ -664,10 +655,7 @@ func TestDaemonSetImage(t *testing.T) {
 	if got.Node != "invoke-ns-test-node" || !got.HostSeen {
 		t.Errorf("node %q, host seen %v", got.Node, got.HostSeen)
 	}
-	byName := map[string]*jsonContainer{}
-	for _, c := range got.Containers {
-		byName[c.Name] = c
-	}
+	byName := got.byName()
 	agent, _ := strconv.Atoi(d.run("inspect", "-f", "{{.State.Pid}}", "agent"))
 	for _, c := range []struct {
 		name string
@@ -735,4 +723,13 @@ func TestDaemonSetPod(t *testing.T) {
 	if status := p.run("inspect", "-f", "{{.State.ExitCode}}", "invoke-ns-invoke-ns"); status != "143" {
 		t.Errorf("the pod's container ended with status %s on SIGTERM, not 143", status)
 	}
+}
+
+// byName is the containers of a scan, by name.
+func (s *jsonScan) byName() map[string]*jsonContainer {
+	m := map[string]*jsonContainer{}
+	for _, c := range s.Containers {
+		m[c.Name] = c
+	}
+	return m
 }
