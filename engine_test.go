@@ -10,6 +10,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"debug/elf"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -24,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"invoke_ns/internal/hermetic"
 
 	"golang.org/x/sys/unix"
 )
@@ -337,6 +340,10 @@ func asFound(t *testing.T, paths ...string) {
 		if _, err := os.Lstat(p); err == nil {
 			continue
 		}
+		// Also if the test process ends before its cleanups run.
+		if err := hermetic.RemoveAfter(p); err != nil {
+			t.Fatal(err)
+		}
 		t.Cleanup(func() {
 			unix.Unmount(p, unix.MNT_DETACH)
 			if err := os.RemoveAll(p); err != nil {
@@ -374,8 +381,9 @@ network_config_dir = "`+filepath.Join(dir, "networks")+`"
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Podman refuses a runroot of over 50 characters.
-	run, err := os.MkdirTemp("/tmp", "invoke_ns-podman-")
+	// Podman refuses a runroot of over 50 characters: in the tests'
+	// folder, but not in the test's.
+	run, err := os.MkdirTemp("", "pm-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -552,11 +560,26 @@ func containerfile(t *testing.T) string {
 }
 
 // imageContext is a folder to build deploy/Containerfile in: the suite's
-// static binary.
+// binary where it is static, as FROM scratch needs; else (the race
+// detector's, which needs cgo) one built static.
 func imageContext(t *testing.T) string {
 	t.Helper()
 	ctx := t.TempDir()
-	copyFile(t, binary, filepath.Join(ctx, "invoke_ns"))
+	to := filepath.Join(ctx, "invoke_ns")
+	f, err := elf.Open(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if !slices.ContainsFunc(f.Progs, func(p *elf.Prog) bool { return p.Type == elf.PT_INTERP }) {
+		copyFile(t, binary, to)
+		return ctx
+	}
+	build := command(t, "go", "build", "-o", to, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building a static invoke_ns: %v\n%s", err, out)
+	}
 	return ctx
 }
 
@@ -612,8 +635,9 @@ func firstLine(t *testing.T, cmd *exec.Cmd) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	line, err := bufio.NewReader(out).ReadString('\n')
+	cmd.Process.Kill()
+	cmd.Wait()
 	if err != nil {
 		t.Fatalf("no line from %s: %v\n%s", strings.Join(cmd.Args, " "), err, stderr.String())
 	}

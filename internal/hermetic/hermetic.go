@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -101,6 +102,13 @@ func rerun() (code int, ok bool) {
 		return 0, false
 	}
 	err = cmd.Wait()
+	// However the tests ended (a panic, or the race detector, skips their
+	// cleanups): what they started is ended, and what they made outside
+	// their folder removed.
+	if left := endStrays(tmp); len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "the tests left running, and were ended: %s\n", strings.Join(left, "; "))
+	}
+	removeNoted(tmp)
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):
@@ -110,6 +118,78 @@ func rerun() (code int, ok bool) {
 		return 1, true
 	}
 	return 0, true
+}
+
+// noted is the file, in the tests' folder, of what RemoveAfter noted.
+const noted = ".remove-after"
+
+// RemoveAfter notes path, which does not exist yet, for the process that
+// ran the tests to remove after them, however they end: for what a
+// program the tests start makes outside the tests' folder (a daemon's
+// state). The tests remove it themselves when they end as they should.
+func RemoveAfter(path string) error {
+	if !On() {
+		return nil
+	}
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), noted), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = fmt.Fprintln(f, path)
+	return err
+}
+
+// removeNoted removes what RemoveAfter noted, where it is still there.
+func removeNoted(tmp string) {
+	b, err := os.ReadFile(filepath.Join(tmp, noted))
+	if err != nil {
+		return
+	}
+	for _, p := range strings.Fields(string(b)) {
+		unix.Unmount(p, unix.MNT_DETACH)
+		os.RemoveAll(p)
+	}
+}
+
+// endStrays kills what still runs from the tests' folder, once they have
+// ended: a process whose command line names it, or whose root or working
+// folder is in it (a container's); again until none is left, since a
+// killed daemon's children are not ended with it. It says what it ended.
+func endStrays(tmp string) []string {
+	var ended []string
+	for range 20 {
+		var pidfds []int
+		procs, _ := os.ReadDir("/proc")
+		for _, p := range procs {
+			pid, err := strconv.Atoi(p.Name())
+			if err != nil || pid == os.Getpid() {
+				continue
+			}
+			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			root, _ := os.Readlink(fmt.Sprintf("/proc/%d/root", pid))
+			cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+			if !strings.Contains(string(cmdline), tmp) && !strings.HasPrefix(root, tmp) && !strings.HasPrefix(cwd, tmp) {
+				continue
+			}
+			fd, err := unix.PidfdOpen(pid, 0)
+			if err != nil {
+				continue
+			}
+			if unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0) == nil {
+				ended = append(ended, strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " ")))
+			}
+			pidfds = append(pidfds, fd)
+		}
+		if len(pidfds) == 0 {
+			break
+		}
+		for _, fd := range pidfds {
+			unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 5000)
+			unix.Close(fd)
+		}
+	}
+	return ended
 }
 
 // mount cuts the tests' mount tree off from the host's, then makes it
