@@ -120,8 +120,10 @@ func TestScanEvery(t *testing.T) {
 	})
 	t.Run("text", func(t *testing.T) {
 		s := start(t, "--scan", "--every", "20ms")
-		// The first report, then a line that is only a time.
-		s.waitFor("Sharing the host's IPC namespace")
+		// The first report, then a line that is only a time. Held
+		// against the host's namespaces, or where they cannot be read
+		// (in a user namespace), invoke_ns's own.
+		s.waitFor(" IPC namespace: ")
 		for {
 			line, err := s.lines.ReadString('\n')
 			if err != nil {
@@ -134,7 +136,7 @@ func TestScanEvery(t *testing.T) {
 				t.Fatalf("a report without its time:\n%s", line)
 			}
 		}
-		s.waitFor("Sharing the host's IPC namespace")
+		s.waitFor(" IPC namespace: ")
 		s.cmd.Process.Signal(syscall.SIGINT)
 		if r := s.wait(); r.code != 128+int(syscall.SIGINT) {
 			t.Errorf("exit %d after SIGINT\n%s", r.code, r.stderr)

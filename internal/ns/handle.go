@@ -18,6 +18,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -62,10 +63,10 @@ func Open(opt, spec string) (*Handle, error) {
 			"give a process that runs", opt, h.PID, h.About())
 	case errors.Is(err, unix.ENOENT) && h.PID > 0:
 		return nil, fmt.Errorf("%s %d: no such process — check the PID (ps -p %d)", opt, h.PID, h.PID)
-	case (errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)) && h.PID > 0 && os.Geteuid() == 0 && !hasCap(unix.CAP_SYS_PTRACE):
+	case (errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)) && h.PID > 0 && hostRoot() && !hasCap(unix.CAP_SYS_PTRACE):
 		return nil, fmt.Errorf("%s %d: %s: %w — root without CAP_SYS_PTRACE (in a container, say) cannot read "+
 			"another process's namespaces: give it CAP_SYS_PTRACE", opt, h.PID, h.About(), err)
-	case (errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)) && h.PID > 0 && os.Geteuid() == 0:
+	case (errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)) && h.PID > 0 && hostRoot():
 		return nil, fmt.Errorf("%s %d: %s refuses even root, with CAP_SYS_PTRACE (a security module's rule), so its "+
 			"namespaces cannot be read — give another process in the same IPC namespace", opt, h.PID, h.About())
 	case errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM):
@@ -240,6 +241,18 @@ func (h *Handle) Inside(fn func()) error {
 	}()
 	<-done
 	return err
+}
+
+// hostRoot says whether the caller is root of the host: uid 0 in the
+// initial user namespace, whose uid_map maps every uid to itself. Root of
+// a user namespace of its own is another user to the host's processes.
+func hostRoot() bool {
+	if os.Geteuid() != 0 {
+		return false
+	}
+	b, err := os.ReadFile("/proc/self/uid_map")
+	f := strings.Fields(string(b))
+	return err == nil && len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295"
 }
 
 // hasCap says whether the caller has capability c in effect.

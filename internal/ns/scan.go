@@ -68,7 +68,7 @@ func Scan() ([]*Found, []Hidden) {
 			ids[id] = 0
 		} else if !os.IsNotExist(err) {
 			var st unix.Stat_t
-			root := os.Geteuid() == 0
+			root := hostRoot()
 			asRoot := root && ptrace && unix.Stat(fmt.Sprintf("/proc/%d", pid), &st) == nil && st.Uid == 0
 			hidden = append(hidden, Hidden{PID: pid, Comm: Comm(pid), RefusesRoot: asRoot, NoPtrace: root && !ptrace})
 			continue
