@@ -230,35 +230,36 @@ func cmpBool(a, b bool) int {
 func (p *plan) prove(node *show.Node, h host, shmOf func(int) *ipc.Place, sigs *run.Signals) unix.Signal {
 	base := *p.run
 	base.From = h.ns
+	byIPC := slices.ContainsFunc(base.Objects, func(o ipc.Object) bool { return !o.Kind.InDevShm })
+	byShm := slices.ContainsFunc(base.Objects, func(o ipc.Object) bool { return o.Kind.InDevShm })
 	// runPlan has put --from's root in the objects already.
-	if h.ns != nil && p.run.From == nil && slices.ContainsFunc(base.Objects, func(o ipc.Object) bool { return o.Kind.InDevShm }) {
-		if h.ns.OpenRoot("--scan") == nil {
-			base.Objects = slices.Clone(base.Objects)
-			for i := range base.Objects {
-				if base.Objects[i].Kind.InDevShm {
-					base.Objects[i].Root = h.ns.Root
-				}
+	if h.ns != nil && p.run.From == nil && byShm && h.ns.OpenRoot("--scan") == nil {
+		base.Objects = slices.Clone(base.Objects)
+		for i := range base.Objects {
+			if base.Objects[i].Kind.InDevShm {
+				base.Objects[i].Root = h.ns.Root
 			}
 		}
 	}
+	// One probe for each place the kinds tried can tell apart; its
+	// result, or why it could not be made, at its index.
 	type place struct {
 		ipc     string
 		shm     ipc.Place
 		unknown int
 	}
 	index := map[place]int{}
-	var plans []*run.Plan
-	var tasks []int
-	failed := map[int]error{}
+	var results []*run.Result
+	var todo []*run.Plan
+	var at []int // the index of each of todo
 	probeOf := make([]int, len(node.Rows))
 	for i, r := range node.Rows {
 		task := cmp.Or(r.TID, r.PID)
-		// One probe for each place the kinds tried can tell apart.
 		var pl place
-		if slices.ContainsFunc(base.Objects, func(o ipc.Object) bool { return !o.Kind.InDevShm }) {
+		if byIPC {
 			pl.ipc = r.Namespace.IPC
 		}
-		if slices.ContainsFunc(base.Objects, func(o ipc.Object) bool { return o.Kind.InDevShm }) {
+		if byShm {
 			if d := shmOf(r.PID); d != nil && *d != (ipc.Place{}) {
 				pl.shm = *d
 			} else {
@@ -267,51 +268,28 @@ func (p *plan) prove(node *show.Node, h host, shmOf func(int) *ipc.Place, sigs *
 		}
 		j, ok := index[pl]
 		if !ok {
-			j = len(tasks)
+			j = len(results)
 			index[pl] = j
-			tasks = append(tasks, task)
 			pp, err := probePlan(&base, task)
 			if err != nil {
-				failed[j] = err
+				results = append(results, &run.Result{Where: &run.Where{}, Exchange: true, Err: err})
+			} else {
+				results = append(results, nil)
+				todo, at = append(todo, p.ownNames(pp, j)), append(at, j)
 			}
-			if pp != nil && !p.fixedName {
-				// Probes at once want names of their own: the default
-				// would be taken by one, and each other ask who has it.
-				pp.Objects = slices.Clone(pp.Objects)
-				for k := range pp.Objects {
-					if pp.Objects[k].Kind.ByName {
-						pp.Objects[k].Name = fmt.Sprintf("%s.%d.%d", pp.Objects[k].Name, os.Getpid(), j)
-					}
-				}
-			}
-			plans = append(plans, pp)
 		}
 		probeOf[i] = j
 	}
-	var todo []*run.Plan
-	var at []int
-	for j, pp := range plans {
-		if pp != nil {
-			todo, at = append(todo, pp), append(at, j)
-		}
-	}
-	done := run.ProbeAll(todo, sigs, p.workers())
-	results := make([]*run.Result, len(plans))
 	var sig unix.Signal
-	for k, r := range done {
+	for k, r := range run.ProbeAll(todo, sigs, p.workers()) {
 		results[at[k]] = r
 		todo[k].Target.Close()
 		if r != nil && r.Signal != 0 {
 			sig = r.Signal
 		}
 	}
-	for j, err := range failed {
-		results[j] = &run.Result{Where: &run.Where{}, Exchange: true, Err: err}
-	}
 	for i, r := range node.Rows {
-		if res := results[probeOf[i]]; res != nil {
-			r.Probe = res
-		}
+		r.Probe = results[probeOf[i]]
 	}
 	for _, n := range node.Namespaces {
 		for _, r := range node.Rows {
@@ -322,6 +300,21 @@ func (p *plan) prove(node *show.Node, h host, shmOf func(int) *ipc.Place, sigs *
 		}
 	}
 	return sig
+}
+
+// ownNames gives probe j's objects names of their own, where probes run at
+// once: the default would be taken by one, and each other ask who has it.
+func (p *plan) ownNames(pp *run.Plan, j int) *run.Plan {
+	if p.fixedName {
+		return pp
+	}
+	pp.Objects = slices.Clone(pp.Objects)
+	for k := range pp.Objects {
+		if pp.Objects[k].Kind.ByName {
+			pp.Objects[k].Name = fmt.Sprintf("%s.%d.%d", pp.Objects[k].Name, os.Getpid(), j)
+		}
+	}
+	return pp
 }
 
 // workers is how many probes run at once: one per CPU invoke_ns may use,

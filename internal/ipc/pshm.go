@@ -81,6 +81,24 @@ func shmDirOf(root *os.File) (fd int, where string, err error) {
 	return fd, where, nil
 }
 
+// shmOpen opens name, read and write, in the /dev/shm of root (the
+// caller's own with root nil), with flags added, as shm_open(3) would:
+// the folder, the file, and its path for the words. O_NOFOLLOW: another
+// user's symbolic link is no way into a file.
+func shmOpen(root *os.File, name string, flags int, mode uint32) (dir, fd int, path string, err error) {
+	dir, where, err := shmDirOf(root)
+	if err != nil {
+		return -1, -1, "", err
+	}
+	path = ShmPath(where, name)
+	fd, err = unix.Openat(dir, name[1:], unix.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC|flags, mode)
+	if err != nil {
+		unix.Close(dir)
+		return -1, -1, path, pshmErr("shm_open", path, err)
+	}
+	return dir, fd, path, nil
+}
+
 // CreateShm makes a new object in the /dev/shm of root (the caller's own
 // with root nil), refusing one that exists already, as the caller's alone
 // (mode 0600), with all its pages, and maps it.
@@ -88,16 +106,9 @@ func CreateShm(root *os.File, name string) (*PosixShm, error) {
 	if err := CheckName(name); err != nil {
 		return nil, pshmErr("shm_open", ShmPath(ShmDir, name), unix.EINVAL)
 	}
-	dir, where, err := shmDirOf(root)
+	dir, fd, path, err := shmOpen(root, name, unix.O_CREAT|unix.O_EXCL, 0o600)
 	if err != nil {
 		return nil, err
-	}
-	path := ShmPath(where, name)
-	// O_NOFOLLOW: another user's symbolic link is no way into a file.
-	fd, err := unix.Openat(dir, name[1:], unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		unix.Close(dir)
-		return nil, pshmErr("shm_open", path, err)
 	}
 	// The pages are taken now: on a full tmpfs, a page first touched
 	// through the mapping would be SIGBUS, here it is ENOSPC.
@@ -117,15 +128,9 @@ func OpenShm(root *os.File, name string, want Identity) (*PosixShm, error) {
 	if err := CheckName(name); err != nil {
 		return nil, pshmErr("shm_open", ShmPath(ShmDir, name), unix.EINVAL)
 	}
-	dir, where, err := shmDirOf(root)
+	dir, fd, path, err := shmOpen(root, name, 0, 0)
 	if err != nil {
 		return nil, err
-	}
-	path := ShmPath(where, name)
-	fd, err := unix.Openat(dir, name[1:], unix.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		unix.Close(dir)
-		return nil, pshmErr("shm_open", path, err)
 	}
 	// What it is, before a byte of it is touched.
 	if err := want.Check(FileIdentity(fd)); err != nil {
