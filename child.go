@@ -129,14 +129,13 @@ func (c *child) reach(t ipc.Object) reexec.Report {
 		root = c.root
 	}
 	e, err := t.Open(root)
-	switch {
-	case errors.Is(err, ipc.ErrNotOurs):
-		// Not a byte is written into it, nor read.
-		c.perror(t.Kind.Lookup, ipc.ErrNotOurs)
-		return reexec.Report{Tried: reexec.NotOurs}
-	case err != nil:
+	if err != nil {
+		if errors.Is(err, ipc.ErrNotOurs) {
+			// Not a byte is written into it, nor read.
+			err = ipc.ErrNotOurs
+		}
 		c.perror(t.Kind.Lookup, err)
-		return reexec.Report{Tried: reexec.OpenFailed, Errno: ipc.ErrnoOf(err), ShmDir: errors.As(err, new(*ipc.ShmDirError))}
+		return reexec.Unreached(err)
 	}
 	defer func() {
 		c.verbosef(" Child: closing %s\n", t)
@@ -154,11 +153,11 @@ func (c *child) reach(t ipc.Object) reexec.Report {
 	} else {
 		c.verbosef(" Child: posting the semaphore for the parent\n")
 	}
-	if err := e.Send(msg); err != nil {
+	err = e.Send(msg)
+	if err != nil {
 		c.perror(t.Kind.SendOp, err)
-		return reexec.Report{Tried: reexec.SendFailed, Errno: ipc.ErrnoOf(err)}
 	}
-	return reexec.Report{Tried: reexec.Sent}
+	return reexec.Sending(err)
 }
 
 // message reads the message the first time it is needed, or takes the one

@@ -435,6 +435,29 @@ func TestScanSaysWhatItCannotRead(t *testing.T) {
 	}
 }
 
+// An ordinary user, who may join no IPC namespace (setns(2) wants
+// CAP_SYS_ADMIN even for one's own), still proves with --probe the one it
+// is in, from where it is.
+func TestScanProbeAsUser(t *testing.T) {
+	needRealRoot(t, "a second uid")
+	asUser := command(t, binary, "--scan", "--probe", "-k", "all", "--json")
+	asUser.Dir = "/"
+	asUser.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	r := finish(t, asUser)
+	var scan jsonScan
+	if err := json.Unmarshal([]byte(r.stdout), &scan); err != nil || r.code != exitOK {
+		t.Fatalf("exit %d, %v:\n%s\nstderr:\n%s", r.code, err, r.stdout, r.stderr)
+	}
+	for _, s := range scan.Namespaces {
+		if s.Own && (s.Verdict == nil || *s.Verdict != "delivered") {
+			t.Errorf("its own namespace: want delivered, got %+v\nstderr:\n%s", s, r.stderr)
+		}
+	}
+	if len(scan.Namespaces) == 0 || !scan.Namespaces[0].Own {
+		t.Errorf("its own namespace is not listed first:\n%s", r.stdout)
+	}
+}
+
 // idNumber is the number of a namespace's identity, as --scan shows it:
 // "ipc:[4026531839]" gives "4026531839".
 func idNumber(id string) string { return strings.Trim(strings.TrimPrefix(id, "ipc:"), "[]") }

@@ -7,6 +7,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"invoke_ns/internal/engine"
+	"invoke_ns/internal/fanout"
 	"invoke_ns/internal/ipc"
 	"invoke_ns/internal/ns"
 	"invoke_ns/internal/run"
@@ -48,10 +50,14 @@ func (p *plan) scanNode(out io.Writer) (int, string) {
 		case p.json != nil:
 			return p.writeJSON(node.Record(status, msg), status, msg)
 		default:
+			// One write for the report: a line at a time would cost a
+			// system call for each row of a node's hundreds.
+			var b bytes.Buffer
 			if report > 0 {
-				fmt.Fprintf(out, "\n%s\n", time.Now().Format(time.RFC3339))
+				fmt.Fprintf(&b, "\n%s\n", time.Now().Format(time.RFC3339))
 			}
-			show.Scan(out, node, p.probe)
+			show.Scan(&b, node, p.probe)
+			out.Write(b.Bytes())
 		}
 		if sig != 0 || p.every == 0 {
 			return status, msg
@@ -145,30 +151,85 @@ func shmDir(pid int) *ipc.Place {
 // namespaces and /dev/shm against the host's; a signal during the probes
 // cuts them short.
 func (p *plan) collect(sigs *run.Signals) (*show.Node, unix.Signal, error) {
-	found, hidden := ns.Scan()
 	h, err := p.hostOf()
 	defer h.close(p)
 	if err != nil {
 		return nil, 0, err
 	}
+	// The engines are asked for their names while /proc is read.
+	namers := make(chan *engine.Namer, 1)
+	go func() { namers <- engine.NewNamer(h.root) }()
+	found, hidden := ns.Scan()
 	name, _ := os.Hostname()
 	node := &show.Node{Name: cmp.Or(os.Getenv("NODE_NAME"), name), HostSeen: h.seen, HostUnread: h.unread,
 		From: p.run.From, Hidden: hidden}
-	namer := engine.NewNamer(h.root)
-	named := func(pid int) engine.Container {
-		c := engine.Of(pid)
-		if c.Engine != "" {
-			c.Name = namer.Name(c, pid)
-		}
-		return c
+	// What is read of each process, one worker per CPU at once: first the
+	// container of each, which makes the rows, then of each row's process
+	// and each namespace's its command, its container's name and its
+	// /dev/shm.
+	workers := runtime.GOMAXPROCS(0)
+	var pids []int
+	for _, f := range found {
+		pids = append(pids, f.PIDs...)
 	}
-	dirs := map[int]*ipc.Place{}
-	shmOf := func(pid int) *ipc.Place {
-		if _, ok := dirs[pid]; !ok {
-			dirs[pid] = shmDir(pid)
-		}
-		return dirs[pid]
+	containers := make([]engine.Container, len(pids))
+	fanout.Each(len(pids), workers, func(_, i int) { containers[i] = engine.Of(pids[i]) })
+	containerOf := map[int]engine.Container{}
+	for i, pid := range pids {
+		containerOf[pid] = containers[i]
 	}
+	seen := map[engine.Container]bool{}
+	for _, f := range found {
+		n := &show.Namespace{IPC: f.ID, UserNS: f.Owner, Processes: len(f.PIDs), PID: f.PID, TID: f.TID,
+			Own: f.Own, Host: f.ID == h.ipc}
+		node.Namespaces = append(node.Namespaces, n)
+		loose := false // a process of no container is in it
+		for _, pid := range f.PIDs {
+			c := containerOf[pid]
+			if c.Engine == "" {
+				loose = true
+			} else if !seen[c] {
+				seen[c] = true
+				node.Rows = append(node.Rows, &show.Row{Container: c, Namespace: n, PID: pid, HostIPC: n.Host})
+			}
+		}
+		if loose {
+			node.Rows = append(node.Rows, &show.Row{Namespace: n, PID: f.PID, TID: f.TID, HostIPC: n.Host})
+		}
+	}
+	namer := <-namers
+	type read struct {
+		pid  int
+		shm  bool // its /dev/shm is wanted
+		comm string
+		name string
+		dir  *ipc.Place
+	}
+	var reads []*read
+	readOf := map[int]*read{}
+	want := func(pid int, shm bool) {
+		if readOf[pid] == nil {
+			readOf[pid] = &read{pid: pid}
+			reads = append(reads, readOf[pid])
+		}
+		readOf[pid].shm = readOf[pid].shm || shm
+	}
+	for _, r := range node.Rows {
+		want(r.PID, true)
+	}
+	for _, n := range node.Namespaces {
+		want(n.PID, false)
+	}
+	fanout.Each(len(reads), workers, func(_, i int) {
+		r := reads[i]
+		r.comm = ns.Comm(r.pid)
+		if c := containerOf[r.pid]; c.Engine != "" {
+			r.name = namer.Name(c, r.pid)
+		}
+		if r.shm {
+			r.dir = shmDir(r.pid)
+		}
+	})
 	onHost := func(dir *ipc.Place) *bool {
 		if dir == nil || h.shm == nil {
 			return nil
@@ -176,30 +237,17 @@ func (p *plan) collect(sigs *run.Signals) (*show.Node, unix.Signal, error) {
 		same := *dir == *h.shm
 		return &same
 	}
-	seen := map[engine.Container]bool{}
-	for _, f := range found {
-		n := &show.Namespace{IPC: f.ID, UserNS: f.Owner, Processes: len(f.PIDs), PID: f.PID, TID: f.TID,
-			Command: ns.Comm(f.PID), Container: named(f.PID).String(), Own: f.Own, Host: f.ID == h.ipc}
-		node.Namespaces = append(node.Namespaces, n)
-		loose := false // a process of no container is in it
-		for _, pid := range f.PIDs {
-			c := named(pid)
-			if c.Engine == "" {
-				loose = true
-				continue
-			}
-			if seen[engine.Container{Engine: c.Engine, ID: c.ID}] {
-				continue
-			}
-			seen[engine.Container{Engine: c.Engine, ID: c.ID}] = true
-			node.Rows = append(node.Rows, &show.Row{Container: c, Namespace: n, PID: pid, Command: ns.Comm(pid),
-				HostIPC: n.Host, HostShm: onHost(shmOf(pid))})
-		}
-		if loose {
-			node.Rows = append(node.Rows, &show.Row{Namespace: n, PID: f.PID, TID: f.TID, Command: n.Command,
-				HostIPC: n.Host, HostShm: onHost(shmOf(f.PID))})
-		}
+	for _, r := range node.Rows {
+		got := readOf[r.PID]
+		r.Command, r.Container.Name, r.HostShm = got.comm, got.name, onHost(got.dir)
 	}
+	for _, n := range node.Namespaces {
+		got := readOf[n.PID]
+		c := containerOf[n.PID]
+		c.Name = got.name
+		n.Command, n.Container = got.comm, c.String()
+	}
+	shmOf := func(pid int) *ipc.Place { return readOf[pid].dir }
 	// The host's namespace first, then by namespace, each's containers by
 	// name, those of no container last.
 	slices.SortStableFunc(node.Rows, func(a, b *show.Row) int {
@@ -241,17 +289,15 @@ func (p *plan) prove(node *show.Node, h host, shmOf func(int) *ipc.Place, sigs *
 			}
 		}
 	}
-	// One probe for each place the kinds tried can tell apart; its
-	// result, or why it could not be made, at its index.
+	// One probe for each place the kinds tried can tell apart, at its
+	// index.
 	type place struct {
 		ipc     string
 		shm     ipc.Place
 		unknown int
 	}
 	index := map[place]int{}
-	var results []*run.Result
-	var todo []*run.Plan
-	var at []int // the index of each of todo
+	var targets []run.Target
 	probeOf := make([]int, len(node.Rows))
 	for i, r := range node.Rows {
 		task := cmp.Or(r.TID, r.PID)
@@ -268,26 +314,17 @@ func (p *plan) prove(node *show.Node, h host, shmOf func(int) *ipc.Place, sigs *
 		}
 		j, ok := index[pl]
 		if !ok {
-			j = len(results)
+			j = len(targets)
 			index[pl] = j
-			pp, err := probePlan(&base, task)
-			if err != nil {
-				results = append(results, &run.Result{Where: &run.Where{}, Exchange: true, Err: err})
-			} else {
-				results = append(results, nil)
-				todo, at = append(todo, p.ownNames(pp, j)), append(at, j)
-			}
+			targets = append(targets, func() (*ns.Handle, error) { return probeTarget(r, byShm) })
 		}
 		probeOf[i] = j
 	}
-	var sig unix.Signal
-	for k, r := range run.ProbeAll(todo, sigs, p.workers()) {
-		results[at[k]] = r
-		todo[k].Target.Close()
-		if r != nil && r.Signal != 0 {
-			sig = r.Signal
-		}
+	var plans []*run.Plan
+	for w := range p.workers() {
+		plans = append(plans, p.ownNames(&base, w))
 	}
+	results, sig := run.ProbeAll(plans, targets, sigs)
 	for i, r := range node.Rows {
 		r.Probe = results[probeOf[i]]
 	}
@@ -302,19 +339,37 @@ func (p *plan) prove(node *show.Node, h host, shmOf func(int) *ipc.Place, sigs *
 	return sig
 }
 
-// ownNames gives probe j's objects names of their own, where probes run at
-// once: the default would be taken by one, and each other ask who has it.
-func (p *plan) ownNames(pp *run.Plan, j int) *run.Plan {
+// ownNames is base with names of its own for worker w's objects, where
+// workers run at once: the default would be taken by one, and each other
+// ask who has it.
+func (p *plan) ownNames(base *run.Plan, w int) *run.Plan {
+	pp := *base
 	if p.fixedName {
-		return pp
+		return &pp
 	}
 	pp.Objects = slices.Clone(pp.Objects)
 	for k := range pp.Objects {
 		if pp.Objects[k].Kind.ByName {
-			pp.Objects[k].Name = fmt.Sprintf("%s.%d.%d", pp.Objects[k].Name, os.Getpid(), j)
+			pp.Objects[k].Name = fmt.Sprintf("%s.%d.%d", pp.Objects[k].Name, os.Getpid(), w)
 		}
 	}
-	return pp
+	return &pp
+}
+
+// probeTarget opens the IPC namespace of the row's process (or thread),
+// where --scan --probe proves it, and with shm its root, where its
+// /dev/shm is looked up.
+func probeTarget(r *show.Row, shm bool) (*ns.Handle, error) {
+	h, err := ns.OpenTask("--probe", r.PID, r.TID, r.Command)
+	if err == nil && shm {
+		if err = h.OpenRoot("--probe"); err != nil {
+			h.Close()
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
 }
 
 // workers is how many probes run at once: one per CPU invoke_ns may use,

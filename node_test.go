@@ -6,11 +6,16 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"invoke_ns/internal/ipc"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // shmOwnSleeper starts sleep in an IPC and a mount namespace of its own,
@@ -140,6 +145,110 @@ func TestScanEvery(t *testing.T) {
 		s.cmd.Process.Signal(syscall.SIGINT)
 		if r := s.wait(); r.code != 128+int(syscall.SIGINT) {
 			t.Errorf("exit %d after SIGINT\n%s", r.code, r.stderr)
+		}
+	})
+}
+
+// stuckFS mounts on dir a filesystem that never answers: FUSE, with no
+// server reading /dev/fuse, so that each lookup in it waits without end,
+// as in a container whose FUSE server has stopped. The mount goes, and
+// the waits with it, when the test ends.
+func stuckFS(t *testing.T, dir string) {
+	t.Helper()
+	fuse, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatalf("a filesystem that never answers needs FUSE: %v", err)
+	}
+	opts := fmt.Sprintf("fd=%d,rootmode=40000,user_id=0,group_id=0", fuse.Fd())
+	if err := unix.Mount("stuck", dir, "fuse", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+		fuse.Close()
+		t.Fatalf("mounting FUSE on %s: %v", dir, err)
+	}
+	t.Cleanup(func() {
+		// Closing the server's end ends every wait on the mount.
+		fuse.Close()
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmounting %s: %v", dir, err)
+		}
+	})
+}
+
+// A probe held up where nothing bounds the wait, in the /dev/shm of a
+// process whose root has a filesystem there that never answers, is given
+// up after -t: that namespace times out on pshm, after its queue was
+// proved blocked; the others are proved as ever, and nothing is left.
+func TestScanProbeHeldUp(t *testing.T) {
+	needRoot(t, "mounting FUSE and joining other IPC namespaces")
+	busybox := tool(t, "busybox")
+	root := t.TempDir()
+	for _, d := range []string{"bin", "dev/shm"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyFile(t, busybox, filepath.Join(root, "bin", "busybox"))
+	if err := os.Symlink("busybox", filepath.Join(root, "bin", "sleep")); err != nil {
+		t.Fatal(err)
+	}
+	stuckFS(t, filepath.Join(root, ipc.ShmDir))
+	cmd := command(t, tool(t, "unshare"), "--ipc", tool(t, "chroot"), root, "/bin/sleep", "600")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	held := cmd.Process.Pid
+	waitForCommand(t, held, "sleep")
+	waitForNamespace(t, held, "ipc")
+
+	self := strconv.Itoa(os.Getpid())
+	t.Run("-t", func(t *testing.T) {
+		r := invoke(t, "", "--scan", "--probe", "-k", "mq,pshm", "-t", "1s", "--json", "--from", self)
+		var scan jsonScan
+		if err := json.Unmarshal([]byte(r.stdout), &scan); err != nil || r.code != exitOK {
+			t.Fatalf("exit %d, %v:\n%s\nstderr:\n%s", r.code, err, r.stdout, r.stderr)
+		}
+		if r.elapsed < time.Second {
+			t.Errorf("ended after %v, before -t 1s: the probe was not held up", r.elapsed)
+		}
+		var heldUp, own *jsonScanned
+		for _, s := range scan.Namespaces {
+			if s.PID == held {
+				heldUp = s
+			}
+			if s.Own {
+				own = s
+			}
+		}
+		switch {
+		case heldUp == nil:
+			t.Errorf("the held-up namespace, of process %d, is not listed:\n%s", held, r.stdout)
+		case heldUp.Verdict == nil || *heldUp.Verdict != "timeout" || heldUp.SharesIPC == nil || *heldUp.SharesIPC ||
+			heldUp.SharesDevShm != nil:
+			t.Errorf("held up: want timeout, proved not sharing the IPC namespace, /dev/shm unknown: %+v", heldUp)
+		}
+		if own == nil || own.Verdict == nil || *own.Verdict != "delivered" {
+			t.Errorf("the suite's own namespace, probed beside it: want delivered, got %+v", own)
+		}
+	})
+	t.Run("a signal meanwhile", func(t *testing.T) {
+		s := start(t, "--scan", "--probe", "-k", "mq,pshm", "--json", "--from", self)
+		pid := s.cmd.Process.Pid
+		waitUntil(t, "a probe held up in FUSE", func() bool {
+			waits, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", pid))
+			for _, w := range waits {
+				if b, err := os.ReadFile(w); err == nil && strings.HasPrefix(string(b), "fuse_") {
+					return true
+				}
+			}
+			return false
+		})
+		s.cmd.Process.Signal(syscall.SIGINT)
+		r := s.wait()
+		var scan jsonScan
+		if err := json.Unmarshal([]byte(r.stdout), &scan); err != nil || r.code != 128+int(syscall.SIGINT) ||
+			scan.ExitStatus != r.code {
+			t.Errorf("exit %d after SIGINT, want %d, and it in the JSON: %v\n%s\nstderr:\n%s",
+				r.code, 128+int(syscall.SIGINT), err, r.stdout, r.stderr)
 		}
 	})
 }

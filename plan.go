@@ -7,7 +7,6 @@ package main
 import (
 	"os"
 	"slices"
-	"strconv"
 	"time"
 
 	"invoke_ns/internal/ipc"
@@ -93,25 +92,6 @@ func runPlan(cfg *config, stdout *os.File, inherited []int) (*run.Plan, error) {
 		}
 	}
 	return p, nil
-}
-
-// probePlan is plan with the child in the IPC namespace of task, where
-// --scan --probe proves it; nil, and the error, where that cannot be
-// opened.
-func probePlan(plan *run.Plan, task int) (*run.Plan, error) {
-	h, err := ns.Open("--probe", strconv.Itoa(task))
-	if err == nil && slices.ContainsFunc(plan.Objects, func(o ipc.Object) bool { return o.Kind.InDevShm }) {
-		err = h.OpenRoot("--probe")
-	}
-	if err != nil {
-		if h != nil {
-			h.Close()
-		}
-		return nil, err
-	}
-	p := *plan
-	p.Target, p.Verbose, p.Stdout = h, 0, nil
-	return &p, nil
 }
 
 // asked are the namespaces other than IPC that the options ask for.

@@ -9,8 +9,9 @@ package engine
 
 import (
 	"fmt"
-	"os"
 	"strings"
+
+	"invoke_ns/internal/procfs"
 )
 
 // Container is a container a process belongs to.
@@ -64,7 +65,7 @@ const hexDigits = "0123456789abcdef"
 // Of is the container process pid belongs to, by its cgroup path; the
 // zero Container where none is named.
 func Of(pid int) Container {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	b, err := procfs.Read(fmt.Sprintf("/proc/%d/cgroup", pid))
 	if err != nil {
 		return Container{}
 	}

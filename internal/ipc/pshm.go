@@ -290,16 +290,18 @@ type Place struct{ Dev, Ino uint64 }
 // ShmDirIn is the /dev/shm of root, as root resolves it. Two processes
 // share a /dev/shm exactly when theirs are at one Place: the device alone
 // would take a bind mount of a folder of the host's /dev/shm for the
-// host's own.
+// host's own. Its device and inode are what the kernel holds already
+// (AT_STATX_DONT_SYNC): a filesystem that does not answer (FUSE, NFS)
+// would hold up a stat(2) of it without end.
 func ShmDirIn(root *os.File) (Place, error) {
 	dir, _, err := shmDirOf(root)
 	if err != nil {
 		return Place{}, err
 	}
 	defer unix.Close(dir)
-	var st unix.Stat_t
-	if err := unix.Fstat(dir, &st); err != nil {
+	var st unix.Statx_t
+	if err := unix.Statx(dir, "", unix.AT_EMPTY_PATH|unix.AT_STATX_DONT_SYNC, unix.STATX_INO, &st); err != nil {
 		return Place{}, err
 	}
-	return Place{st.Dev, st.Ino}, nil
+	return Place{unix.Mkdev(st.Dev_major, st.Dev_minor), st.Ino}, nil
 }

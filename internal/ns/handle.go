@@ -1,6 +1,7 @@
-// handle.go: IPC namespaces that already exist (--target, --from): that
-// of a running process or thread, or a namespace file, which a thread
-// joins with setns(2) instead of making one of its own.
+// handle.go: IPC namespaces that already exist (--target, --from, the
+// probes of --scan): that of a running process or thread, or a namespace
+// file, which a thread joins with setns(2) instead of making one of its
+// own.
 //
 // A process cannot change its user namespace once it has threads, but one
 // thread can change its IPC namespace, and a child forked from that thread
@@ -19,7 +20,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -56,25 +57,85 @@ func Open(opt, spec string) (*Handle, error) {
 		h.PID, h.TGID, h.Path = pid, Tgid(pid), fmt.Sprintf("/proc/%d/ns/ipc", pid)
 		h.Comm = Comm(h.TGID)
 	}
-	fd, err := unix.Open(h.Path, unix.O_PATH|unix.O_CLOEXEC, 0)
-	switch {
-	case errors.Is(err, unix.ENOENT) && h.PID > 0 && Ended(h.PID):
-		return nil, fmt.Errorf("%s %d: %s has ended, and its parent has not yet reaped it — "+
-			"give a process that runs", opt, h.PID, h.About())
-	case errors.Is(err, unix.ENOENT) && h.PID > 0:
-		return nil, fmt.Errorf("%s %d: no such process — check the PID (ps -p %d)", opt, h.PID, h.PID)
-	case (errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)) && h.PID > 0 && hostRoot() && !hasCap(unix.CAP_SYS_PTRACE):
-		return nil, fmt.Errorf("%s %d: %s: %w — root without CAP_SYS_PTRACE (in a container, say) cannot read "+
-			"another process's namespaces: give it CAP_SYS_PTRACE", opt, h.PID, h.About(), err)
-	case (errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)) && h.PID > 0 && hostRoot():
-		return nil, fmt.Errorf("%s %d: %s refuses even root, with CAP_SYS_PTRACE (a security module's rule), so its "+
-			"namespaces cannot be read — give another process in the same IPC namespace", opt, h.PID, h.About())
-	case errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM):
-		return nil, fmt.Errorf("%s %s: %w — reading another user's namespaces needs root or CAP_SYS_PTRACE: "+
-			"run as root", opt, spec, err)
-	case err != nil:
+	return h.open(opt, spec)
+}
+
+// OpenTask is Open of the IPC namespace of process tgid, or of its thread
+// tid where that is not 0, whose command is comm: as --scan found them, so
+// that nothing is read again. /proc/PID/ns/ipc is the kernel's, and an
+// IPC namespace, so it is opened at once, without Open's checks.
+func OpenTask(opt string, tgid, tid int, comm string) (*Handle, error) {
+	h := &Handle{PID: tgid, TGID: tgid, Comm: comm}
+	if tid != 0 {
+		h.PID = tid
+	}
+	h.Path = fmt.Sprintf("/proc/%d/ns/ipc", h.PID)
+	spec := strconv.Itoa(h.PID)
+	fd, err := unix.Open(h.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, h.openError(opt, spec, err)
+	}
+	h.file = os.NewFile(uintptr(fd), h.Path)
+	return h.identify(opt, spec)
+}
+
+// identify gives the handle, open, its identity, and says whether it is
+// invoke_ns's own.
+func (h *Handle) identify(opt, spec string) (*Handle, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(h.file.Fd()), &st); err != nil {
+		h.file.Close()
 		return nil, fmt.Errorf("%s %s: %w", opt, spec, err)
 	}
+	h.ID = fmt.Sprintf("ipc:[%d]", st.Ino)
+	own := ownIPC()
+	h.Same = own != nil && own.Dev == st.Dev && own.Ino == st.Ino
+	return h, nil
+}
+
+// ownIPC is what stat(2) says of invoke_ns's own IPC namespace, read once.
+var ownIPC = sync.OnceValue(func() *unix.Stat_t {
+	var st unix.Stat_t
+	if unix.Stat("/proc/self/ns/ipc", &st) != nil {
+		return nil
+	}
+	return &st
+})
+
+// open opens h.Path, as option opt gives it in spec.
+func (h *Handle) open(opt, spec string) (*Handle, error) {
+	fd, err := unix.Open(h.Path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, h.openError(opt, spec, err)
+	}
+	return h.check(opt, spec, fd)
+}
+
+// openError says why the namespace file could not be opened, and what to
+// do.
+func (h *Handle) openError(opt, spec string, err error) error {
+	switch {
+	case errors.Is(err, unix.ENOENT) && h.PID > 0 && Ended(h.PID):
+		return fmt.Errorf("%s %d: %s has ended, and its parent has not yet reaped it — "+
+			"give a process that runs", opt, h.PID, h.About())
+	case errors.Is(err, unix.ENOENT) && h.PID > 0:
+		return fmt.Errorf("%s %d: no such process — check the PID (ps -p %d)", opt, h.PID, h.PID)
+	case (errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)) && h.PID > 0 && hostRoot() && !hasCap(unix.CAP_SYS_PTRACE):
+		return fmt.Errorf("%s %d: %s: %w — root without CAP_SYS_PTRACE (in a container, say) cannot read "+
+			"another process's namespaces: give it CAP_SYS_PTRACE", opt, h.PID, h.About(), err)
+	case (errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)) && h.PID > 0 && hostRoot():
+		return fmt.Errorf("%s %d: %s refuses even root, with CAP_SYS_PTRACE (a security module's rule), so its "+
+			"namespaces cannot be read — give another process in the same IPC namespace", opt, h.PID, h.About())
+	case errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM):
+		return fmt.Errorf("%s %s: %w — reading another user's namespaces needs root or CAP_SYS_PTRACE: "+
+			"run as root", opt, spec, err)
+	}
+	return fmt.Errorf("%s %s: %w", opt, spec, err)
+}
+
+// check makes a handle of fd, opened O_PATH, if it is a namespace file of
+// an IPC namespace.
+func (h *Handle) check(opt, spec string, fd int) (*Handle, error) {
 	var fs unix.Statfs_t
 	ferr := unix.Fstatfs(fd, &fs)
 	if ferr == nil && fs.Type == unix.NSFS_MAGIC {
@@ -94,13 +155,7 @@ func Open(opt, spec string) (*Handle, error) {
 		return nil, fmt.Errorf("%s %s: not an IPC namespace file — give a PID, "+
 			"or a file such as /proc/PID/ns/ipc", opt, spec)
 	}
-	h.ID = fileID("ipc", h.file)
-	if own, err := os.Stat("/proc/self/ns/ipc"); err == nil {
-		if fi, err := h.file.Stat(); err == nil {
-			h.Same = os.SameFile(own, fi)
-		}
-	}
-	return h, nil
+	return h.identify(opt, spec)
 }
 
 // OpenRoot opens the root directory of the handle's process, as the
@@ -130,28 +185,28 @@ func (h *Handle) Close() {
 	}
 }
 
-// fileID is a namespace file's identity as /proc/PID/ns shows it.
-func fileID(name string, f *os.File) string {
-	fi, err := f.Stat()
-	if err != nil {
-		return "unknown"
-	}
-	return fmt.Sprintf("%s:[%d]", name, fi.Sys().(*syscall.Stat_t).Ino)
-}
-
 // Owner is the identity of the user namespace that owns the namespace.
 func (h *Handle) Owner() string {
-	var fd int
-	var err error
-	if rc, cerr := h.file.SyscallConn(); cerr == nil {
-		rc.Control(func(nsfd uintptr) { fd, err = unix.IoctlRetInt(int(nsfd), nsGetUserns) })
+	owner := "unknown"
+	if rc, err := h.file.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) { owner = ownerOf(int(fd)) })
 	}
+	return owner
+}
+
+// ownerOf is the identity of the user namespace that owns the namespace
+// open at fd, "unknown" where the kernel does not say.
+func ownerOf(fd int) string {
+	user, err := unix.IoctlRetInt(fd, nsGetUserns)
 	if err != nil {
 		return "unknown"
 	}
-	f := os.NewFile(uintptr(fd), "user namespace")
-	defer f.Close()
-	return fileID("user", f)
+	defer unix.Close(user)
+	var st unix.Stat_t
+	if unix.Fstat(user, &st) != nil {
+		return "unknown"
+	}
+	return fmt.Sprintf("user:[%d]", st.Ino)
 }
 
 // About names the handle in a sentence: "process 4242 (nginx)", "thread
@@ -172,6 +227,13 @@ func (h *Handle) Join() error {
 	if h.Same {
 		return nil
 	}
+	return h.Enter()
+}
+
+// Enter is Join for a thread that may be in another namespace than its
+// process (one that goes from namespace to namespace): it enters the
+// caller's own too.
+func (h *Handle) Enter() error {
 	var err error
 	rc, cerr := h.file.SyscallConn()
 	if cerr != nil {

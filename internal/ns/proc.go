@@ -5,6 +5,7 @@ package ns
 
 import (
 	"fmt"
+	"invoke_ns/internal/procfs"
 	"os"
 	"strconv"
 	"strings"
@@ -14,7 +15,7 @@ import (
 
 // Comm is a process's command name, or "?".
 func Comm(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	b, err := procfs.Read(fmt.Sprintf("/proc/%d/comm", pid))
 	if err != nil {
 		return "?"
 	}
@@ -24,7 +25,7 @@ func Comm(pid int) string {
 // Tgid is the process that task pid is a thread of, pid itself for a
 // process (or where that cannot be read).
 func Tgid(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	b, err := procfs.Read(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return pid
 	}
@@ -41,7 +42,7 @@ func Tgid(pid int) int {
 // Ended says whether process pid has ended but is not yet reaped: a
 // zombie, whose namespaces are gone.
 func Ended(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	b, err := procfs.Read(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return false
 	}
@@ -90,7 +91,7 @@ const pfKthread = 0x00200000
 // whatever the caller's; 0 where this PID namespace shows no kernel
 // thread there (a container without the host's PIDs).
 func Host() int {
-	b, err := os.ReadFile("/proc/2/stat")
+	b, err := procfs.Read("/proc/2/stat")
 	if err != nil {
 		return 0
 	}

@@ -132,6 +132,23 @@ type Report struct {
 	CreateErrno unix.Errno `json:"create_errno,omitempty"`
 }
 
+// Unreached is the report on a lookup that failed: what has the name or
+// key is not the parent's (ipc.ErrNotOurs), or why nothing could be had.
+func Unreached(err error) Report {
+	if errors.Is(err, ipc.ErrNotOurs) {
+		return Report{Tried: NotOurs}
+	}
+	return Report{Tried: OpenFailed, Errno: ipc.ErrnoOf(err), ShmDir: errors.As(err, new(*ipc.ShmDirError))}
+}
+
+// Sending is the report on a send through what was found: sent, or why not.
+func Sending(err error) Report {
+	if err != nil {
+		return Report{Tried: SendFailed, Errno: ipc.ErrnoOf(err)}
+	}
+	return Report{Tried: Sent}
+}
+
 // AcksWanted is how many acks the child reads when it reports on n
 // objects: one after each report, so that what it says next comes after
 // the parent's verdict, but none after the last if it has nothing more to

@@ -155,7 +155,7 @@ type Spawn struct {
 	// new one; and the root it is given, where Join has one open.
 	Join *ns.Handle
 	// ThreadsEnd says that a thread of this run may end: one that joins
-	// another namespace (--target, --from, --probe) is thrown away with its
+	// another namespace (--target, --from) is thrown away with its
 	// goroutine.
 	ThreadsEnd bool
 }
@@ -368,9 +368,6 @@ func (c *Child) Release(s *Setup) error {
 	c.listen(len(s.Objects))
 	return nil
 }
-
-// Released says whether the child has been let go.
-func (c *Child) Released() bool { return c.released }
 
 // listen reads the child's reports, at most n, onto c.Reports, and closes
 // it and c.Silent once the child's end of the handshake has closed: it

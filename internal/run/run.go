@@ -1,6 +1,7 @@
 // Package run is the parent's side of invoke_ns: one run of the exchange
-// (Single), two or three side by side (Compare), and the proof of a
-// namespace that exists (Probe). A run starts the child, makes the
+// (Single), two or three side by side (Compare), and the proof of many
+// namespaces that exist (ProbeAll), whose sender is a thread of
+// invoke_ns's own, not a child. A run starts the child, makes the
 // objects, decides what the exchange through each came to, as a value
 // (Exchange), waits for the child and removes the objects, on every path.
 // It words nothing: what it does and decides, as it happens, it tells an

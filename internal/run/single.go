@@ -8,10 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"invoke_ns/internal/ipc"
@@ -38,47 +35,6 @@ func Single(plan *Plan, obs Observer) *Result {
 	return p.single()
 }
 
-// Probe is the run of --scan --probe in the namespace of target, with
-// its signals caught already: quiet, with its own message.
-func Probe(plan *Plan, sigs *Signals) *Result {
-	msg := fmt.Sprintf("a probe from invoke_ns %d", os.Getpid())
-	p := &parent{plan: plan, obs: Silent{}, sigs: sigs}
-	var stop func()
-	p.targetGone, stop = ns.Watch(plan.Target.PID)
-	defer stop()
-	where := &Where{Target: plan.Target, From: plan.From, NewMount: plan.New.Has(unix.CLONE_NEWNS)}
-	return p.runOnce(where, &msg, false, true, time.Now())
-}
-
-// ProbeAll runs Probe for each plan, up to workers at once, each result
-// at its plan's place; a signal lets no more start, and those that did
-// not are nil.
-func ProbeAll(plans []*Plan, sigs *Signals, workers int) []*Result {
-	results := make([]*Result, len(plans))
-	next := make(chan int)
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	for range max(workers, 1) {
-		wg.Go(func() {
-			for i := range next {
-				if stop.Load() {
-					continue
-				}
-				results[i] = Probe(plans[i], sigs)
-				if results[i].Signal != 0 {
-					stop.Store(true)
-				}
-			}
-		})
-	}
-	for i := range plans {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return results
-}
-
 func (p *parent) single() *Result {
 	start := time.Now()
 	p.obs.Began()
@@ -93,7 +49,7 @@ func (p *parent) single() *Result {
 		defer stop()
 		p.obs.Opened("target", p.plan.Target)
 	}
-	r := p.runOnce(where, nil, false, false, start)
+	r := p.runOnce(where, start)
 	if r.Signal == 0 {
 		if byIPC, shm := r.Shares(false), r.Shares(true); byIPC != nil && shm != nil {
 			p.obs.Summed(where, byIPC, shm)
@@ -106,18 +62,14 @@ func (p *parent) single() *Result {
 // runOnce is one run: it starts the child, which waits at the checkpoint
 // meanwhile, makes the objects, runs the exchange through each, waits for
 // the child, and removes the objects again, on every path.
-func (p *parent) runOnce(where *Where, msg *string, tryCreate, quiet bool, start time.Time) *Result {
+func (p *parent) runOnce(where *Where, start time.Time) *Result {
 	r := &Result{Where: where, Exchange: p.plan.Exchange}
 	// The child starts first: its runtime starts while the parent gets
 	// ready, and it waits at the checkpoint until the objects exist. The
 	// child joins the target, or with --from and -i no the namespace of
 	// --from, where the parent's objects are.
 	join := p.plan.join(where)
-	stdout := p.plan.Stdout
-	if quiet {
-		stdout = nil
-	}
-	c, err := p.plan.start(where, stdout, join)
+	c, err := p.plan.start(where, p.plan.Stdout, join)
 	p.sigs.Ready()
 	names := p.plan.shown()
 	if p.plan.IDs {
@@ -142,7 +94,7 @@ func (p *parent) runOnce(where *Where, msg *string, tryCreate, quiet bool, start
 	if where.NewIPC && ipc.HasSysV(r.Objects) {
 		p.obs.SysVCounts(ipc.SysVCounts())
 	}
-	p.drive(c, r, p.plan.setup(where, join, r.Objects, msg, tryCreate, quiet), objs, names, start)
+	p.drive(c, r, p.plan.setup(where, join, r.Objects, nil, false, false), objs, names, start)
 	if err := p.removeAll(r.Objects, objs); err != nil && r.Err == nil {
 		r.Err = err
 	}
