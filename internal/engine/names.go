@@ -60,8 +60,10 @@ func (n *Namer) Name(c Container, pid int) string {
 	return ""
 }
 
-// docker asks Docker's API for its running containers, as `docker ps`
-// lists them.
+// docker asks Docker's API for its containers' names, as `docker ps`
+// shows them: every container's (all=1), since a container's first process
+// runs before Docker counts it as running, and a scan at that moment (a
+// node agent's first, of its own container) would miss its name.
 func (n *Namer) docker() {
 	sock := dockerSocket
 	if host, ok := strings.CutPrefix(os.Getenv("DOCKER_HOST"), "unix://"); ok {
@@ -76,7 +78,7 @@ func (n *Namer) docker() {
 		defer f.Close()
 		sock = fmt.Sprintf("/proc/self/fd/%d", f.Fd())
 	}
-	body, err := get(sock, "/containers/json")
+	body, err := get(sock, "/containers/json?all=1")
 	if err != nil {
 		return
 	}

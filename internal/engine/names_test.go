@@ -111,11 +111,17 @@ func TestGet(t *testing.T) {
 			http.NotFound(w, r)
 			return
 		}
+		// As Docker answers for a container whose first process runs,
+		// and which it does not count as running yet.
+		if r.URL.Query().Get("all") != "1" {
+			fmt.Fprint(w, `[]`)
+			return
+		}
 		fmt.Fprint(w, `[{"Id":"abc","Names":["/web"]}]`)
 	})}
 	go srv.Serve(l)
 	defer srv.Close()
-	body, err := get(sock, "/containers/json")
+	body, err := get(sock, "/containers/json?all=1")
 	if err != nil || string(body) != `[{"Id":"abc","Names":["/web"]}]` {
 		t.Errorf("get: %q, %v", body, err)
 	}
@@ -125,7 +131,8 @@ func TestGet(t *testing.T) {
 	if _, err := get(filepath.Join(t.TempDir(), "none.sock"), "/containers/json"); err == nil {
 		t.Error("no socket, no error")
 	}
-	// The Namer takes names from it, without the slash.
+	// The Namer takes names from it, without the slash, of every
+	// container, running or not yet.
 	t.Setenv("DOCKER_HOST", "unix://"+sock)
 	if n := NewNamer(nil); n.Name(Container{Engine: "docker", ID: "abc"}, 0) != "web" {
 		t.Errorf("names: %v", n.byID)
