@@ -178,7 +178,7 @@ func stuckFS(t *testing.T, dir string) {
 // up after -t: that namespace times out on pshm, after its queue was
 // proved blocked; the others are proved as ever, and nothing is left.
 func TestScanProbeHeldUp(t *testing.T) {
-	needRoot(t, "mounting FUSE and joining other IPC namespaces")
+	needRealRoot(t, "mounting FUSE (/dev/fuse is the host root's)")
 	busybox := tool(t, "busybox")
 	root := t.TempDir()
 	for _, d := range []string{"bin", "dev/shm"} {
