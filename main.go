@@ -498,8 +498,9 @@ Options:
   -n, --net                new network namespace (only lo)
   -U, --user               new user namespace with your uid and gid mapped to
                            root, so that no privilege is needed
-  -t, --timeout DURATION   how long the parent waits for the message
-                           (default 60s; 30 means seconds; 500ms, 2m)
+  -t, --timeout DURATION   how long the parent waits for the message, or
+                           a probe may take (default 60s; 30 means seconds;
+                           500ms, 2m)
   -k, --kind KIND          the object the message goes through: mq, the POSIX
                            queue (default); msg, sem or shm, the System V
                            message queue, semaphore set or shared memory;

@@ -67,7 +67,9 @@ func ProbeAll(plans []*Plan, targets []Target, sigs *Signals) ([]*Result, unix.S
 	for _, plan := range plans[:min(len(plans), len(targets))] {
 		start(plan)
 	}
-	tick := time.NewTicker(max(plans[0].Timeout/4, time.Millisecond))
+	// A held-up probe is seen within a second of its timeout, or a
+	// quarter of it, well inside Grace.
+	tick := time.NewTicker(max(min(plans[0].Timeout/4, time.Second), time.Millisecond))
 	defer tick.Stop()
 	var sig unix.Signal
 	for len(running) > 0 {
