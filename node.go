@@ -168,68 +168,9 @@ func (p *plan) collect(sigs *run.Signals) (*show.Node, unix.Signal, error) {
 	// and each namespace's its command, its container's name and its
 	// /dev/shm.
 	workers := runtime.GOMAXPROCS(0)
-	var pids []int
-	for _, f := range found {
-		pids = append(pids, f.PIDs...)
-	}
-	containers := make([]engine.Container, len(pids))
-	fanout.Each(len(pids), workers, func(_, i int) { containers[i] = engine.Of(pids[i]) })
-	containerOf := map[int]engine.Container{}
-	for i, pid := range pids {
-		containerOf[pid] = containers[i]
-	}
-	seen := map[engine.Container]bool{}
-	for _, f := range found {
-		n := &show.Namespace{IPC: f.ID, UserNS: f.Owner, Processes: len(f.PIDs), PID: f.PID, TID: f.TID,
-			Own: f.Own, Host: f.ID == h.ipc}
-		node.Namespaces = append(node.Namespaces, n)
-		loose := false // a process of no container is in it
-		for _, pid := range f.PIDs {
-			c := containerOf[pid]
-			if c.Engine == "" {
-				loose = true
-			} else if !seen[c] {
-				seen[c] = true
-				node.Rows = append(node.Rows, &show.Row{Container: c, Namespace: n, PID: pid, HostIPC: n.Host})
-			}
-		}
-		if loose {
-			node.Rows = append(node.Rows, &show.Row{Namespace: n, PID: f.PID, TID: f.TID, HostIPC: n.Host})
-		}
-	}
-	namer := <-namers
-	type read struct {
-		pid  int
-		shm  bool // its /dev/shm is wanted
-		comm string
-		name string
-		dir  *ipc.Place
-	}
-	var reads []*read
-	readOf := map[int]*read{}
-	want := func(pid int, shm bool) {
-		if readOf[pid] == nil {
-			readOf[pid] = &read{pid: pid}
-			reads = append(reads, readOf[pid])
-		}
-		readOf[pid].shm = readOf[pid].shm || shm
-	}
-	for _, r := range node.Rows {
-		want(r.PID, true)
-	}
-	for _, n := range node.Namespaces {
-		want(n.PID, false)
-	}
-	fanout.Each(len(reads), workers, func(_, i int) {
-		r := reads[i]
-		r.comm = ns.Comm(r.pid)
-		if c := containerOf[r.pid]; c.Engine != "" {
-			r.name = namer.Name(c, r.pid)
-		}
-		if r.shm {
-			r.dir = shmDir(r.pid)
-		}
-	})
+	containerOf := containersOf(found, workers)
+	node.Namespaces, node.Rows = rowsOf(found, containerOf, h.ipc)
+	readOf := readAll(node, containerOf, <-namers, workers)
 	onHost := func(dir *ipc.Place) *bool {
 		if dir == nil || h.shm == nil {
 			return nil
@@ -258,6 +199,91 @@ func (p *plan) collect(sigs *run.Signals) (*show.Node, unix.Signal, error) {
 		return node, 0, nil
 	}
 	return node, p.prove(node, h, shmOf, sigs), nil
+}
+
+// containersOf is the container each process of the namespaces found
+// belongs to, read by workers at once.
+func containersOf(found []*ns.Found, workers int) map[int]engine.Container {
+	var pids []int
+	for _, f := range found {
+		pids = append(pids, f.PIDs...)
+	}
+	containers := make([]engine.Container, len(pids))
+	fanout.Each(len(pids), workers, func(_, i int) { containers[i] = engine.Of(pids[i]) })
+	of := map[int]engine.Container{}
+	for i, pid := range pids {
+		of[pid] = containers[i]
+	}
+	return of
+}
+
+// rowsOf is a namespace for each found, and a row for each container, in
+// the first namespace it is found in, and for each namespace that a
+// process of no container is in; hostIPC is the host's namespace.
+func rowsOf(found []*ns.Found, containerOf map[int]engine.Container, hostIPC string) ([]*show.Namespace, []*show.Row) {
+	var namespaces []*show.Namespace
+	var rows []*show.Row
+	seen := map[engine.Container]bool{}
+	for _, f := range found {
+		n := &show.Namespace{IPC: f.ID, UserNS: f.Owner, Processes: len(f.PIDs), PID: f.PID, TID: f.TID,
+			Own: f.Own, Host: f.ID == hostIPC}
+		namespaces = append(namespaces, n)
+		loose := false // a process of no container is in it
+		for _, pid := range f.PIDs {
+			c := containerOf[pid]
+			if c.Engine == "" {
+				loose = true
+			} else if !seen[c] {
+				seen[c] = true
+				rows = append(rows, &show.Row{Container: c, Namespace: n, PID: pid, HostIPC: n.Host})
+			}
+		}
+		if loose {
+			rows = append(rows, &show.Row{Namespace: n, PID: f.PID, TID: f.TID, HostIPC: n.Host})
+		}
+	}
+	return namespaces, rows
+}
+
+// procRead is what is read of one process of a row or a namespace.
+type procRead struct {
+	pid  int
+	shm  bool // its /dev/shm is wanted (a row's)
+	comm string
+	name string     // its container's, as the engine names it
+	dir  *ipc.Place // its /dev/shm
+}
+
+// readAll reads, by workers at once, the command and container's name of
+// each process of the node's rows and namespaces, and the /dev/shm of
+// each row's.
+func readAll(node *show.Node, containerOf map[int]engine.Container, namer *engine.Namer, workers int) map[int]*procRead {
+	var reads []*procRead
+	readOf := map[int]*procRead{}
+	want := func(pid int, shm bool) {
+		if readOf[pid] == nil {
+			readOf[pid] = &procRead{pid: pid}
+			reads = append(reads, readOf[pid])
+		}
+		readOf[pid].shm = readOf[pid].shm || shm
+	}
+	for _, r := range node.Rows {
+		want(r.PID, true)
+	}
+	for _, n := range node.Namespaces {
+		want(n.PID, false)
+	}
+	fanout.Each(len(reads), workers, func(_, i int) {
+		r := reads[i]
+		r.comm = ns.Comm(r.pid)
+		if c := containerOf[r.pid]; c.Engine != "" {
+			r.name = namer.Name(c, r.pid)
+		}
+		if r.shm {
+			r.dir = shmDir(r.pid)
+		}
+	})
+	return readOf
 }
 
 // cmpBool orders false before true.
