@@ -19,7 +19,6 @@
 package run
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -47,12 +46,13 @@ type Target func() (*ns.Handle, error)
 // targets it left are nil. Each result's Where.Target is closed by then,
 // and only names the namespace.
 func ProbeAll(plans []*Plan, targets []Target, sigs *Signals) ([]*Result, unix.Signal) {
-	// Every worker ever started says once that it has ended, to a
-	// ProbeAll that may have returned.
 	if len(targets) == 0 || len(plans) == 0 {
 		return nil, 0
 	}
+	// Every worker ever started says once that it has ended, to a
+	// ProbeAll that may have returned.
 	ps := &probes{targets: targets, results: make([]*Result, len(targets)),
+		msg:   fmt.Appendf(nil, "a probe from invoke_ns %d\x00", os.Getpid()),
 		ended: make(chan *prober, len(plans)+len(targets))}
 	failed := errors.New("no probe could be made")
 	running := map[*prober]bool{}
@@ -110,6 +110,7 @@ func ProbeAll(plans []*Plan, targets []Target, sigs *Signals) ([]*Result, unix.S
 // probes is one ProbeAll: the targets, and what their probes came to.
 type probes struct {
 	targets []Target
+	msg     []byte // what each probe sends, NUL ended
 	results []*Result
 	next    atomic.Int64 // the next target to take
 	stop    atomic.Bool  // a signal came: no more are taken
@@ -124,7 +125,6 @@ type prober struct {
 	objs    []ipc.Receiver // from any thread (through From)
 	home    []ipc.Receiver // the same, from a thread in From
 	objects []ipc.Object   // as made: names, keys, identities
-	msg     []byte
 	// mu is held while the worker uses its objects, and to give it up;
 	// gone says it was given up, and touches nothing more.
 	mu   sync.Mutex
@@ -155,7 +155,6 @@ func (ps *probes) start(plan *Plan, sigs *Signals) (*prober, error) {
 		}
 		w.home = append(w.home, o)
 	}
-	w.msg = fmt.Appendf(nil, "a probe from invoke_ns %d\x00", os.Getpid())
 	go w.run()
 	return w, nil
 }
@@ -275,7 +274,7 @@ func (w *prober) prove(target Target) (r *Result, home bool) {
 		if w.gone.Load() {
 			break
 		}
-		w.reports[i] = reach(t, h.Root, w.msg)
+		w.reports[i] = reach(t, h.Root, w.probes.msg)
 		w.tried.Store(int64(i + 1))
 	}
 	if away {
@@ -324,10 +323,7 @@ func (w *prober) verdicts(r *Result, reports []reexec.Report, objs []ipc.Receive
 			r.Err = err
 			return
 		default:
-			x.Verdict, x.Arrived = Delivered, true
-			if t.Kind.CarriesText {
-				x.Message = bytes.TrimSuffix(buf[:n], []byte{0})
-			}
+			x.arrived(buf[:n])
 		}
 	}
 }

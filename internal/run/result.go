@@ -4,6 +4,7 @@
 package run
 
 import (
+	"bytes"
 	"fmt"
 	"syscall"
 	"time"
@@ -74,6 +75,15 @@ type Exchange struct {
 	// AtPrompt says that the child was at its prompt when the verdict
 	// came: its line is still to be ended.
 	AtPrompt bool
+}
+
+// arrived marks the exchange delivered, with the text that came (the C
+// string's NUL taken off; a semaphore's signal carries none).
+func (x *Exchange) arrived(msg []byte) {
+	x.Verdict, x.Arrived = Delivered, true
+	if x.Object.Kind.CarriesText {
+		x.Message = bytes.TrimSuffix(msg, []byte{0})
+	}
 }
 
 // Result is how one run ended: the objects as made (their names and keys

@@ -5,7 +5,6 @@
 package run
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -335,10 +334,7 @@ func (p *parent) delivery(x *Exchange, m received, c *reexec.Child) (*Exchange, 
 		x.Verdict, x.WaitErr = TimedOut, m.err
 		return x, waited{}
 	}
-	x.Verdict, x.Arrived = Delivered, true
-	if x.Object.Kind.CarriesText {
-		x.Message = bytes.TrimSuffix(m.msg, []byte{0})
-	}
+	x.arrived(m.msg)
 	return x, waited{reported: reported, read: true}
 }
 
