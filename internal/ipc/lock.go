@@ -16,10 +16,9 @@ package ipc
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -120,7 +119,11 @@ type Lock struct{ fd int }
 
 // LockName is the abstract socket's name for t in the calling thread's
 // IPC namespace: a hash, so that a name of any length the kernel takes
-// fits the 107 bytes of a socket's.
+// fits the 107 bytes of a socket's. Not a cryptographic one: anyone may
+// bind any name, so a lock's name proves nothing whatever the hash, and
+// two objects that shared one would only each find the other's run
+// holding it. crypto/sha256 would bring Go's whole FIPS 140 module into
+// the binary (BENCHMARKS.md).
 func LockName(o Object) string {
 	// The thread's own: with --from, not the process's.
 	ns, _ := os.Readlink("/proc/thread-self/ns/ipc")
@@ -133,8 +136,9 @@ func LockName(o Object) string {
 	if o.Kind.ByName {
 		what = fmt.Sprintf("%s/%s/%s", ns, o.Kind.Name, o.Name)
 	}
-	sum := sha256.Sum256([]byte(what))
-	return "@invoke_ns/" + hex.EncodeToString(sum[:])
+	h := fnv.New128a()
+	h.Write([]byte(what))
+	return fmt.Sprintf("@invoke_ns/%x", h.Sum(nil))
 }
 
 // Take takes the lock of o, or says who holds it: a live run, or a
