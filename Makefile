@@ -79,13 +79,15 @@ bench:
 	@if [ ! -x /usr/bin/time ]; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; fi
 	$(GO) build -trimpath -ldflags='-s -w -X main.version=$(VERSION)' -o bench/invoke_ns .
+	$(GO) build -trimpath -ldflags='-s -w -X main.version=$(VERSION)' -tags benchphase -o bench/invoke_ns-phases .
 	$(GO) build -trimpath -ldflags='-s -w' -o bench/floor/floor ./bench/floor
-	$(GO) run ./bench -bin ./bench/invoke_ns -floor ./bench/floor/floor
+	$(GO) run ./bench -bin ./bench/invoke_ns -phases ./bench/invoke_ns-phases -floor ./bench/floor/floor
 
 clean:
-	rm -f invoke_ns bench/invoke_ns bench/floor/floor
+	rm -f invoke_ns bench/invoke_ns bench/invoke_ns-phases bench/floor/floor
 	$(GO) clean -testcache
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l lists: $$out" >&2; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags benchphase .

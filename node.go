@@ -350,7 +350,9 @@ func (p *plan) prove(node *show.Node, h host, shmOf func(int) *ipc.Place, sigs *
 	for w := range p.workers() {
 		plans = append(plans, p.ownNames(&base, w))
 	}
+	began := time.Now()
 	results, sig := run.ProbeAll(plans, targets, sigs)
+	phaseTook("the probes", began)
 	for i, r := range node.Rows {
 		r.Probe = results[probeOf[i]]
 	}
