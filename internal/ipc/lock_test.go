@@ -3,6 +3,8 @@ package ipc
 import (
 	"fmt"
 	"os"
+	"runtime"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -38,5 +40,47 @@ func TestLockPeerWaitsForListen(t *testing.T) {
 	}
 	if pauses != 1 {
 		t.Errorf("lockPeer asked again %d times, want once: it was refused once", pauses)
+	}
+}
+
+// A lock's name is the same for the same object, and tells apart objects
+// that differ in kind, name, key or IPC namespace; and the longest name
+// the kernel takes (NAME_MAX) still gives one that fits an abstract
+// socket's 107 bytes.
+func TestLockName(t *testing.T) {
+	objects := []Object{
+		{Kind: Msg, Key: 1}, {Kind: Msg, Key: 2}, {Kind: Sem, Key: 1}, {Kind: Shm, Key: 1},
+		{Kind: Pshm, Name: "/a"}, {Kind: Pshm, Name: "/b"}, {Kind: Pshm, Name: "/" + strings.Repeat("n", 254)},
+	}
+	named := map[string]Object{}
+	for _, o := range objects {
+		name := LockName(o)
+		if again := LockName(o); again != name {
+			t.Errorf("%v: %q, then %q", o, name, again)
+		}
+		if len(name) > 107 {
+			t.Errorf("%v: %q is %d bytes, over 107", o, name, len(name))
+		}
+		if other, ok := named[name]; ok {
+			t.Errorf("%v and %v both %q", other, o, name)
+		}
+		named[name] = o
+	}
+	// The same key in another IPC namespace, on a thread that is thrown
+	// away after.
+	o := Object{Kind: Msg, Key: 1}
+	done := make(chan error)
+	var inOther string
+	go func() {
+		runtime.LockOSThread()
+		err := unix.Unshare(unix.CLONE_NEWIPC)
+		inOther = LockName(o)
+		done <- err
+	}()
+	if err := <-done; err != nil {
+		t.Fatalf("a new IPC namespace: %v", err)
+	}
+	if inOther == LockName(o) {
+		t.Errorf("%v: %q in two IPC namespaces", o, inOther)
 	}
 }
