@@ -90,4 +90,4 @@ clean:
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l lists: $$out" >&2; exit 1; fi
 	$(GO) vet ./...
-	$(GO) vet -tags benchphase .
+	$(GO) vet -tags benchphase ./internal/node

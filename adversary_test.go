@@ -300,7 +300,11 @@ func TestThreadNamespace(t *testing.T) {
 		t.Errorf("the thread's namespace %s, probed through thread %d, blocked: not in\n%s", id, tid, r.stdout)
 	}
 	r = invoke(t, "", "--scan")
-	if !strings.Contains(r.stdout, fmt.Sprintf("(thread %d)", tid)) {
+	named := false
+	for _, row := range scanTable(r.stdout) {
+		named = named || row["PID"] == strconv.Itoa(pid) && strings.HasSuffix(row["COMMAND"], fmt.Sprintf(" (thread %d)", tid))
+	}
+	if !named {
 		t.Errorf("--scan does not name thread %d:\n%s", tid, r.stdout)
 	}
 }

@@ -9,6 +9,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -334,35 +335,35 @@ func TestScan(t *testing.T) {
 	if hostID != self {
 		t.Fatalf("the container without an IPC namespace is in %s, not the suite's %s", hostID, self)
 	}
-	// IPC PID COMMAND CONTAINER HOST-IPC HOST-SHM [VERDICT], by IPC
-	// namespace: runc's cgroup path names no engine, so each namespace is
-	// one line.
-	table := func(r result, columns int) map[string][]string {
+	// The rows by IPC namespace: runc's cgroup path names no engine, so
+	// each namespace is one row. Every line within 80 columns.
+	table := func(r result) map[string]map[string]string {
 		t.Helper()
-		rows := map[string][]string{}
 		for _, l := range strings.Split(r.stdout, "\n") {
 			if len([]rune(l)) > term.Columns {
 				t.Errorf("%d columns: %q", len([]rune(l)), l)
 			}
-			if f := strings.Fields(l); len(f) == columns {
-				rows[f[0]] = f
-			}
+		}
+		rows := map[string]map[string]string{}
+		for _, row := range scanTable(r.stdout) {
+			rows[row["IPC"]] = row
 		}
 		return rows
 	}
 	// Held against the host's namespaces, PID 2's, not the suite's.
 	r := invoke(t, "", "--scan")
-	rows := table(r, 6)
-	want := []string{idNumber(id), strconv.Itoa(own), "sleep", "-", "no", "no"}
-	if f := rows[idNumber(id)]; r.code != exitOK || !slices.Equal(f, want) {
+	rows := table(r)
+	want := map[string]string{"IPC": idNumber(id), "NPROCS": "1", "PID": strconv.Itoa(own), "COMMAND": "sleep",
+		"CONTAINER": "-", "HOST IPC": "no", "HOST SHM": "no"}
+	if f := rows[idNumber(id)]; r.code != exitOK || !maps.Equal(f, want) {
 		t.Errorf("exit %d, the container's line %q, want %q:\n%s", r.code, f, want, r.stdout)
 	}
-	if f := rows[idNumber(self)]; f == nil || f[4] != "no" {
+	if f := rows[idNumber(self)]; f == nil || f["HOST IPC"] != "no" {
 		t.Errorf("the suite's namespace %q is the host's:\n%s", f, r.stdout)
 	}
 	hostNS, _ := os.Readlink("/proc/2/ns/ipc")
-	if f := rows[idNumber(hostNS)]; f == nil || f[1] != "2" || f[2] != "kthreadd" || f[4] != "yes" || f[5] != "yes" {
-		t.Errorf("the host's line (PID 2) %q:\n%s", f, r.stdout)
+	if f := rows[idNumber(hostNS)]; f == nil || f["HOST IPC"] != "yes" || f["HOST SHM"] != "yes" {
+		t.Errorf("the host's line %q:\n%s", f, r.stdout)
 	}
 	if !strings.Contains(r.stdout, "\nSharing the host's IPC namespace: ") || !strings.Contains(r.stdout, "\nSharing the host's /dev/shm: ") {
 		t.Errorf("no summary:\n%s", r.stdout)
@@ -370,11 +371,11 @@ func TestScan(t *testing.T) {
 	// Proved against the suite's own, where its objects belong: the
 	// container in it shares it, the other is blocked.
 	r = invoke(t, "", "--scan", "--probe", "--from", strconv.Itoa(os.Getpid()), "-q", testQueue(t))
-	rows = table(r, 7)
-	if f := rows[idNumber(self)]; r.code != exitOK || f == nil || f[4] != "yes" || f[6] != "delivered" {
+	rows = table(r)
+	if f := rows[idNumber(self)]; r.code != exitOK || f == nil || f["SAME IPC"] != "yes" || f["VERDICT"] != "delivered" {
 		t.Errorf("exit %d, the suite's namespace %q:\n%s\n%s", r.code, f, r.stdout, r.stderr)
 	}
-	if f := rows[idNumber(id)]; f == nil || f[4] != "no" || f[6] != "blocked" {
+	if f := rows[idNumber(id)]; f == nil || f["SAME IPC"] != "no" || f["VERDICT"] != "blocked" {
 		t.Errorf("the container's namespace %q:\n%s", f, r.stdout)
 	}
 	if !strings.Contains(r.stdout, "\nSharing the IPC namespace of process "+strconv.Itoa(os.Getpid())+" ") || !strings.Contains(r.stdout, "SAME IPC") {
@@ -456,6 +457,46 @@ func TestScanProbeAsUser(t *testing.T) {
 	if len(scan.Namespaces) == 0 || !scan.Namespaces[0].Own {
 		t.Errorf("its own namespace is not listed first:\n%s", r.stdout)
 	}
+}
+
+// scanTable reads the table of --scan: a row a container or namespace,
+// each cell by its column's title, the lines of a cell the table broke
+// joined with a space.
+func scanTable(out string) []map[string]string {
+	lines := strings.Split(out, "\n")
+	head := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "IPC ") })
+	if head < 0 {
+		return nil
+	}
+	var titles []string
+	var starts []int
+	for _, title := range []string{"IPC", "NPROCS", "PID", "COMMAND", "CONTAINER", "HOST IPC", "HOST SHM",
+		"SAME IPC", "SAME SHM", "VERDICT"} {
+		if i := strings.Index(lines[head], title); i >= 0 {
+			titles, starts = append(titles, title), append(starts, i)
+		}
+	}
+	var rows []map[string]string
+	for _, l := range lines[head+1:] {
+		if strings.TrimSpace(l) == "" {
+			break
+		}
+		fresh := strings.TrimSpace(l[:min(len(l), starts[1])]) != ""
+		if fresh {
+			rows = append(rows, map[string]string{})
+		}
+		row := rows[len(rows)-1]
+		for c, title := range titles {
+			from, to := starts[c], len(l)
+			if c+1 < len(starts) {
+				to = min(starts[c+1], len(l))
+			}
+			if from < len(l) {
+				row[title] = strings.TrimSpace(row[title] + " " + strings.TrimSpace(l[from:to]))
+			}
+		}
+	}
+	return rows
 }
 
 // idNumber is the number of a namespace's identity, as --scan shows it:

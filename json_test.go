@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The objects of --json, as docs/json.md describes them: the tests read
@@ -72,11 +73,14 @@ type (
 	}
 	jsonScan struct {
 		Node       string           `json:"node"`
+		Time       string           `json:"time"`
+		DurationMS float64          `json:"duration_ms"`
 		HostSeen   bool             `json:"host_seen"`
 		From       *jsonNamespace   `json:"from"`
 		Containers []*jsonContainer `json:"containers"`
 		Namespaces []*jsonScanned   `json:"namespaces"`
 		Unreadable int              `json:"unreadable"`
+		Leftovers  []*jsonLeftover  `json:"leftovers"`
 		ExitStatus int              `json:"exit_status"`
 		Error      string           `json:"error"`
 	}
@@ -85,10 +89,18 @@ type (
 		ID               string            `json:"id"`
 		Name             string            `json:"name"`
 		PID              int               `json:"pid"`
+		Processes        int               `json:"processes"`
 		IPC              string            `json:"ipc"`
 		SharesHostIPC    *bool             `json:"shares_host_ipc"`
 		SharesHostDevShm *bool             `json:"shares_host_dev_shm"`
 		Verdicts         map[string]string `json:"verdicts"`
+		Why              string            `json:"why"`
+	}
+	jsonLeftover struct {
+		Kind    string `json:"kind"`
+		Name    string `json:"name"`
+		Key     *int32 `json:"key"`
+		Removal string `json:"removal"`
 	}
 	jsonScanned struct {
 		IPC          string  `json:"ipc"`
@@ -103,6 +115,7 @@ type (
 		Verdict      *string `json:"verdict"`
 		SharesIPC    *bool   `json:"shares_ipc_namespace"`
 		SharesDevShm *bool   `json:"shares_dev_shm"`
+		Why          string  `json:"why"`
 	}
 )
 
@@ -290,13 +303,25 @@ func TestJSON(t *testing.T) {
 		if got.From == nil || got.From.PID != os.Getpid() {
 			t.Errorf("from: %+v", got.From)
 		}
+		if when, err := time.Parse(time.RFC3339, got.Time); err != nil || time.Since(when) > runLimit ||
+			!strings.HasSuffix(got.Time, "Z") || got.DurationMS <= 0 {
+			t.Errorf("time %q (%v), duration_ms %v", got.Time, err, got.DurationMS)
+		}
 	})
 	seen["error"] = true // only on failures; checked below
 	// Only for a thread: TestThreadNamespace checks them; and only where
 	// an engine runs containers: TestDocker checks them.
 	seen["target.tid"], seen["from.tid"], seen["namespaces[].tid"] = true, true, true
-	for _, f := range []string{"engine", "id", "name", "pid", "ipc", "shares_host_ipc", "shares_host_dev_shm", "verdicts"} {
+	for _, f := range []string{"engine", "id", "name", "pid", "processes", "ipc", "shares_host_ipc", "shares_host_dev_shm",
+		"verdicts", "why"} {
 		seen["containers[]."+f] = true
+	}
+	// Only where a probe proved nothing: TestInterferenceIsNeverIsolation
+	// checks it; and only where an earlier scan left something:
+	// TestProbeLeftoversNamed checks them.
+	seen["namespaces[].why"] = true
+	for _, f := range []string{"leftovers", "leftovers[].kind", "leftovers[].name", "leftovers[].key", "leftovers[].removal"} {
+		seen[f] = true
 	}
 	for f := range seen {
 		if !documented[f] {

@@ -11,12 +11,14 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -25,12 +27,14 @@ import (
 	"unicode/utf8"
 
 	"invoke_ns/internal/ipc"
+	"invoke_ns/internal/node"
 	"invoke_ns/internal/reexec"
 	"invoke_ns/internal/run"
 	"invoke_ns/internal/show"
 	"invoke_ns/internal/term"
 
 	"github.com/pborman/getopt/v2"
+	"golang.org/x/sys/unix"
 )
 
 // defaultQueue is the article's queue, and the name of every object found
@@ -77,6 +81,11 @@ func main() {
 		complain(err.Error())
 		os.Exit(exitFailure)
 	case l != nil:
+		// The child does one thing after another: one P, whatever
+		// GOMAXPROCS the user gave (the parent sets 1 where none).
+		if runtime.GOMAXPROCS(0) > 1 {
+			runtime.GOMAXPROCS(1)
+		}
 		err := runChild(l)
 		if err != nil && err.Error() != "" {
 			complain("child: " + err.Error())
@@ -109,12 +118,25 @@ func main() {
 }
 
 // runParent checks the limits, plans the run once, and carries it out.
+// The runtime gets no more Ps than a run uses, or than the limits leave
+// room for the workers of a scan.
 func runParent(cfg *config) (int, string) {
 	inherited, open := reexec.OpenFDs()
-	if err := reexec.CheckLimits(open); err != nil {
+	procs := reexec.RunProcs
+	if cfg.Scan {
+		procs = min(runtime.GOMAXPROCS(0), reexec.ScanProcs)
+	}
+	workers, err := reexec.CheckLimits(open, procs)
+	if err != nil {
 		return errStatus(err), err.Error()
 	}
-	p, err := makePlan(cfg, inherited)
+	if cfg.Scan {
+		procs = workers
+	}
+	if runtime.GOMAXPROCS(0) > procs {
+		runtime.GOMAXPROCS(procs)
+	}
+	p, err := makePlan(cfg, inherited, workers)
 	if err != nil && p.json == nil {
 		return errStatus(err), err.Error()
 	}
@@ -123,9 +145,11 @@ func runParent(cfg *config) (int, string) {
 
 // carryOut runs the plan as it says (one run, --compare or --scan), shows
 // what it came to, and gives the exit status and the error to print. A
-// plan that failed (err) is shown as a run that did.
+// plan that failed (err) is shown as a run that did. A reader of the
+// transcript that goes away ends the run as SIGPIPE would.
 func (p *plan) carryOut(err error) (int, string) {
-	out := &term.Transcript{W: p.out}
+	sigs := run.Catch()
+	out := &term.Transcript{W: p.out, Broken: func() { sigs.Raise(unix.SIGPIPE) }}
 	obs := &show.Transcript{Out: out, Stderr: os.Stderr, Verbose: p.run.Verbose, Prog: p.run.Prog}
 	var status int
 	var msg string
@@ -138,26 +162,36 @@ func (p *plan) carryOut(err error) (int, string) {
 		r := &run.Result{Where: &run.Where{}, Exchange: p.run.Exchange, Err: err}
 		status, msg = exitStatus(r), failure(0, err)
 		status, msg = p.writeJSON(show.RunRecord(p.json, r, status, msg), status, msg)
-	case p.scan:
-		status, msg = p.scanNode(out)
+	case p.node != nil:
+		status, msg = p.scanNode(out, sigs)
 	case p.compare:
-		status, msg = p.compareRuns(out, obs)
+		status, msg = p.compareRuns(out, obs, sigs)
 	default:
-		r := run.Single(p.run, obs)
+		r := run.Single(p.run, obs, sigs)
 		status, msg = exitStatus(r), failure(r.Signal, r.Err)
 		if p.json != nil {
 			status, msg = p.writeJSON(show.RunRecord(p.json, r, status, msg), status, msg)
 		}
 	}
 	if out.Err != nil && msg == "" && status < 128 {
-		err := hint(fmt.Errorf("writing the transcript: %w", out.Err), "check where it goes")
-		return errStatus(err), err.Error()
+		return written(out.Err, "writing the transcript", "check where it goes")
 	}
 	return status, msg
 }
 
+// written is the status and error of output that could not be written:
+// a reader that has gone (EPIPE) ends invoke_ns quietly, as SIGPIPE ends
+// a command in a pipeline (128+13); anything else is a failure.
+func written(err error, what, todo string) (int, string) {
+	if errors.Is(err, unix.EPIPE) {
+		return 128 + int(unix.SIGPIPE), ""
+	}
+	err = hint(fmt.Errorf("%s: %w", what, err), todo)
+	return errStatus(err), err.Error()
+}
+
 // compareRuns runs --compare, and shows its table, or its JSON.
-func (p *plan) compareRuns(out io.Writer, obs *show.Transcript) (int, string) {
+func (p *plan) compareRuns(out io.Writer, obs *show.Transcript, sigs *run.Signals) (int, string) {
 	quiet := p.run.Verbose == 0
 	var o run.Observer = obs
 	if quiet {
@@ -167,7 +201,7 @@ func (p *plan) compareRuns(out io.Writer, obs *show.Transcript) (int, string) {
 		Read: func() ([]byte, error) { return term.Prompt(os.Stdin, out, comparePrompt, ipc.MessageMax) },
 		Cut:  func() { io.WriteString(out, "\n") },
 	}
-	c := run.Compare(p.run, o, ask, quiet)
+	c := run.Compare(p.run, o, ask, quiet, sigs)
 	if errors.As(c.Err, new(*run.ErrNoMessage)) {
 		c.Err = &codeError{exitNoMessage, hint(c.Err, fmt.Sprintf("give one line of at most %d bytes", ipc.MessageMax))}
 	}
@@ -194,22 +228,64 @@ func (p *plan) writeJSONLine(v any, status int, msg string) (int, string) {
 	if err == nil {
 		_, err = os.Stdout.Write(append(b, '\n'))
 	}
-	if err != nil && msg == "" && status < 128 {
-		err = hint(fmt.Errorf("writing the --json object: %w", err), "check where standard output goes")
-		return errStatus(err), err.Error()
+	if err != nil && status < 128 {
+		return written(err, "writing the --json object", "check where standard output goes")
 	}
 	return status, msg
 }
 
 // writeJSON writes the --json object on standard output. The object is
 // what the run produces: if it cannot be written, the run failed,
-// whatever its verdict; only an error of its own goes before that.
+// whatever its verdict; only a signal goes before that.
 func (p *plan) writeJSON(v any, status int, msg string) (int, string) {
-	if err := show.Write(os.Stdout, v); err != nil && msg == "" && status < 128 {
-		err = hint(fmt.Errorf("writing the --json object: %w", err), "check where standard output goes")
-		return errStatus(err), err.Error()
+	if err := show.Write(os.Stdout, v); err != nil && status < 128 {
+		return written(err, "writing the --json object", "check where standard output goes")
 	}
 	return status, msg
+}
+
+// scanNode runs --scan: once, or with --every each period until a
+// signal, or until the reader of its reports has gone; each report a
+// JSON line with --json.
+func (p *plan) scanNode(out io.Writer, sigs *run.Signals) (int, string) {
+	sigs.Ready()
+	for report := 0; ; report++ {
+		n, sig, err := node.Collect(p.node, sigs)
+		if err != nil {
+			return errStatus(err), err.Error()
+		}
+		status, msg := 0, ""
+		if sig != 0 {
+			status, msg = 128+int(sig), failure(sig, nil)
+		}
+		switch {
+		case p.json != nil && p.every > 0:
+			status, msg = p.writeJSONLine(show.ScanJSON(n, status, msg), status, msg)
+		case p.json != nil:
+			return p.writeJSON(show.ScanJSON(n, status, msg), status, msg)
+		default:
+			// One write for the report: a line at a time would cost a
+			// system call for each row of a node's hundreds.
+			var b bytes.Buffer
+			if report > 0 {
+				fmt.Fprintf(&b, "\n%s\n", n.Time.UTC().Format(time.RFC3339))
+			}
+			show.Scan(&b, n, p.node.Probe != nil)
+			if _, err := out.Write(b.Bytes()); err != nil && status < 128 {
+				status, msg = written(err, "writing the report", "check where standard output goes")
+			}
+		}
+		if status != 0 || p.every == 0 {
+			return status, msg
+		}
+		// A signal between reports is how --every is meant to end: its
+		// status says so, and there is nothing to add.
+		select {
+		case s := <-sigs.C:
+			return 128 + int(s.(unix.Signal)), ""
+		case <-time.After(p.every):
+		}
+	}
 }
 
 // arg quotes what the user gave for a message, shortened so that the
@@ -539,21 +615,25 @@ Exit status:
   0  the message was delivered, or there was nothing to deliver
   1  some other failure
   2  a mistake on the command line
-  3  blocked: the child could not open the queue (or object), or what it
-     found there was not the parent's; with kinds on both sides of the
-     line (-k all), only when nothing got through
+  3  blocked: the child is in an IPC namespace (or /dev/shm) of its own,
+     where it found nothing of the parent's; with kinds on both sides of
+     the line (-k all), only when nothing got through
   4  timed out: no message arrived in time
   5  the child had no message to send (end of input, or too long)
   6  --compare: the runs did not show what each namespace isolates
      (delivered with -i no, blocked with -i yes; pshm delivered in both,
      or with -m blocked in both)
   7  taken: the child sent the message, and another process took it
+  8  interfered: the kernel says the child's namespace (or /dev/shm) is
+     the parent's, and the message did not cross, or another process
+     removed or replaced the objects: no verdict
   With a command: once the exchange is over (or without -i), the
   command's own status (127 not found, 126 not executable, 128+N
-  killed by signal N); statuses 3 to 5 and 7 come first.
+  killed by signal N); statuses 3 to 5, 7 and 8 come first.
   The child killed by signal N before it sent, or invoke_ns ended by
   signal N: 128+N. With -p, SIGTERM and SIGHUP go to the command, which
-  is killed if it has not ended 2 s later.
+  is killed if it has not ended 2 s later. A reader of the output that
+  goes away (| head): 141, quietly, as SIGPIPE would.
 `
 
 func usage(w io.Writer) { io.WriteString(w, usageText) }

@@ -45,6 +45,36 @@ var mqKind = &ipc.Kind{
 	Find:    func(o ipc.Object) (ipc.Claim, error) { return findQueue(o.Name) },
 	Hints:   queueHints,
 	Removal: func(o ipc.Object) string { return "invoke_ns -f" + queueOption(o.Name) + " -i no" },
+	Strays:  strayQueues,
+}
+
+// strayQueues lists the queues named o.Name, a dot, then more, in the
+// calling thread's IPC namespace, as the /dev/mqueue of o.Root (nil: the
+// caller's own) shows them. An mqueue mount shows the queues of the
+// namespace that mounted it, which may be another's: each is kept only
+// if the name, opened here, is the very queue listed. Where that shows
+// none (no /dev/mqueue, or another namespace's) and mount allows, an
+// mqueue filesystem of this namespace's is mounted on /dev for the
+// calling thread alone, in a mount namespace of its own, private, which
+// goes with the thread (mq_overview(7)).
+func strayQueues(o ipc.Object, mount bool) []string {
+	prefix := o.Name[1:] + "."
+	ours := func(name string, st *unix.Stat_t) bool {
+		q, err := OpenQueue(name, unix.O_RDONLY, ipc.Identity{Dev: st.Dev, Ino: st.Ino})
+		if err != nil {
+			return false
+		}
+		q.Close()
+		return true
+	}
+	if names := ipc.NamesIn(o.Root, "/dev/mqueue", prefix, ours); names != nil || !mount {
+		return names
+	}
+	if unix.Unshare(unix.CLONE_NEWNS) != nil || unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "") != nil ||
+		unix.Mount("mqueue", "/dev", "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "") != nil {
+		return nil
+	}
+	return ipc.NamesIn(nil, "/dev", prefix, ours)
 }
 
 // kinds are every kind of object, in the order -k all goes through them:
@@ -84,6 +114,9 @@ func queueOption(name string) string {
 // ownQueue is a Queue as the parent holds it, locked as this run's:
 // removing it unlinks its name, if the name is still its own.
 type ownQueue struct{ *Queue }
+
+// Owned says whether the name still names this queue.
+func (q ownQueue) Owned() bool { return q.IsNamed(q.Name()) }
 
 func (q ownQueue) Remove() error {
 	if !q.IsNamed(q.Name()) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"invoke_ns/internal/ipc"
+	"invoke_ns/internal/node"
 	"invoke_ns/internal/ns"
 	"invoke_ns/internal/run"
 	"invoke_ns/internal/show"
@@ -21,31 +22,33 @@ import (
 type plan struct {
 	run     *run.Plan
 	compare bool          // -c
-	scan    bool          // --scan
-	probe   bool          // --probe
+	node    *node.Plan    // --scan
 	every   time.Duration // --every: --scan again each period
-	// fixedName says that -q or --key names the one object of a run:
-	// probes that would each want it go one after another.
-	fixedName bool
-	out       *os.File      // the transcript: stdout, or stderr with --json
-	json      *show.Options // with --json: the options as it shows them
+	out     *os.File      // the transcript: stdout, or stderr with --json
+	json    *show.Options // with --json: the options as it shows them
 }
 
 // makePlan turns the options into the plan; inherited are the caller's
-// descriptors above 2. A plan that cannot be made is still returned, for
-// its --json object.
-func makePlan(cfg *config, inherited []int) (*plan, error) {
+// descriptors above 2, workers how many probes of a scan the limits
+// leave room for at once. A plan that cannot be made is still returned,
+// for its --json object.
+func makePlan(cfg *config, inherited []int, workers int) (*plan, error) {
 	out := os.Stdout
 	if cfg.JSON {
 		out = os.Stderr
 	}
-	pl := &plan{compare: cfg.Compare, scan: cfg.Scan, probe: cfg.Probe, every: cfg.Every,
-		fixedName: cfg.QueueGiven || cfg.Key != 0, out: out}
+	pl := &plan{compare: cfg.Compare, every: cfg.Every, out: out}
 	if cfg.JSON {
 		pl.json = jsonOptions(cfg)
 	}
 	var err error
 	pl.run, err = runPlan(cfg, out, inherited)
+	if cfg.Scan {
+		pl.node = &node.Plan{FixedName: cfg.QueueGiven || cfg.Key != 0, From: pl.run.From, Workers: workers}
+		if cfg.Probe {
+			pl.node.Probe = pl.run
+		}
+	}
 	return pl, err
 }
 

@@ -23,6 +23,11 @@ const (
 	exitNoMessage = 5 // the child had no message to send
 	exitExposed   = 6 // --compare: the runs did not show isolation
 	exitTaken     = 7 // the child sent, and another process took the message
+	// exitInterfered: where the kernel says the child's namespace (or
+	// /dev/shm) is the parent's, the message did not cross, or the
+	// objects were not the run's own any more: another process
+	// interfered, and there is no verdict.
+	exitInterfered = 8
 )
 
 // exitStatus is what a run came to, as a status. A signal that ended the
@@ -49,6 +54,8 @@ func exitStatus(r *run.Result) int {
 		return exitNoMessage
 	case run.Taken:
 		return exitTaken
+	case run.Interfered:
+		return exitInterfered
 	case run.ChildGone:
 		for _, x := range r.Exchanges {
 			if x.Child != nil && x.Child.Signaled() {
@@ -74,21 +81,19 @@ func comparedStatus(c *run.Compared) int {
 }
 
 // failure is the error a run ended with, as invoke_ns prints it: the
-// signal that interrupted it, or its error; "" for none.
+// signal that interrupted it, or its error; "" for none, and for a
+// reader of the output that has gone (SIGPIPE), which ends a command in
+// a pipeline quietly.
 func failure(sig unix.Signal, err error) string {
 	switch {
+	case sig == unix.SIGPIPE:
+		return ""
 	case sig != 0:
-		return fmt.Sprintf("interrupted by %s: the child was ended, and what invoke_ns created removed", unix.SignalName(sig))
+		return fmt.Sprintf("interrupted by %s: what invoke_ns started was ended, and what it created removed", unix.SignalName(sig))
 	case err != nil:
 		return err.Error()
 	}
 	return ""
-}
-
-// probesEnded is --scan --probe's failure when signal sig cut its probes
-// short.
-func probesEnded(sig unix.Signal) string {
-	return fmt.Sprintf("interrupted by %s: the probes were ended, and what they made removed", unix.SignalName(sig))
 }
 
 // waitStatus is a process's end as a shell gives it: its exit status, or
@@ -138,6 +143,8 @@ func errStatus(err error) int {
 		return exitUsage
 	case errors.As(err, new(*run.ErrNoMessage)):
 		return exitNoMessage
+	case errors.Is(err, run.ErrInterfered):
+		return exitInterfered
 	}
 	return exitFailure
 }

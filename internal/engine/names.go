@@ -8,14 +8,18 @@
 package engine
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"invoke_ns/internal/inroot"
 
 	"golang.org/x/sys/unix"
 )
@@ -78,72 +82,122 @@ func (n *Namer) docker() {
 		defer f.Close()
 		sock = fmt.Sprintf("/proc/self/fd/%d", f.Fd())
 	}
-	body, err := get(sock, "/containers/json?all=1")
-	if err != nil {
-		return
-	}
-	var list []struct {
-		ID    string   `json:"Id"`
-		Names []string `json:"Names"`
-	}
-	if json.Unmarshal(body, &list) != nil {
-		return
-	}
-	for _, c := range list {
-		if len(c.Names) > 0 {
-			n.byID[c.ID] = strings.TrimPrefix(c.Names[0], "/")
-		}
+	names := map[string]string{}
+	err := ask(sock, "/containers/json?all=1", time.Now().Add(apiDeadline), func(body *json.Decoder) error {
+		return eachElement(body, func(d *json.Decoder) error {
+			var c struct {
+				ID    string   `json:"Id"`
+				Names []string `json:"Names"`
+			}
+			if err := d.Decode(&c); err != nil {
+				return err
+			}
+			if len(c.Names) > 0 {
+				names[c.ID] = strings.TrimPrefix(c.Names[0], "/")
+			}
+			return nil
+		})
+	})
+	if err == nil {
+		maps.Copy(n.byID, names)
 	}
 }
 
-// apiTimeout bounds each step of a request to an engine's API.
-const apiTimeout = 2 * time.Second
+// An engine's answer is bounded as a whole: apiDeadline for connecting,
+// asking and reading it to its end, however slowly it trickles, and
+// answerMax for its size, read as it comes, never held whole, so that a
+// node agent's memory stays well under its limit (128 MiB in
+// deploy/kubernetes) whatever an engine's socket answers.
+const (
+	apiDeadline = 5 * time.Second
+	answerMax   = 16 << 20
+)
 
-// get asks an API on the unix socket sock for path, in HTTP/1.0, which
-// the server answers whole and then closes: a client of a few lines,
-// where net/http would double invoke_ns's size and the start of every
-// run, and of its child, which is the same binary.
-func get(sock, path string) ([]byte, error) {
+// errTooLong is an answer of more than answerMax bytes.
+var errTooLong = fmt.Errorf("an answer of more than %d MiB", answerMax>>20)
+
+// ask asks an API on the unix socket sock for path, in HTTP/1.0, which
+// the server answers whole and then closes, and hands the body of a 200
+// answer to read as it comes: a client of a few lines, where net/http
+// would double invoke_ns's size and the start of every run, and of its
+// child, which is the same binary.
+func ask(sock, path string, deadline time.Time, read func(*json.Decoder) error) error {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, err
+		return err
+	}
+	// A server whose backlog is full makes connect(2) wait: at most until
+	// the deadline (SO_SNDTIMEO bounds a unix socket's connect).
+	tv := unix.NsecToTimeval(max(time.Until(deadline), time.Millisecond).Nanoseconds())
+	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: sock}); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	// The rest in the runtime's poller, under the one deadline.
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return err
 	}
 	f := os.NewFile(uintptr(fd), sock)
 	defer f.Close()
-	// Connecting, writing and reading wait at most apiTimeout each.
-	tv := unix.NsecToTimeval(apiTimeout.Nanoseconds())
-	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
-	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: sock}); err != nil {
-		return nil, err
+	if err := f.SetDeadline(deadline); err != nil {
+		return err
 	}
-	if _, err := unix.Write(fd, []byte("GET "+path+" HTTP/1.0\r\nHost: engine\r\n\r\n")); err != nil {
-		return nil, err
+	if _, err := io.WriteString(f, "GET "+path+" HTTP/1.0\r\nHost: engine\r\n\r\n"); err != nil {
+		return err
 	}
-	var resp []byte
-	buf := make([]byte, 64<<10)
+	in := bufio.NewReader(&capped{r: f, left: answerMax})
+	status, err := in.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if fields := strings.Fields(status); len(fields) < 2 || fields[1] != "200" {
+		return fmt.Errorf("%s: %q", sock, strings.TrimSpace(status))
+	}
 	for {
-		n, err := unix.Read(fd, buf)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err != nil:
-			return nil, err
-		case n == 0:
-		case len(resp) > 64<<20:
-			return nil, fmt.Errorf("%s: an answer of over 64 MiB", sock)
-		default:
-			resp = append(resp, buf[:n]...)
-			continue
+		header, err := in.ReadString('\n')
+		if err != nil {
+			return err
 		}
-		break
+		if strings.TrimSpace(header) == "" {
+			break
+		}
 	}
-	head, body, ok := bytes.Cut(resp, []byte("\r\n\r\n"))
-	status, _, _ := bytes.Cut(head, []byte("\r\n"))
-	if fields := bytes.Fields(status); !ok || len(fields) < 2 || string(fields[1]) != "200" {
-		return nil, fmt.Errorf("%s: %q", sock, status)
+	return read(json.NewDecoder(in))
+}
+
+// capped reads from r, and fails once more than left bytes come.
+type capped struct {
+	r    io.Reader
+	left int
+}
+
+func (c *capped) Read(b []byte) (int, error) {
+	if c.left < 0 {
+		return 0, errTooLong
 	}
-	return body, nil
+	n, err := c.r.Read(b[:min(len(b), c.left+1)])
+	c.left -= n
+	if c.left < 0 {
+		return n, errTooLong
+	}
+	return n, err
+}
+
+// eachElement reads a JSON array, handing each element to one, as it
+// comes.
+func eachElement(d *json.Decoder, one func(*json.Decoder) error) error {
+	if t, err := d.Token(); err != nil || t != json.Delim('[') {
+		return fmt.Errorf("not a JSON array (%v)", err)
+	}
+	for d.More() {
+		if err := one(d); err != nil {
+			return err
+		}
+	}
+	_, err := d.Token()
+	return err
 }
 
 // kubernetes is "namespace/pod/container" for the Kubernetes container
@@ -199,20 +253,7 @@ func (n *Namer) subdirs(dir string) []string {
 // openIn opens path as root resolves it: a symbolic link in it, such as
 // /var/run, stays within root.
 func openIn(root *os.File, path string, flags int) (*os.File, error) {
-	if root == nil {
-		fd, err := unix.Open(path, flags|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return nil, err
-		}
-		return os.NewFile(uintptr(fd), path), nil
-	}
-	how := &unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC),
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
-	fd, err := unix.Openat2(int(root.Fd()), path, how)
-	if err != nil {
-		return nil, err
-	}
-	return os.NewFile(uintptr(fd), path), nil
+	return inroot.File(root, path, flags)
 }
 
 // kubernetesState is the name in runc's state of a container: its

@@ -1,14 +1,19 @@
 package engine
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A Kubernetes container is named by the annotations its runtime keeps,
@@ -98,37 +103,59 @@ func TestParentOf(t *testing.T) {
 	}
 }
 
-// get asks an API on a unix socket, as Docker's is asked: the body of a
-// 200 answer, an error for any other.
-func TestGet(t *testing.T) {
+// ask asks an API on a unix socket, as Docker's is asked: the body of a
+// 200 answer, read as JSON as it comes; an error for any other, for no
+// socket, and for an answer past answerMax.
+func TestAsk(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "api.sock")
 	l, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/containers/json" {
+		switch {
+		case r.URL.Path == "/big":
+			w.Write([]byte("["))
+			for range answerMax/31 + 1 {
+				w.Write([]byte(`{"Id":"0123456789","Names":[]},`))
+			}
+			w.Write([]byte(`{}]`))
+		case r.URL.Path != "/containers/json":
 			http.NotFound(w, r)
-			return
-		}
-		// As Docker answers for a container whose first process runs,
-		// and which it does not count as running yet.
-		if r.URL.Query().Get("all") != "1" {
+		case r.URL.Query().Get("all") != "1":
+			// As Docker answers for a container whose first process
+			// runs, and which it does not count as running yet.
 			fmt.Fprint(w, `[]`)
-			return
+		default:
+			fmt.Fprint(w, `[{"Id":"abc","Names":["/web"]}]`)
 		}
-		fmt.Fprint(w, `[{"Id":"abc","Names":["/web"]}]`)
 	})}
 	go srv.Serve(l)
 	defer srv.Close()
-	body, err := get(sock, "/containers/json?all=1")
-	if err != nil || string(body) != `[{"Id":"abc","Names":["/web"]}]` {
-		t.Errorf("get: %q, %v", body, err)
+	ids := func(path string) ([]string, error) {
+		var got []string
+		err := ask(sock, path, time.Now().Add(runLimit), func(d *json.Decoder) error {
+			return eachElement(d, func(d *json.Decoder) error {
+				var c struct {
+					ID string `json:"Id"`
+				}
+				err := d.Decode(&c)
+				got = append(got, c.ID)
+				return err
+			})
+		})
+		return got, err
 	}
-	if body, err := get(sock, "/nothing"); err == nil {
-		t.Errorf("a 404 gave %q", body)
+	if got, err := ids("/containers/json?all=1"); err != nil || !slices.Equal(got, []string{"abc"}) {
+		t.Errorf("ask: %q, %v", got, err)
 	}
-	if _, err := get(filepath.Join(t.TempDir(), "none.sock"), "/containers/json"); err == nil {
+	if got, err := ids("/nothing"); err == nil {
+		t.Errorf("a 404 gave %q", got)
+	}
+	if got, err := ids("/big"); !errors.Is(err, errTooLong) {
+		t.Errorf("an answer past %d bytes: %d elements, %v", answerMax, len(got), err)
+	}
+	if err := ask(filepath.Join(t.TempDir(), "none.sock"), "/", time.Now().Add(runLimit), nil); err == nil {
 		t.Error("no socket, no error")
 	}
 	// The Namer takes names from it, without the slash, of every
@@ -138,3 +165,54 @@ func TestGet(t *testing.T) {
 		t.Errorf("names: %v", n.byID)
 	}
 }
+
+// An answer that trickles, a byte at a time, is given up at the
+// deadline, not when it ends; so is a server that never answers.
+func TestAskDeadline(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		answer func(c net.Conn)
+	}{
+		{"a byte at a time", func(c net.Conn) {
+			for _, b := range []byte("HTTP/1.0 200 OK\r\n\r\n[" + strings.Repeat(`{"Id":"x"},`, 1000) + "{}]") {
+				if _, err := c.Write([]byte{b}); err != nil {
+					return
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}},
+		{"never", func(c net.Conn) { io.Copy(io.Discard, c) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sock := filepath.Join(t.TempDir(), "api.sock")
+			l, err := net.Listen("unix", sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			go func() {
+				for {
+					c, err := l.Accept()
+					if err != nil {
+						return
+					}
+					go func() { defer c.Close(); tt.answer(c) }()
+				}
+			}()
+			const deadline = 200 * time.Millisecond
+			began := time.Now()
+			err = ask(sock, "/", began.Add(deadline), func(d *json.Decoder) error {
+				return eachElement(d, func(d *json.Decoder) error { var v any; return d.Decode(&v) })
+			})
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Errorf("want the deadline exceeded, got %v", err)
+			}
+			if took := time.Since(began); took > deadline+runLimit/10 {
+				t.Errorf("ended %v after it began, past its deadline of %v", took, deadline)
+			}
+		})
+	}
+}
+
+// runLimit bounds what a test waits for.
+const runLimit = 30 * time.Second

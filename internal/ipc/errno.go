@@ -25,6 +25,25 @@ func Strerror(err error) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
+// ErrnoWords is perror(3)'s text for e and its name, and what to do
+// where the errno says: "Too many open files (EMFILE) — ...".
+func ErrnoWords(e unix.Errno) string {
+	s := fmt.Sprintf("%s (%s)", Strerror(e), unix.ErrnoName(e))
+	switch e {
+	case unix.EMFILE:
+		var rl unix.Rlimit
+		unix.Getrlimit(unix.RLIMIT_NOFILE, &rl)
+		return s + fmt.Sprintf(" — the limit on open files is reached (RLIMIT_NOFILE, ulimit -n: %d): raise it", rl.Cur)
+	case unix.ENFILE:
+		return s + " — the system's limit on open files is reached (fs.file-max): close some, or raise it"
+	case unix.EACCES, unix.EPERM:
+		return s + " — what has the name or key is another user's, or a security module refused the call"
+	case unix.ENOMEM:
+		return s + " — the kernel had no memory for it"
+	}
+	return s
+}
+
 // ErrnoOf returns the errno inside err, or 0.
 func ErrnoOf(err error) unix.Errno {
 	var errno unix.Errno
@@ -51,6 +70,10 @@ func sysvHints(err error, o Object) (string, bool) {
 
 // shmHints says what to do when making a file in /dev/shm fails.
 func shmHints(err error, _ Object) (string, bool) {
+	if ErrnoOf(err) == unix.ENOENT {
+		return "there is no " + ShmDir + " here: mount a tmpfs on it (mount -t tmpfs -o mode=1777 tmpfs " + ShmDir +
+			"), or leave pshm out of -k", true
+	}
 	if ErrnoOf(err) == unix.ENOSPC {
 		return "the filesystem on " + ShmDir + " is full (df " + ShmDir + "): remove what is not needed there, " +
 			"or make it larger", true

@@ -41,6 +41,10 @@ type Receiver interface {
 	// Identity is what the kernel says the object is, for the child to
 	// hold what it finds against.
 	Identity() (Identity, error)
+	// Owned says whether its name or key still names it, in the
+	// caller's IPC namespace (or /dev/shm): not removed, nor replaced
+	// by another process's. A verdict is taken only while it does.
+	Owned() bool
 }
 
 // Sender is the child's side: what it found by name or key.
@@ -127,6 +131,13 @@ type Kind struct {
 	Hints func(err error, o Object) (string, bool)
 	// Removal is the command that removes a leftover.
 	Removal func(o Object) string
+	// Strays lists, where o's kind lives (the calling thread's IPC
+	// namespace, and the /dev/shm or /dev/mqueue of o.Root), the names
+	// that a run or a probe takes beside o's (o.Name, a dot, then more:
+	// /ipc_namespace.PID, /ipc_namespace.PID.W), to name what they
+	// left; nil for a kind found by key. With mount, it may mount what
+	// it lists on the calling thread, which is thrown away after.
+	Strays func(o Object, mount bool) []string
 }
 
 // What is what goes through one: a message, or a semaphore's signal.

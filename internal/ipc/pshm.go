@@ -13,8 +13,13 @@ package ipc
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+
+	"invoke_ns/internal/inroot"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,6 +38,34 @@ var Pshm = &Kind{
 	Find:    findShm,
 	Hints:   shmHints,
 	Removal: func(o Object) string { return "rm " + ShmPath(ShmDir, o.Name) },
+	Strays: func(o Object, _ bool) []string {
+		return NamesIn(o.Root, ShmDir, o.Name[1:]+".", func(_ string, st *unix.Stat_t) bool {
+			return st.Mode&unix.S_IFMT == unix.S_IFREG
+		})
+	},
+}
+
+// NamesIn lists the names in dir, within root (nil: the caller's own),
+// that begin with prefix and that keep accepts, with what lstat(2) says
+// of each; each with a slash before it, as a POSIX queue or shared
+// memory object is named.
+func NamesIn(root *os.File, dir, prefix string, keep func(name string, st *unix.Stat_t) bool) []string {
+	fd, err := inroot.Open(root, dir, unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return nil
+	}
+	f := os.NewFile(uintptr(fd), dir)
+	defer f.Close()
+	all, _ := f.Readdirnames(-1)
+	var names []string
+	for _, n := range all {
+		var st unix.Stat_t
+		if strings.HasPrefix(n, prefix) && unix.Fstatat(fd, n, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && keep("/"+n, &st) {
+			names = append(names, "/"+n)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 // PosixShm is a POSIX shared memory object, open and mapped.
@@ -61,37 +94,41 @@ type ShmDirError struct{ err error }
 func (e *ShmDirError) Error() string { return e.err.Error() }
 func (e *ShmDirError) Unwrap() error { return e.err }
 
+// Nowhere says whether err is a /dev/shm that leads nowhere within
+// another process's root (it is missing, loops, or is no directory):
+// that process has none to share.
+func Nowhere(err error) bool {
+	var de *ShmDirError
+	return errors.As(err, &de) && (errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR))
+}
+
 // shmDirOf opens /dev/shm: the caller's own, with root nil, or as root
 // resolves it, every link on the way taken within root, as the process
 // whose root it is would take them. where names it for messages.
 func shmDirOf(root *os.File) (fd int, where string, err error) {
-	if root == nil {
-		fd, err = unix.Open(ShmDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		return fd, ShmDir, pshmErr("open", ShmDir, err)
+	fd, err = inroot.Open(root, ShmDir, unix.O_PATH|unix.O_DIRECTORY)
+	where = ShmDir
+	if root != nil {
+		where = root.Name() + ShmDir
+		if err != nil {
+			err = &ShmDirError{err}
+		}
 	}
-	where = root.Name() + ShmDir
-	how := &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	}
-	fd, err = unix.Openat2(int(root.Fd()), ShmDir, how)
-	if err != nil {
-		return -1, where, &ShmDirError{pshmErr("open", where, err)}
-	}
-	return fd, where, nil
+	return fd, where, err
 }
 
-// shmOpen opens name, read and write, in the /dev/shm of root (the
-// caller's own with root nil), with flags added, as shm_open(3) would:
-// the folder, the file, and its path for the words. O_NOFOLLOW: another
-// user's symbolic link is no way into a file.
-func shmOpen(root *os.File, name string, flags int, mode uint32) (dir, fd int, path string, err error) {
+// shmCreate makes name, read and write, in the /dev/shm of root (the
+// caller's own with root nil), as shm_open(3) with O_CREAT|O_EXCL would:
+// the folder, the file, and its path for the words. O_EXCL makes a new
+// file or fails, whatever has the name: a link, a FIFO or a device node
+// is never opened.
+func shmCreate(root *os.File, name string, mode uint32) (dir, fd int, path string, err error) {
 	dir, where, err := shmDirOf(root)
 	if err != nil {
 		return -1, -1, "", err
 	}
 	path = ShmPath(where, name)
-	fd, err = unix.Openat(dir, name[1:], unix.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC|flags, mode)
+	fd, err = unix.Openat(dir, name[1:], unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
 	if err != nil {
 		unix.Close(dir)
 		return -1, -1, path, pshmErr("shm_open", path, err)
@@ -106,7 +143,7 @@ func CreateShm(root *os.File, name string) (*PosixShm, error) {
 	if err := CheckName(name); err != nil {
 		return nil, pshmErr("shm_open", ShmPath(ShmDir, name), unix.EINVAL)
 	}
-	dir, fd, path, err := shmOpen(root, name, unix.O_CREAT|unix.O_EXCL, 0o600)
+	dir, fd, path, err := shmCreate(root, name, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -123,22 +160,63 @@ func CreateShm(root *os.File, name string) (*PosixShm, error) {
 
 // OpenShm opens an existing object by name, if it is want (where that is
 // given): in the /dev/shm of the root that root is a descriptor of (the
-// target's), or with root nil in the caller's own.
+// target's), or with root nil in the caller's own. What has the name is
+// looked at before it is opened for I/O, through a descriptor that only
+// names it (O_PATH): a FIFO or a device node planted under the name is
+// never opened, since a device's open alone can act (a watchdog's arms
+// it), nor is another user's file or another file of the caller's.
 func OpenShm(root *os.File, name string, want Identity) (*PosixShm, error) {
 	if err := CheckName(name); err != nil {
 		return nil, pshmErr("shm_open", ShmPath(ShmDir, name), unix.EINVAL)
 	}
-	dir, fd, path, err := shmOpen(root, name, 0, 0)
+	dir, where, err := shmDirOf(root)
 	if err != nil {
 		return nil, err
 	}
-	// What it is, before a byte of it is touched.
-	if err := want.Check(FileIdentity(fd)); err != nil {
-		unix.Close(fd)
+	path := ShmPath(where, name)
+	fd, err := reopen(dir, name[1:], unix.O_RDWR, func(st *unix.Stat_t) error {
+		if want == (Identity{}) {
+			return nil
+		}
+		if int(st.Uid) != os.Geteuid() {
+			return ErrNotOurs
+		}
+		return want.Check(Identity{Dev: st.Dev, Ino: st.Ino}, nil)
+	})
+	if err != nil {
 		unix.Close(dir)
 		return nil, pshmErr("shm_open", path, err)
 	}
 	return mapShm(name, path, dir, fd, false)
+}
+
+// reopen opens the file name in dir with flags, once it is known to be a
+// regular file, not a link, that check accepts: it is looked up first
+// through a descriptor that opens nothing (O_PATH), and then that very
+// file is opened again through /proc/self/fd, the way runc reopens what
+// it has checked. What is not a regular file is ErrNotOurs, unopened.
+func reopen(dir int, name string, flags int, check func(*unix.Stat_t) error) (int, error) {
+	pfd, err := unix.Openat(dir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(pfd)
+	var st unix.Stat_t
+	if err := unix.Fstat(pfd, &st); err != nil {
+		return -1, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return -1, ErrNotOurs
+	}
+	if err := check(&st); err != nil {
+		return -1, err
+	}
+	// The magic link leads to that file, whatever has the name by now.
+	fd, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", pfd), flags|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return -1, fmt.Errorf("reopening through /proc/self/fd: %w — is proc mounted on /proc?", err)
+	}
+	return fd, err
 }
 
 // FileIdentity is the device and inode of an open file.
@@ -190,6 +268,9 @@ func (s *PosixShm) IsNamed(string) bool {
 		a.Dev == b.Dev && a.Ino == b.Ino
 }
 
+// Owned says whether the name in its /dev/shm is still this object's.
+func (s *PosixShm) Owned() bool { return s.IsNamed(s.name) }
+
 // Remove unlinks the file, if its name is still this object's.
 func (s *PosixShm) Remove() error {
 	if !s.IsNamed(s.name) {
@@ -218,7 +299,8 @@ func FileOwner(path string) (int, bool) {
 	return int(st.Uid), true
 }
 
-// findShm says who has the file of o's name in its /dev/shm.
+// findShm says who has the file of o's name in its /dev/shm. What is
+// not a regular file (a FIFO, a device node, a link) is never opened.
 func findShm(o Object) (Claim, error) {
 	dir, where, err := shmDirOf(o.Root)
 	if err != nil {
@@ -231,30 +313,29 @@ func findShm(o Object) (Claim, error) {
 			unix.Close(dir)
 		}
 	}()
-	// O_NONBLOCK: a FIFO of that name must not hold the run.
-	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		var st unix.Stat_t
-		if unix.Fstatat(dir, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && !errors.Is(err, unix.ENOENT) {
+	var st unix.Stat_t
+	var holder *Holder
+	fd, err := reopen(dir, name, unix.O_RDONLY, func(s *unix.Stat_t) error {
+		st = *s
+		if h, other := OtherOwner(int(s.Uid)); other {
+			holder = &h
+			return ErrNotOurs
+		}
+		return nil
+	})
+	switch {
+	case holder != nil:
+		return Claim{Holder: *holder}, nil
+	case errors.Is(err, ErrNotOurs):
+		// Not a regular file: a FIFO, a device node or a link.
+		if unix.Fstatat(dir, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
 			if h, other := OtherOwner(int(st.Uid)); other {
 				return Claim{Holder: h}, nil
 			}
-			return Claim{Holder: Holder{State: Foreign}}, nil
 		}
-		return Claim{}, pshmErr("shm_open", path, err)
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
-		return Claim{}, pshmErr("fstat", path, err)
-	}
-	if h, other := OtherOwner(int(st.Uid)); other {
-		unix.Close(fd)
-		return Claim{Holder: h}, nil
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		unix.Close(fd)
 		return Claim{Holder: Holder{State: Foreign}}, nil
+	case err != nil:
+		return Claim{}, pshmErr("shm_open", path, err)
 	}
 	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); errors.Is(err, unix.EWOULDBLOCK) {
 		unix.Close(fd)

@@ -138,13 +138,40 @@ func MsgGet(key int32, flag int, want Identity) (*MsgQueue, error) {
 		}
 		if err != nil {
 			m.Remove()
-			return nil, sysvErr("msgrcv", key, err)
+			return nil, sysvErr("msgrcv", key, vanished(err))
 		}
 	}
 	return m, nil
 }
 
+// ErrVanished is an object that another process removed as it was made,
+// before it was ready, or as it was being looked at.
+var ErrVanished = errors.New("removed by another process as it was made")
+
+// vanished is err, marked ErrVanished where it says that the object just
+// made is gone.
+func vanished(err error) error {
+	if Removed(err) {
+		return fmt.Errorf("%w (%w)", ErrVanished, err)
+	}
+	return err
+}
+
+// Removed says whether err, from a call on a System V object by its id,
+// says that the object is gone: EIDRM, or EINVAL for an id no longer
+// valid (the calls here give no other cause of EINVAL).
+func Removed(err error) bool { return errors.Is(err, unix.EIDRM) || errors.Is(err, unix.EINVAL) }
+
 func (m *MsgQueue) Identity() (Identity, error) { return SysVIdentity("msg", m.id) }
+
+// Owned says whether the key still gives this queue: an id is never
+// given again to a queue made after this one is removed, until the
+// sequence numbers of its slot wrap (ipc/util.c), so the key's id is
+// the queue.
+func (m *MsgQueue) Owned() bool {
+	id, err := sysvGet(unix.SYS_MSGGET, m.key, 0, 0)
+	return err == nil && id == m.id
+}
 
 func (m *MsgQueue) send(typ int, text []byte) error {
 	// struct msgbuf: a C long, then the text.
@@ -254,7 +281,7 @@ func SemGet(key int32, flag int, want Identity) (*SemSet, error) {
 		// Its last operator the parent (sysvIdentity): up and down.
 		if _, err := retry(func() (uintptr, unix.Errno) { return 0, s.semop(1, unix.IPC_NOWAIT, nil) }); err != nil {
 			s.Remove()
-			return nil, sysvErr("semop", key, err)
+			return nil, sysvErr("semop", key, vanished(err))
 		}
 		s.Reset()
 	}
@@ -262,6 +289,12 @@ func SemGet(key int32, flag int, want Identity) (*SemSet, error) {
 }
 
 func (s *SemSet) Identity() (Identity, error) { return SysVIdentity("sem", s.id) }
+
+// Owned says whether the key still gives this set, as MsgQueue.Owned.
+func (s *SemSet) Owned() bool {
+	id, err := sysvGet(unix.SYS_SEMGET, s.key, 0, 0)
+	return err == nil && id == s.id
+}
 
 // semop does one operation, waiting at most timeout (nil: no limit).
 func (s *SemSet) semop(op int16, flg int16, timeout *unix.Timespec) unix.Errno {
@@ -353,6 +386,7 @@ func ShmGet(key int32, flag int, want Identity) (*ShmSegment, error) {
 	if err != nil {
 		if flag&unix.IPC_CREAT != 0 {
 			unix.SysvShmCtl(id, unix.IPC_RMID, nil)
+			err = vanished(err)
 		}
 		return nil, sysvErr("shmat", key, err)
 	}
@@ -362,6 +396,12 @@ func ShmGet(key int32, flag int, want Identity) (*ShmSegment, error) {
 }
 
 func (s *ShmSegment) Identity() (Identity, error) { return SysVIdentity("shm", s.id) }
+
+// Owned says whether the key still gives this segment, as MsgQueue.Owned.
+func (s *ShmSegment) Owned() bool {
+	id, err := unix.SysvShmGet(int(s.key), 0, 0)
+	return err == nil && id == s.id
+}
 
 // Close detaches the segment.
 func (s *ShmSegment) Close() error {
@@ -468,7 +508,7 @@ func SysVIdentity(k string, id int) (Identity, error) {
 		by = int(r)
 	}
 	if row == nil || kerr != nil || cerr != nil || berr != nil {
-		return Identity{}, fmt.Errorf("/proc/sysvipc/%s has no entry for id %d", k, id)
+		return Identity{}, fmt.Errorf("/proc/sysvipc/%s has no entry for id %d: %w", k, id, ErrVanished)
 	}
 	return Identity{ID: id, Key: int32(key), Ctime: ctime, Mine: row["cuid"] == strconv.Itoa(os.Geteuid()), By: by}, nil
 }
@@ -478,7 +518,8 @@ const semGetPID = 11
 
 // findSysV says who has the System V object o names by key; get looks it
 // up by key if it is want. A System V object has no descriptor to lock:
-// one of the caller's whose lock was free is a leftover.
+// one of the caller's whose lock was free, and that no live run of
+// invoke_ns uses (SysVRun), is a leftover.
 func findSysV(o Object, get func(want Identity) (Receiver, error)) (Claim, error) {
 	row := SysVRow(o.Kind.Name, "key", strconv.Itoa(int(o.Key)))
 	id, ierr := strconv.Atoi(row[IDColumn(o.Kind.Name)])
@@ -488,6 +529,9 @@ func findSysV(o Object, get func(want Identity) (Receiver, error)) (Claim, error
 	}
 	if h, other := OtherOwner(uid); other {
 		return Claim{Holder: h}, nil
+	}
+	if pid, live := SysVRun(o.Kind.Name, row); live {
+		return Claim{Holder: Holder{State: LiveRun, PID: pid}}, nil
 	}
 	was, err := SysVIdentity(o.Kind.Name, id)
 	if err != nil {
@@ -504,6 +548,38 @@ func findSysV(o Object, get func(want Identity) (Receiver, error)) (Claim, error
 		},
 		Release: func() {},
 	}, nil
+}
+
+// SysVRun says whether a live process uses the System V object of kind k
+// that row of /proc/sysvipc/k lists, as a run of invoke_ns would, and
+// gives its PID where it is one of invoke_ns's: a segment attached
+// anywhere, or a process of invoke_ns's among those the kernel records
+// for the object (a queue's last sender and receiver, a segment's creator
+// and last user, a set's last operator). A run marks each object it makes
+// (MsgGet, SemGet), so its PID is among them for as long as it lives,
+// whatever build of invoke_ns made it and whatever its locks are named.
+func SysVRun(k string, row map[string]string) (pid int, live bool) {
+	var pids []int
+	for _, col := range map[string][]string{"msg": {"lrpid", "lspid"}, "shm": {"cpid", "lpid"}}[k] {
+		if p, err := strconv.Atoi(row[col]); err == nil && p > 0 {
+			pids = append(pids, p)
+		}
+	}
+	if id, err := strconv.Atoi(row[IDColumn(k)]); err == nil && k == "sem" {
+		r, _, e := unix.Syscall6(unix.SYS_SEMCTL, uintptr(id), 0, semGetPID, 0, 0, 0)
+		if e == 0 && r > 0 {
+			pids = append(pids, int(r))
+		}
+	}
+	for _, p := range pids {
+		if unix.Kill(p, 0) != unix.ESRCH && IsInvokeNS(p) {
+			return p, true
+		}
+	}
+	if n, err := strconv.Atoi(row["nattch"]); err == nil && n > 0 {
+		return 0, true
+	}
+	return 0, false
 }
 
 // RemoveSysV removes a System V object found by key: each System V type

@@ -22,6 +22,9 @@ import (
 	"strings"
 	"sync"
 
+	"invoke_ns/internal/procfs"
+	"invoke_ns/internal/term"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -57,26 +60,45 @@ func Open(opt, spec string) (*Handle, error) {
 		h.PID, h.TGID, h.Path = pid, Tgid(pid), fmt.Sprintf("/proc/%d/ns/ipc", pid)
 		h.Comm = Comm(h.TGID)
 	}
-	return h.open(opt, spec)
+	// spec is for the words alone, escaped: a path is anybody's text.
+	return h.open(opt, term.Escape(spec))
 }
 
-// OpenTask is Open of the IPC namespace of process tgid, or of its thread
-// tid where that is not 0, whose command is comm: as --scan found them, so
-// that nothing is read again. /proc/PID/ns/ipc is the kernel's, and an
+// OpenPinned opens the IPC namespace of task t, as --scan found it in
+// the namespace id, and with root its root directory too; an error
+// wrapping ErrGone where t is not there any more as it was found (it
+// ended, its number names another task now, or it is in another
+// namespace). So a probe proves the namespace that was scanned, or
+// none: a PID is a name too. /proc/PID/ns/ipc is the kernel's, and an
 // IPC namespace, so it is opened at once, without Open's checks.
-func OpenTask(opt string, tgid, tid int, comm string) (*Handle, error) {
-	h := &Handle{PID: tgid, TGID: tgid, Comm: comm}
-	if tid != 0 {
-		h.PID = tid
+func OpenPinned(opt string, t Task, id string, root bool) (*Handle, error) {
+	pidfd, err := pin(t)
+	if err != nil {
+		return nil, err
 	}
-	h.Path = fmt.Sprintf("/proc/%d/ns/ipc", h.PID)
+	defer unix.Close(pidfd)
+	h := &Handle{PID: t.ID(), TGID: t.PID, Comm: t.Comm, Path: t.Dir() + "/ns/ipc"}
 	spec := strconv.Itoa(h.PID)
 	fd, err := unix.Open(h.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, h.openError(opt, spec, err)
 	}
 	h.file = os.NewFile(uintptr(fd), h.Path)
-	return h.identify(opt, spec)
+	if h, err = h.identify(opt, spec); err != nil {
+		return nil, err
+	}
+	if root {
+		if err := h.OpenRoot(opt); err != nil {
+			h.Close()
+			return nil, err
+		}
+	}
+	// Still not ended: what was opened is the task's.
+	if h.ID != id || exited(pidfd) {
+		h.Close()
+		return nil, fmt.Errorf("%s: %w", t, ErrGone)
+	}
+	return h, nil
 }
 
 // identify gives the handle, open, its identity, and says whether it is
@@ -120,7 +142,7 @@ func (h *Handle) openError(opt, spec string, err error) error {
 			"give a process that runs", opt, h.PID, h.About())
 	case errors.Is(err, unix.ENOENT) && h.PID > 0:
 		return fmt.Errorf("%s %d: no such process — check the PID (ps -p %d)", opt, h.PID, h.PID)
-	case (errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)) && h.PID > 0 && hostRoot() && !hasCap(unix.CAP_SYS_PTRACE):
+	case (errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)) && h.PID > 0 && hostRoot() && !HasCap(unix.CAP_SYS_PTRACE):
 		return fmt.Errorf("%s %d: %s: %w — root without CAP_SYS_PTRACE (in a container, say) cannot read "+
 			"another process's namespaces: give it CAP_SYS_PTRACE", opt, h.PID, h.About(), err)
 	case (errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)) && h.PID > 0 && hostRoot():
@@ -214,11 +236,11 @@ func ownerOf(fd int) string {
 func (h *Handle) About() string {
 	switch {
 	case h.PID == 0:
-		return h.Path
+		return term.Escape(h.Path)
 	case h.TGID != h.PID:
-		return fmt.Sprintf("thread %d of process %d (%s)", h.PID, h.TGID, h.Comm)
+		return fmt.Sprintf("thread %d of process %d (%s)", h.PID, h.TGID, term.Escape(h.Comm))
 	}
-	return fmt.Sprintf("process %d (%s)", h.PID, h.Comm)
+	return fmt.Sprintf("process %d (%s)", h.PID, term.Escape(h.Comm))
 }
 
 // Join moves the calling thread into the namespace: a thread that must be
@@ -245,11 +267,42 @@ func (h *Handle) Enter() error {
 	}
 	err = fmt.Errorf("joining the IPC namespace of %s: %w", h.About(), err)
 	if errors.Is(err, unix.EPERM) {
-		err = fmt.Errorf("%w — joining needs root, or CAP_SYS_ADMIN over the user namespace that owns it; "+
-			"a rootless container's belongs to a user namespace that invoke_ns, once running, "+
-			"cannot enter: run as root", err)
+		err = fmt.Errorf("%w — %s", err, joinRefused())
 	}
 	return &JoinError{err}
+}
+
+// joinRefused says why setns(2) was refused, by what the caller has:
+// root of the host, with CAP_SYS_ADMIN, is refused only by a confinement;
+// one with CAP_SYS_ADMIN in a user namespace of its own, over the
+// namespaces of its own alone; anyone else needs it.
+func joinRefused() string {
+	switch {
+	case HasCap(unix.CAP_SYS_ADMIN) && hostRoot():
+		return "even root with CAP_SYS_ADMIN is refused here: " + Confinement()
+	case HasCap(unix.CAP_SYS_ADMIN):
+		return "CAP_SYS_ADMIN in a user namespace of invoke_ns's own reaches only the namespaces that user " +
+			"namespace owns, and this one it does not: run as root of the host"
+	}
+	return "joining needs root, or CAP_SYS_ADMIN over the user namespace that owns it; " +
+		"a rootless container's belongs to a user namespace that invoke_ns, once running, " +
+		"cannot enter: run as root"
+}
+
+// Confinement names what forbids root a system call that its
+// capabilities allow, and what to do: a seccomp filter (a container's
+// default profile), or else a security module.
+func Confinement() string {
+	b, _ := procfs.Read("/proc/self/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Seccomp:"); ok && strings.TrimSpace(v) == "2" {
+			return "a seccomp filter forbids it (Seccomp: 2 in /proc/self/status), as a container's " +
+				"default profile does: run invoke_ns without one (docker run --security-opt " +
+				"seccomp=unconfined; in a pod, seccompProfile: {type: Unconfined})"
+		}
+	}
+	return "a security module forbids it (AppArmor, SELinux: see the kernel's log, journalctl -k): " +
+		"allow it there, or run invoke_ns unconfined"
 }
 
 // JoinError is a failure to join the namespace, told apart from others.
@@ -305,6 +358,29 @@ func (h *Handle) Inside(fn func()) error {
 	return err
 }
 
+// Apart runs fn on a thread of its own, in the namespace (the caller's
+// with no handle), that is thrown away after, and waits for it: fn may
+// change what its thread alone has, such as its mount namespace, and
+// nothing else runs there. A new thread is in invoke_ns's own namespace.
+func (h *Handle) Apart(fn func()) error {
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		OnOwnThread(func() bool {
+			if h != nil {
+				err = h.Join()
+			}
+			if err == nil {
+				fn()
+			}
+			return false
+		})
+	}()
+	<-done
+	return err
+}
+
 // hostRoot says whether the caller is root of the host: uid 0 in the
 // initial user namespace, whose uid_map maps every uid to itself. Root of
 // a user namespace of its own is another user to the host's processes.
@@ -317,8 +393,8 @@ func hostRoot() bool {
 	return err == nil && len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295"
 }
 
-// hasCap says whether the caller has capability c in effect.
-func hasCap(c int) bool {
+// HasCap says whether the caller has capability c in effect.
+func HasCap(c int) bool {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	if unix.Capget(&hdr, &data[0]) != nil {

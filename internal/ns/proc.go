@@ -1,17 +1,70 @@
-// proc.go: what /proc tells of a process: its command, the process a
-// thread belongs to, whether it has ended, and when it does.
+// proc.go: what /proc tells of a process: its command and start time,
+// the process a thread belongs to, whether it has ended, and when it does.
 
 package ns
 
 import (
+	"errors"
 	"fmt"
-	"invoke_ns/internal/procfs"
 	"os"
 	"strconv"
 	"strings"
 
+	"invoke_ns/internal/procfs"
+	"invoke_ns/internal/term"
+
 	"golang.org/x/sys/unix"
 )
+
+// Task is a process, or one thread of it, as it was found: its command,
+// and its start time, which no later task that takes over its PID has.
+type Task struct {
+	PID   int    // the process
+	TID   int    // the thread, where it is one (not the process itself); else 0
+	Start uint64 // in clock ticks after boot, as proc(5) gives starttime
+	Comm  string
+}
+
+// ID is the task's own number: the thread's, or the process's.
+func (t Task) ID() int {
+	if t.TID != 0 {
+		return t.TID
+	}
+	return t.PID
+}
+
+// Dir is the task's folder in /proc.
+func (t Task) Dir() string {
+	if t.TID != 0 {
+		return fmt.Sprintf("/proc/%d/task/%d", t.PID, t.TID)
+	}
+	return fmt.Sprintf("/proc/%d", t.PID)
+}
+
+// ReadTask reads what the task's stat file says of it: its command and
+// start time. The command is the kernel's copy of the name, which its
+// process may set to anything (prctl(2) PR_SET_NAME), and is shown only
+// escaped.
+func ReadTask(pid, tid int) (Task, error) {
+	t := Task{PID: pid, TID: tid}
+	b, err := procfs.Read(t.Dir() + "/stat")
+	if err != nil {
+		return t, err
+	}
+	// "pid (comm) S ...": the name may hold anything, ")" too.
+	i, j := strings.IndexByte(string(b), '('), strings.LastIndexByte(string(b), ')')
+	if i < 0 || j < i {
+		return t, fmt.Errorf("%s/stat: not as proc(5) says", t.Dir())
+	}
+	t.Comm = string(b[i+1 : j])
+	// After the name: state, then fields 4 to 21, then starttime.
+	f := strings.Fields(string(b[j+1:]))
+	if len(f) < 20 {
+		return t, fmt.Errorf("%s/stat: not as proc(5) says", t.Dir())
+	}
+	t.Start, err = strconv.ParseUint(f[19], 10, 64)
+	return t, err
+}
 
 // Comm is a process's command name, or "?".
 func Comm(pid int) string {
@@ -19,7 +72,7 @@ func Comm(pid int) string {
 	if err != nil {
 		return "?"
 	}
-	return strings.TrimSpace(string(b))
+	return strings.TrimSuffix(string(b), "\n")
 }
 
 // Tgid is the process that task pid is a thread of, pid itself for a
@@ -71,16 +124,61 @@ func Watch(pid int) (gone <-chan struct{}, stop func()) {
 	go func() {
 		// A pidfd is readable once its process has ended; closed, it
 		// ends the read with an error.
-		err := rc.Read(func(fd uintptr) bool {
-			n, _ := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
-			return n > 0
-		})
+		err := rc.Read(func(fd uintptr) bool { return exited(int(fd)) })
 		if err == nil {
 			f.Close()
 			close(g)
 		}
 	}()
 	return g, func() { f.Close() }
+}
+
+// exited says whether the process of a pidfd has ended: the pidfd is
+// readable then.
+func exited(pidfd int) bool {
+	for {
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}, 0)
+		if err != unix.EINTR {
+			return n > 0
+		}
+	}
+}
+
+// ErrGone is a task that is not there any more as it was found: it has
+// ended, its number names another since, or it has moved to another IPC
+// namespace.
+var ErrGone = errors.New("gone since it was found")
+
+// pin holds the task as it was found, through a pidfd: an error
+// wrapping ErrGone where its number names another task now, or none.
+// While the pidfd says it has not ended, its number is still its own,
+// and every file of /proc opened under it is its.
+func pin(t Task) (pidfd int, err error) {
+	flags := 0
+	if t.TID != 0 {
+		flags = unix.PIDFD_THREAD
+	}
+	pidfd, err = unix.PidfdOpen(t.ID(), flags)
+	if errors.Is(err, unix.ESRCH) {
+		return -1, fmt.Errorf("%s: %w", t, ErrGone)
+	}
+	if err != nil {
+		return -1, fmt.Errorf("pidfd_open %d: %w", t.ID(), err)
+	}
+	now, err := ReadTask(t.PID, t.TID)
+	if err != nil || now.Start != t.Start {
+		unix.Close(pidfd)
+		return -1, fmt.Errorf("%s: %w", t, ErrGone)
+	}
+	return pidfd, nil
+}
+
+// String names the task in a sentence, its command escaped.
+func (t Task) String() string {
+	if t.TID != 0 {
+		return fmt.Sprintf("thread %d of process %d (%s)", t.TID, t.PID, term.Escape(t.Comm))
+	}
+	return fmt.Sprintf("process %d (%s)", t.PID, term.Escape(t.Comm))
 }
 
 // pfKthread is PF_KTHREAD, the flag of a kernel thread in /proc/PID/stat.
@@ -120,4 +218,20 @@ func RootOf(pid int) (*os.File, error) {
 		return nil, &os.PathError{Op: "open", Path: name, Err: err}
 	}
 	return os.NewFile(uintptr(fd), name), nil
+}
+
+// RootOfTask opens the root directory of task t, as RootOf does, if t is
+// still the task it was found as: an error wrapping ErrGone if not.
+func RootOfTask(t Task) (*os.File, error) {
+	pidfd, err := pin(t)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(pidfd)
+	root, err := RootOf(t.ID())
+	if err == nil && exited(pidfd) {
+		root.Close()
+		return nil, fmt.Errorf("%s: %w", t, ErrGone)
+	}
+	return root, err
 }

@@ -22,20 +22,19 @@ import (
 type Found struct {
 	ID    string // "ipc:[4026531839]"
 	Owner string // the user namespace that owns it, "user:[4026531837]"
-	PIDs  []int  // the processes with a thread in it, in order
-	// PID names it: the first process that is in it, or where only
-	// threads are, the first process with a thread in it, and TID that
-	// thread.
-	PID, TID int
-	Own      bool // the caller's own
+	// Tasks are the processes with a thread in it, in order of PID: the
+	// process itself where it is in it, else the first thread that is.
+	Tasks []Task
+	Own   bool // the caller's own
 }
 
-// Task is the process, or the thread of it, that is in the namespace.
-func (f *Found) Task() int {
-	if f.TID != 0 {
-		return f.TID
+// First names the namespace: its first process that is in it, or where
+// only threads are, the first thread.
+func (f *Found) First() Task {
+	if i := slices.IndexFunc(f.Tasks, func(t Task) bool { return t.TID == 0 }); i >= 0 {
+		return f.Tasks[i]
 	}
-	return f.PID
+	return f.Tasks[0]
 }
 
 // Hidden is a process whose namespaces could not be read.
@@ -52,11 +51,12 @@ type Hidden struct {
 	NoPtrace bool
 }
 
-// Scan reads every process's and thread's IPC namespace: the caller's
-// own first, then the others by their first process; and lists the
-// processes whose namespaces it could not read. The processes are read
-// one worker per CPU at once.
-func Scan() ([]*Found, []Hidden) {
+// Scan reads every process's and thread's IPC namespace, and what each
+// is (Task): the caller's own namespace first, then the others by their
+// first process; and lists the processes whose namespaces it could not
+// read. The processes are read one worker per CPU at once. It fails only
+// where /proc lists no process at all.
+func Scan() ([]*Found, []Hidden, error) {
 	own, _ := os.Readlink("/proc/self/ns/ipc")
 	var pids []int
 	for _, name := range procfs.Names("/proc") {
@@ -64,15 +64,18 @@ func Scan() ([]*Found, []Hidden) {
 			pids = append(pids, pid)
 		}
 	}
+	if len(pids) == 0 {
+		return nil, nil, fmt.Errorf("/proc lists no process: is proc mounted there? — " +
+			"mount it (mount -t proc proc /proc), or run where it is")
+	}
 	why := newHiddenWhy()
 	each := make([]task, len(pids))
 	fanout.Each(len(pids), runtime.GOMAXPROCS(0), func(_, i int) { each[i] = readTask(pids[i], why) })
 
 	byID := map[string]*Found{}
-	tids := map[*Found]map[int]int{} // by PID, the thread it was found through; 0 for the process
 	var all []*Found
 	var hidden []Hidden
-	for i, t := range each {
+	for _, t := range each {
 		if t.hidden != nil {
 			hidden = append(hidden, *t.hidden)
 		}
@@ -80,21 +83,17 @@ func Scan() ([]*Found, []Hidden) {
 			f := byID[in.id]
 			if f == nil {
 				f = &Found{ID: in.id, Own: in.id == own}
-				byID[in.id], tids[f] = f, map[int]int{}
+				byID[in.id] = f
 				all = append(all, f)
 			}
-			f.PIDs = append(f.PIDs, pids[i])
-			tids[f][pids[i]] = in.tid
+			f.Tasks = append(f.Tasks, in.task)
 		}
 	}
 	for _, f := range all {
-		slices.Sort(f.PIDs)
-		first := slices.IndexFunc(f.PIDs, func(pid int) bool { return tids[f][pid] == 0 })
-		f.PID = f.PIDs[max(first, 0)]
-		f.TID = tids[f][f.PID]
+		slices.SortFunc(f.Tasks, func(a, b Task) int { return a.PID - b.PID })
 	}
 	fanout.Each(len(all), runtime.GOMAXPROCS(0), func(_, i int) {
-		fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/ipc", all[i].Task()), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		fd, err := unix.Open(all[i].First().Dir()+"/ns/ipc", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err == nil {
 			all[i].Owner = ownerOf(fd)
 			unix.Close(fd)
@@ -107,33 +106,36 @@ func Scan() ([]*Found, []Hidden) {
 			}
 			return 1
 		}
-		return a.PID - b.PID
+		return a.First().PID - b.First().PID
 	})
-	return all, hidden
+	return all, hidden, nil
 }
 
 // task is what Scan read of one process: the IPC namespaces it has a
-// thread in, each with the thread it was found through (0 for the
-// process itself); or why they could not be read.
+// thread in, each with the task it was found through (the process, or
+// the first thread of it in that namespace); or why they could not be
+// read.
 type task struct {
 	in     []taskIn
 	hidden *Hidden
 }
 
-// taskIn is an IPC namespace a process has a thread in: tid, or 0 for the
-// process itself.
+// taskIn is an IPC namespace a process has a thread in.
 type taskIn struct {
-	id  string
-	tid int
+	id   string
+	task Task
 }
 
 // hiddenWhy is what tells why a process's namespaces could not be read,
 // the same for each: the caller's rights.
 type hiddenWhy struct{ root, ptrace bool }
 
-func newHiddenWhy() hiddenWhy { return hiddenWhy{hostRoot(), hasCap(unix.CAP_SYS_PTRACE)} }
+func newHiddenWhy() hiddenWhy { return hiddenWhy{hostRoot(), HasCap(unix.CAP_SYS_PTRACE)} }
 
-// readTask reads the IPC namespaces of process pid and its threads.
+// readTask reads the IPC namespaces of process pid and its threads, and
+// what each task found in one is. The namespace is read before the task's
+// start time: a PID taken over in between gives a task that a probe,
+// which checks both, finds gone.
 func readTask(pid int, why hiddenWhy) task {
 	var t task
 	add := func(id string, tid int) {
@@ -142,7 +144,11 @@ func readTask(pid int, why hiddenWhy) task {
 				return
 			}
 		}
-		t.in = append(t.in, taskIn{id, tid})
+		task, err := ReadTask(pid, tid)
+		if err != nil {
+			return // ended meanwhile
+		}
+		t.in = append(t.in, taskIn{id, task})
 	}
 	id, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/ipc", pid))
 	switch {

@@ -132,6 +132,23 @@ type Report struct {
 	CreateErrno unix.Errno `json:"create_errno,omitempty"`
 }
 
+// Missed says that the lookup found nothing of the parent's where it
+// looked: no object of the name or key (ENOENT), another under it
+// (NotOurs), or for a file in another process's /dev/shm, no /dev/shm
+// there to look in (it leads nowhere within its root, loops, or is no
+// directory). Any other failure says nothing of where the child is.
+func (r Report) Missed() bool {
+	switch {
+	case r.Tried == NotOurs:
+		return true
+	case r.Tried != OpenFailed:
+		return false
+	case r.ShmDir:
+		return r.Errno == unix.ENOENT || r.Errno == unix.ELOOP || r.Errno == unix.ENOTDIR
+	}
+	return r.Errno == unix.ENOENT
+}
+
 // Unreached is the report on a lookup that failed: what has the name or
 // key is not the parent's (ipc.ErrNotOurs), or why nothing could be had.
 func Unreached(err error) Report {

@@ -311,16 +311,53 @@ func cloneError(flags uintptr, err error) error {
 		var rl unix.Rlimit
 		unix.Getrlimit(unix.RLIMIT_NOFILE, &rl)
 		return hintf(err, fmt.Sprintf("the limit on open files is reached (RLIMIT_NOFILE, ulimit -n: %d): raise it", rl.Cur))
+	case errors.Is(err, unix.ENOENT) && !procMounted():
+		return hintf(err, "invoke_ns runs itself again as the child, through /proc/self/exe, and /proc is not "+
+			"mounted here: mount it (mount -t proc proc /proc)")
 	case flags == 0:
 		return err
 	case flags&unix.CLONE_NEWUSER != 0 && (denied || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EUSERS)):
-		return hintf(err, "this host does not let you create a user namespace; "+
-			"look at sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone "+
-			"and kernel.apparmor_restrict_unprivileged_userns, or run as root without -U")
+		return hintf(err, userNSRefused(err))
+	case denied && os.Geteuid() == 0 && ns.HasCap(unix.CAP_SYS_ADMIN):
+		return hintf(err, "even root with CAP_SYS_ADMIN is refused here: "+ns.Confinement())
 	case denied:
 		return hintf(err, "creating namespaces needs root or CAP_SYS_ADMIN: run with sudo, or add -U to run without root")
 	}
 	return err
+}
+
+// procMounted says whether /proc is a proc filesystem.
+func procMounted() bool {
+	var fs unix.Statfs_t
+	return unix.Statfs("/proc", &fs) == nil && fs.Type == unix.PROC_SUPER_MAGIC
+}
+
+// userNSRefused says why the kernel refused a new user namespace: the
+// setting that forbids one, where one does, and the limits it can reach;
+// where every setting allows one, what else forbids it.
+func userNSRefused(err error) string {
+	read := func(name string) string {
+		b, _ := os.ReadFile("/proc/sys/" + name)
+		return strings.TrimSpace(string(b))
+	}
+	switch {
+	case read("user/max_user_namespaces") == "0":
+		return "user.max_user_namespaces is 0 here, which forbids them: raise it " +
+			"(sysctl -w user.max_user_namespaces=15000), or run as root without -U"
+	case errors.Is(err, unix.ENOSPC):
+		return "the limit on user namespaces is reached (user.max_user_namespaces = " + read("user/max_user_namespaces") +
+			", counted in each user namespace up the chain): end some, or raise it"
+	case errors.Is(err, unix.EUSERS):
+		return "user namespaces nest 32 deep at most, and this one is as deep: run invoke_ns from fewer levels down"
+	case read("kernel/unprivileged_userns_clone") == "0":
+		return "kernel.unprivileged_userns_clone is 0 here, which forbids them to ordinary users: set it to 1 " +
+			"(sysctl -w kernel.unprivileged_userns_clone=1), or run as root without -U"
+	case read("kernel/apparmor_restrict_unprivileged_userns") == "1":
+		return "kernel.apparmor_restrict_unprivileged_userns is 1 here: AppArmor allows them only to programs " +
+			"whose profile says so; give invoke_ns one, set it to 0, or run as root without -U"
+	}
+	return "the settings that can forbid them allow them here (user.max_user_namespaces, " +
+		"kernel.unprivileged_userns_clone, kernel.apparmor_restrict_unprivileged_userns): " + ns.Confinement()
 }
 
 // Signal sends sig to the child through its pidfd: once it is reaped, the

@@ -35,15 +35,15 @@ func (e *ErrNoMessage) Unwrap() error { return e.Err }
 // Compare runs the children side by side: "shared" (as -i no), "new" (as
 // -i yes), and with a target "target". quiet is a run whose children
 // print nothing, whose results only a table shows.
-func Compare(plan *Plan, obs Observer, ask Ask, quiet bool) *Compared {
+func Compare(plan *Plan, obs Observer, ask Ask, quiet bool, sigs *Signals) *Compared {
 	start := time.Now()
-	c := compare(plan, obs, ask, quiet)
+	c := compare(plan, obs, ask, quiet, sigs)
 	c.Elapsed = time.Since(start)
 	return c
 }
 
-func compare(plan *Plan, obs Observer, ask Ask, quiet bool) *Compared {
-	p := &parent{plan: plan, obs: obs, sigs: Catch()}
+func compare(plan *Plan, obs Observer, ask Ask, quiet bool, sigs *Signals) *Compared {
+	p := &parent{plan: plan, obs: obs, sigs: sigs}
 	obs.Began()
 	c := &Compared{Target: plan.Target, Kinds: plan.Objects}
 	wheres := []*Where{
@@ -52,6 +52,9 @@ func compare(plan *Plan, obs Observer, ask Ask, quiet bool) *Compared {
 	}
 	if plan.Target != nil {
 		wheres = append(wheres, &Where{Run: "target", Target: plan.Target, NewMount: plan.New.Has(unix.CLONE_NEWNS), From: plan.From})
+	}
+	for _, w := range wheres {
+		plan.identify(w)
 	}
 	stdout := plan.Stdout
 	if quiet {
@@ -118,6 +121,7 @@ func compare(plan *Plan, obs Observer, ask Ask, quiet bool) *Compared {
 		return c
 	}
 	c.Kinds = objects
+	p.noteLeftovers(objects)
 	setups := make([]*reexec.Setup, len(wheres))
 	for i, w := range wheres {
 		setups[i] = plan.setup(w, plan.join(w), objects, &text, true, quiet)

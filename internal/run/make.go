@@ -16,7 +16,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
-	"strconv"
 
 	"invoke_ns/internal/ipc"
 
@@ -29,6 +28,17 @@ const keyTries = 16
 // errAgain is an object made and at once taken or removed by another
 // process: everything is tried again.
 var errAgain = errors.New("taken again and again")
+
+// ErrInterfered is objects that another process removed or replaced as
+// they were made: there is no verdict to give.
+var ErrInterfered = errors.New("no verdict: another process interfered")
+
+// interfered is ErrInterfered, with what the other process did and what
+// to do.
+func interfered(format string, args ...any) error {
+	return fmt.Errorf("%w: %s — find what removes them (ipcs, ls /dev/mqueue /dev/shm), "+
+		"and run again", ErrInterfered, fmt.Sprintf(format, args...))
+}
 
 // makeAll makes the objects of a run, and returns them as made: the names
 // and keys they have, which changed where the plan's were taken, and what
@@ -63,7 +73,6 @@ func (p *parent) makeAll(planned []ipc.Object) ([]ipc.Receiver, []ipc.Object, er
 		objs[i] = o
 	}
 	if ipc.HasSysV(objects) {
-		p.sysvLeftovers(objects)
 		key, err := p.createSysV(objects, objs)
 		if err != nil {
 			undo()
@@ -78,6 +87,10 @@ func (p *parent) makeAll(planned []ipc.Object) ([]ipc.Receiver, []ipc.Object, er
 	}
 	for i, o := range objs {
 		id, err := o.Identity()
+		if errors.Is(err, ipc.ErrVanished) {
+			undo()
+			return nil, nil, interfered("it removed the %s as it was made", objects[i])
+		}
 		if err != nil {
 			undo()
 			return nil, nil, fmt.Errorf("what the kernel says of the %s: %w", objects[i], err)
@@ -142,7 +155,7 @@ func (p *parent) createByName(t ipc.Object) (ipc.Receiver, ipc.Object, error) {
 		}
 		return nil, t, fmt.Errorf("creating %s: %s — %s", t, h.Why(), todo)
 	}
-	return nil, t, fmt.Errorf("creating %s: it was taken again and again — try again", t)
+	return nil, t, interfered("the %s was removed or taken as it was made, again and again", t)
 }
 
 // claim makes t under lock (nil where a squatter has it). What has its
@@ -210,17 +223,24 @@ func forceRefusal(t ipc.Object, h ipc.Holder) error {
 // given key is removed first; a live run's, or another user's, never is.
 func (p *parent) createSysV(objects []ipc.Object, objs []ipc.Receiver) (int32, error) {
 	key := p.given()
+	vanished := 0
 	for try := 0; ; try++ {
 		if p.given() == 0 {
 			// 0x49 is "I": the keys of invoke_ns are told apart in ipcs.
 			key = int32(0x49000000 | rand.Uint32N(0xffffff) + 1)
 		}
 		taken, err := p.createSysVWith(objects, objs, key)
+		if errors.Is(err, ipc.ErrVanished) {
+			// Removed as it was made: again, with another key.
+			taken, err, vanished = true, nil, vanished+1
+		}
 		switch {
 		case err != nil:
 			return 0, err
 		case !taken:
 			return key, nil
+		case vanished > 0 && (p.given() != 0 || try == keyTries):
+			return 0, interfered("the System V objects were removed as they were made, again and again")
 		case p.given() != 0 || try == keyTries:
 			return 0, fmt.Errorf("no free System V key after %d tries — remove unused objects (ipcs, ipcrm)", keyTries)
 		}
@@ -300,32 +320,6 @@ func (p *parent) sysvTaken(t ipc.Object, h ipc.Holder) (bool, error) {
 			t, h.Why(), t.Removal())
 	}
 	return false, fmt.Errorf("creating %s: %s — choose another with --key", t, h.Why())
-}
-
-// sysvLeftovers names the System V objects of the caller's with a key of
-// invoke_ns's that no run holds: with its keys drawn at random, a run
-// killed outright leaves them where no later run looks, and nothing else
-// would ever say so. Each is named with the command that removes it.
-func (p *parent) sysvLeftovers(ts []ipc.Object) {
-	for _, o := range ts {
-		k := o.Kind
-		if k.ByName {
-			continue
-		}
-		for _, row := range ipc.SysVTable(k.Name) {
-			key, err := strconv.ParseInt(row["key"], 10, 64)
-			if err != nil || uint32(key)&0xff000000 != 0x49000000 || row["uid"] != strconv.Itoa(os.Geteuid()) {
-				continue
-			}
-			t := ipc.Object{Kind: k, Key: int32(key)}
-			lock, _, err := ipc.Take(t)
-			if lock == nil || err != nil {
-				continue // a live run's
-			}
-			lock.Close()
-			p.obs.Noted(Note{What: "leftover", Object: t})
-		}
-	}
 }
 
 // given is the System V key given with --key, or 0 to draw one.

@@ -11,6 +11,15 @@
 // handed between threads on the way, which in a probe of a few system
 // calls would cost more than the probe.
 //
+// What the kernel said of each namespace when it was scanned outranks
+// the message: a namespace the kernel says is From's, where the message
+// did not cross, was interfered with (someone removed the objects, or
+// took the message), never blocked; and a verdict counts only while the
+// objects are still the worker's own. A worker whose objects were taken
+// from it makes them again before its next target. Each target is
+// opened pinned to the task it was scanned through: one that has gone
+// since, or whose PID names another task now, is Gone, not proved.
+//
 // A worker can be held up where nothing bounds the wait: a /dev/shm, or a
 // root, on a filesystem that does not answer (FUSE, NFS). Whoever called
 // ProbeAll watches: a worker whose probe takes longer than -t is given
@@ -19,8 +28,10 @@
 package run
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -33,10 +44,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Target is a namespace to prove, opened when its turn comes (with its
-// root where a kind of the plan is in /dev/shm), so that no more are open
-// at once than probes run.
-type Target func() (*ns.Handle, error)
+// Target is a namespace to prove: Open opens it when its turn comes
+// (pinned to the task it was found through, with its root where a kind
+// of the plan is in /dev/shm), so that no more are open at once than
+// probes run; SameIPC and SameShm are what the kernel said of it when it
+// was found (Where).
+type Target struct {
+	Open             func() (*ns.Handle, error)
+	SameIPC, SameShm *bool
+}
 
 // ProbeAll proves the IPC namespace of each target with the objects of
 // the plans, one worker per plan at once (each plan naming objects of its
@@ -52,7 +68,7 @@ func ProbeAll(plans []*Plan, targets []Target, sigs *Signals) ([]*Result, unix.S
 	// Every worker ever started says once that it has ended, to a
 	// ProbeAll that may have returned.
 	ps := &probes{targets: targets, results: make([]*Result, len(targets)),
-		msg:   fmt.Appendf(nil, "a probe from invoke_ns %d\x00", os.Getpid()),
+		msg:   fmt.Appendf(nil, "a probe from invoke_ns %d, %x\x00", os.Getpid(), rand.Uint64()),
 		ended: make(chan *prober, len(plans)+len(targets))}
 	failed := errors.New("no probe could be made")
 	running := map[*prober]bool{}
@@ -110,7 +126,9 @@ func ProbeAll(plans []*Plan, targets []Target, sigs *Signals) ([]*Result, unix.S
 // probes is one ProbeAll: the targets, and what their probes came to.
 type probes struct {
 	targets []Target
-	msg     []byte // what each probe sends, NUL ended
+	// msg is what each probe sends, NUL ended: what arrives is held
+	// against it, and no other process knows its number.
+	msg     []byte
 	results []*Result
 	next    atomic.Int64 // the next target to take
 	stop    atomic.Bool  // a signal came: no more are taken
@@ -130,14 +148,17 @@ type prober struct {
 	mu   sync.Mutex
 	gone atomic.Bool
 	// at is the index+1 of the target under way, 0 between; since, when
-	// it began (UnixNano); h, its namespace. reports are the sender's on
-	// its objects, of which tried have been tried.
+	// it began (UnixNano); h, its namespace, once open. reports are the
+	// sender's on its objects, of which tried have been tried.
 	at, since atomic.Int64
 	h         atomic.Pointer[ns.Handle]
 	reports   []reexec.Report
 	tried     atomic.Int64
 	// failed is why it ended before the targets did, if it did.
 	failed error
+	// disowned says that another process removed or replaced one of
+	// its objects: it makes them again before its next target.
+	disowned bool
 }
 
 // start makes a worker's objects, in the namespace of From, and starts
@@ -148,15 +169,41 @@ func (ps *probes) start(plan *Plan, sigs *Signals) (*prober, error) {
 	if err != nil {
 		return nil, err
 	}
-	w.objs, w.objects = objs, objects
+	w.adopt(objs, objects)
+	go w.run()
+	return w, nil
+}
+
+// adopt takes objs, made in the namespace of From, as the worker's.
+func (w *prober) adopt(objs []ipc.Receiver, objects []ipc.Object) {
+	w.objs, w.objects, w.home = objs, objects, nil
 	for _, o := range objs {
 		if in, ok := o.(inside); ok {
 			o = in.Receiver
 		}
 		w.home = append(w.home, o)
 	}
-	go w.run()
-	return w, nil
+}
+
+// remake makes the worker's objects again, from its thread, which is in
+// the namespace of From, where another process removed or replaced one:
+// what is left of them goes first. It says whether it could.
+func (w *prober) remake() bool {
+	ok := w.use(func() {
+		w.removeAll(w.objects, w.home)
+		objs, objects, err := w.makeAll(w.plan.Objects)
+		if err != nil {
+			w.failed, w.objs, w.objects, w.home = err, nil, nil, nil
+			w.gone.Store(true)
+			return
+		}
+		for i, o := range objs {
+			objs[i] = inside{o, w.plan.From}
+		}
+		w.adopt(objs, objects)
+		w.disowned = false
+	})
+	return ok && w.failed == nil
 }
 
 // giveUp removes the worker's objects, once, unless it is using them;
@@ -184,8 +231,9 @@ func (w *prober) giveUpLate() bool {
 	if at == 0 || time.Since(time.Unix(0, since)) <= w.plan.Timeout || w.gone.Swap(true) {
 		return false
 	}
-	r := &Result{Where: &Where{Target: w.h.Load(), From: w.plan.From}, Exchange: true, Objects: w.objects,
-		Elapsed: time.Since(time.Unix(0, since))}
+	t := w.probes.targets[at-1]
+	r := &Result{Where: &Where{Target: w.h.Load(), From: w.plan.From, SameIPC: t.SameIPC, SameShm: t.SameShm},
+		Exchange: true, Objects: w.objects, Elapsed: time.Since(time.Unix(0, since))}
 	tried := int(w.tried.Load())
 	w.verdicts(r, w.reports[:tried], w.objs)
 	if r.Err == nil && tried < len(w.objects) {
@@ -212,6 +260,9 @@ func (w *prober) run() {
 			return false
 		}
 		for !ps.stop.Load() && !w.gone.Load() {
+			if w.disowned && !w.remake() {
+				break
+			}
 			i := int(ps.next.Add(1) - 1)
 			if i >= len(ps.targets) {
 				break
@@ -243,8 +294,15 @@ func (w *prober) run() {
 // is back in the namespace of From (else it is good for nothing more).
 func (w *prober) prove(target Target) (r *Result, home bool) {
 	start := time.Now()
-	r = &Result{Where: &Where{From: w.plan.From}, Exchange: true, Objects: w.objects}
-	h, err := target()
+	r = &Result{Where: &Where{From: w.plan.From, SameIPC: target.SameIPC, SameShm: target.SameShm},
+		Exchange: true, Objects: w.objects}
+	h, err := target.Open()
+	if errors.Is(err, ns.ErrGone) {
+		for _, t := range w.objects {
+			r.Exchanges = append(r.Exchanges, &Exchange{Object: t, Where: r.Where, Verdict: Gone})
+		}
+		return r, true
+	}
 	if err != nil {
 		r.Err = err
 		return r, true
@@ -301,30 +359,39 @@ func (w *prober) use(fn func()) bool {
 }
 
 // verdicts decides the exchange of each object the sender reported on,
-// from its report and what arrived, through objs (the objects as used
-// from the calling thread): a message sent is in the object by now, or
-// was taken, and an interrupted receive tells which, at once.
+// from its report, what arrived, and what the kernel says of the target,
+// through objs (the objects as used from the calling thread): a message
+// sent is in the object by now, or was taken, and an interrupted receive
+// tells which, at once. A message that is not the probe's, or an object
+// that is not the worker's any more, is interference.
 func (w *prober) verdicts(r *Result, reports []reexec.Report, objs []ipc.Receiver) {
 	buf := make([]byte, ipc.MessageMax+1)
 	for i, t := range w.objects[:len(reports)] {
 		x := &Exchange{Object: t, Where: r.Where, Report: &reports[i]}
 		r.Exchanges = append(r.Exchanges, x)
 		if reports[i].Tried != reexec.Sent {
-			x.Verdict = undelivered(reports[i])
-			continue
+			x.Verdict = judge(reports[i], r.Where.Same(t.Kind.InDevShm))
+		} else {
+			objs[i].Interrupt()
+			n, err := objs[i].Receive(buf, time.Now())
+			switch {
+			case errors.Is(err, unix.ETIMEDOUT):
+				x.Verdict = Taken
+			case ipc.Removed(err):
+				x.Verdict, x.Disowned = Interfered, true
+			case err != nil:
+				r.Exchanges = r.Exchanges[:i]
+				r.Err = err
+				return
+			default:
+				x.arrived(buf[:n])
+				if t.Kind.CarriesText && !bytes.Equal(buf[:n], w.probes.msg) {
+					x.Verdict = Interfered
+				}
+			}
 		}
-		objs[i].Interrupt()
-		n, err := objs[i].Receive(buf, time.Now())
-		switch {
-		case errors.Is(err, unix.ETIMEDOUT):
-			x.Verdict = Taken
-		case err != nil:
-			r.Exchanges = r.Exchanges[:i]
-			r.Err = err
-			return
-		default:
-			x.arrived(buf[:n])
-		}
+		x.owned(objs[i])
+		w.disowned = w.disowned || x.Disowned
 	}
 }
 

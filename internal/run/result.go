@@ -5,6 +5,7 @@ package run
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"syscall"
 	"time"
@@ -20,16 +21,19 @@ import (
 type Verdict int
 
 const (
-	None        Verdict = iota // not tried
-	Delivered                  // the message (or a semaphore's signal) arrived
-	Blocked                    // the child could not open the object, or it was not the parent's
-	TimedOut                   // nothing arrived before the timeout
-	NoMessage                  // the child had no message to send
-	SendFailed                 // the child opened the object but could not send
-	ChildGone                  // the child ended before it reported
-	Taken                      // the child sent, and someone else took it first
-	TargetEnded                // the --target process ended during the exchange
-	Failed                     // the run failed before an object's verdict
+	None         Verdict = iota // not tried
+	Delivered                   // the message (or a semaphore's signal) arrived
+	Blocked                     // another namespace, where the lookup found nothing of the parent's
+	TimedOut                    // nothing arrived before the timeout
+	NoMessage                   // the child had no message to send
+	SendFailed                  // the child opened the object but could not send
+	ChildGone                   // the child ended before it reported
+	Taken                       // the child sent, and someone else took it first
+	TargetEnded                 // the --target process ended during the exchange
+	Failed                      // the run failed before an object's verdict, or was cut short
+	LookupFailed                // the lookup failed, other than by finding nothing: Report.Errno says why
+	Interfered                  // where the kernel says the namespace is shared, the message did not cross
+	Gone                        // a probe's process ended, or its PID names another, before it was proved
 )
 
 // String is the verdict's name in --json (docs/json.md).
@@ -43,12 +47,16 @@ func (v Verdict) String() string {
 		return "timeout"
 	case NoMessage:
 		return "no-message"
-	case SendFailed, ChildGone, Failed:
+	case SendFailed, ChildGone, Failed, LookupFailed:
 		return "failed"
 	case Taken:
 		return "taken"
 	case TargetEnded:
 		return "target-ended"
+	case Interfered:
+		return "interfered"
+	case Gone:
+		return "gone"
 	}
 	return "none"
 }
@@ -75,6 +83,44 @@ type Exchange struct {
 	// AtPrompt says that the child was at its prompt when the verdict
 	// came: its line is still to be ended.
 	AtPrompt bool
+	// Disowned says that when the verdict was due, the object's name or
+	// key no longer named the parent's object: another process removed
+	// or replaced it (Interfered).
+	Disowned bool
+}
+
+// judge is the verdict of a report that the child did not send, given
+// what the kernel says of the place it looked in (same: whether it is
+// where the parent's object is; nil where that is not known). Blocked
+// needs both a place of its own and a lookup that found nothing of the
+// parent's there; where the place is the parent's, finding nothing is
+// someone's doing; any other failure of the lookup is no verdict.
+func judge(r reexec.Report, same *bool) Verdict {
+	switch r.Tried {
+	case reexec.NoMessage, reexec.TooLong:
+		return NoMessage
+	case reexec.SendFailed:
+		return SendFailed
+	case reexec.Sent:
+		return Delivered
+	}
+	switch {
+	case !r.Missed():
+		return LookupFailed
+	case same != nil && *same:
+		return Interfered
+	case same != nil:
+		return Blocked
+	}
+	return LookupFailed
+}
+
+// owned turns a verdict into Interfered where the object is not the
+// parent's any more: a verdict on it counts only while it is.
+func (x *Exchange) owned(o ipc.Receiver) {
+	if (x.Verdict == Delivered || x.Verdict == Blocked) && !o.Owned() {
+		x.Verdict, x.Disowned = Interfered, true
+	}
 }
 
 // arrived marks the exchange delivered, with the text that came (the C
@@ -91,8 +137,8 @@ func (x *Exchange) arrived(msg []byte) {
 // signal that cut the run short, or a failure that is not a verdict.
 type Result struct {
 	Where     *Where
-	Exchange  bool // the exchange was to take place
-	Objects   []ipc.Object
+	Exchange  bool         // the exchange was to take place
+	Objects   []ipc.Object // as made; as planned, where they could not be
 	Exchanges []*Exchange
 	ParentNS  map[string]string
 	ChildNS   map[string]string
@@ -135,32 +181,64 @@ func (r *Result) Outcome() Verdict {
 	switch {
 	case !r.Exchange:
 		return None
-	case len(r.Exchanges) == 0 || v == Delivered && len(r.Exchanges) < len(r.Objects):
+	case errors.Is(r.Err, ErrInterfered):
+		return Interfered
+	case len(r.Exchanges) == 0 || v == None || v == Delivered && len(r.Exchanges) < len(r.Objects):
 		return Failed
 	}
 	return v
 }
 
 // Shares answers, for the kinds of one side of the line (inDevShm: POSIX
-// shared memory, else what the IPC namespace isolates), whether they
-// crossed: true if a message did, false if every one was blocked, nil
-// where no kind of that side was tried or the exchange went wrong.
+// shared memory, else what the IPC namespace isolates), whether the
+// child's place is the parent's: the kernel's answer first (its identity
+// of the namespace, or the /dev/shm's device and inode), which no
+// message that fails to arrive can turn; where the kernel does not say,
+// yes if a message crossed. nil where no kind of that side was asked
+// for, or nothing answers.
 func (r *Result) Shares(inDevShm bool) *bool {
-	var answer *bool
+	asked, crossed := false, false
+	for _, o := range r.Objects {
+		asked = asked || o.Kind.InDevShm == inDevShm
+	}
 	for _, x := range r.Exchanges {
-		if x.Object.Kind.InDevShm != inDevShm {
-			continue
-		}
-		switch {
-		case x.Verdict != Delivered && x.Verdict != Blocked:
-			return nil
-		case answer == nil || x.Verdict == Delivered:
-			answer = new(bool)
-			*answer = x.Verdict == Delivered
+		crossed = crossed || x.Object.Kind.InDevShm == inDevShm && x.Verdict == Delivered
+	}
+	if !asked {
+		return nil
+	}
+	if same := r.Where.Same(inDevShm); same != nil {
+		return yes(*same || crossed)
+	}
+	if crossed {
+		return yes(true)
+	}
+	return nil
+}
+
+// Proved says whether the messages of one side agree with the kernel's
+// answer: one delivered where the place is the parent's, or every one
+// blocked where it is not.
+func (r *Result) Proved(inDevShm bool) bool {
+	shares := r.Shares(inDevShm)
+	if shares == nil {
+		return false
+	}
+	delivered, blocked := false, true
+	for _, x := range r.Exchanges {
+		if x.Object.Kind.InDevShm == inDevShm {
+			delivered = delivered || x.Verdict == Delivered
+			blocked = blocked && x.Verdict == Blocked
 		}
 	}
-	return answer
+	if *shares {
+		return delivered
+	}
+	return blocked
 }
+
+// yes is a *bool of b.
+func yes(b bool) *bool { return &b }
 
 // Compared is what Compare came to: each run's result, in order, and
 // whether together they showed what each namespace isolates.

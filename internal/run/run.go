@@ -56,6 +56,20 @@ type Where struct {
 	NewMount bool       // with a /dev/shm of its own (-m)
 	Target   *ns.Handle // the child is in that IPC namespace
 	From     *ns.Handle // the parent's objects are in that one
+	// SameIPC and SameShm are what the kernel says, before any message:
+	// whether the IPC namespace the child looks in is the one the
+	// parent's objects are in (by the namespaces' identities), and
+	// whether the /dev/shm it looks in is (by device and inode); nil
+	// where it cannot be told.
+	SameIPC, SameShm *bool
+}
+
+// Same is the kernel's answer for one side of the line.
+func (w *Where) Same(inDevShm bool) *bool {
+	if inDevShm {
+		return w.SameShm
+	}
+	return w.SameIPC
 }
 
 // Observer is told what a run does, and decides, as it happens: the
@@ -116,6 +130,16 @@ func Catch() *Signals {
 // parent ready to remove what it made.
 func (s *Signals) Ready() { <-s.caught }
 
+// Raise ends what waits on the signals as sig would, without a signal:
+// SIGPIPE, for a reader of the transcript that has gone (the signal
+// itself is ignored, and a write says EPIPE instead).
+func (s *Signals) Raise(sig unix.Signal) {
+	select {
+	case s.C <- sig:
+	default: // full: a signal is on its way already
+	}
+}
+
 // setup is what the child of a run is given. A child that joins an IPC
 // namespace that exists (join) looks for POSIX shared memory in that
 // process's /dev/shm, within its root, where the others look in their
@@ -133,6 +157,52 @@ func (p *Plan) setup(where *Where, join *ns.Handle, objs []ipc.Object, msg *stri
 		s.New |= unix.CLONE_NEWIPC
 	}
 	return s
+}
+
+// identify fills in what the kernel says of where the child of a run
+// looks, before any message: whether its IPC namespace is the one the
+// objects are in (by construction, or by the namespaces' identities with
+// a target), and where a kind is in /dev/shm, whether its /dev/shm is
+// the one the objects are in (by construction, or by device and inode).
+func (p *Plan) identify(w *Where) {
+	switch {
+	case w.Target != nil && p.From != nil:
+		w.SameIPC = yes(w.Target.ID == p.From.ID)
+	case w.Target != nil:
+		w.SameIPC = yes(w.Target.Same)
+	default:
+		w.SameIPC = yes(!w.NewIPC)
+	}
+	if !slices.ContainsFunc(p.Objects, func(o ipc.Object) bool { return o.Kind.InDevShm }) {
+		return
+	}
+	switch {
+	case w.Target != nil:
+		var home *os.File // where the objects are made: --from's root, or invoke_ns's own
+		if p.From != nil {
+			home = p.From.Root
+		}
+		w.SameShm = SameShm(w.Target.Root, home)
+	case w.NewMount:
+		w.SameShm = yes(false) // a fresh tmpfs on it (child.go)
+	default:
+		w.SameShm = yes(true)
+	}
+}
+
+// SameShm says whether the /dev/shm of root a is the one of root b (nil:
+// invoke_ns's own), by device and inode: false where a has none, nil
+// where it cannot be told.
+func SameShm(a, b *os.File) *bool {
+	pa, err := ipc.ShmDirIn(a)
+	if ipc.Nowhere(err) {
+		return yes(false)
+	}
+	pb, berr := ipc.ShmDirIn(b)
+	if err != nil || berr != nil {
+		return nil
+	}
+	return yes(pa == pb)
 }
 
 // shown are the namespaces worth showing for a run: ipc for the exchange,

@@ -26,11 +26,11 @@ type parent struct {
 	targetGone <-chan struct{}
 }
 
-// Single is a run with the plan as it is.
-func Single(plan *Plan, obs Observer) *Result {
+// Single is a run with the plan as it is, ended by sigs (Catch).
+func Single(plan *Plan, obs Observer, sigs *Signals) *Result {
 	// Signals are caught beside the child's start; runOnce waits for
 	// that before it makes anything.
-	p := &parent{plan: plan, obs: obs, sigs: Catch()}
+	p := &parent{plan: plan, obs: obs, sigs: sigs}
 	return p.single()
 }
 
@@ -39,6 +39,7 @@ func (p *parent) single() *Result {
 	p.obs.Began()
 	where := &Where{NewIPC: p.plan.NewIPC, NewMount: p.plan.New.Has(unix.CLONE_NEWNS),
 		Target: p.plan.Target, From: p.plan.From}
+	p.plan.identify(where)
 	if p.plan.From != nil {
 		p.obs.Opened("from", p.plan.From)
 	}
@@ -84,17 +85,22 @@ func (p *parent) runOnce(where *Where, start time.Time) *Result {
 	defer c.Close()
 	var objs []ipc.Receiver
 	if p.plan.Exchange {
-		if objs, r.Objects, err = p.makeInFrom(); err != nil {
+		made, objects, err := p.makeInFrom()
+		if err != nil {
 			c.Kill()
-			r.Err = err
+			r.Objects, r.Err = p.plan.Objects, err
 			return r
 		}
+		objs, r.Objects = made, objects
+		p.noteLeftovers(r.Objects)
 	}
 	if where.NewIPC && ipc.HasSysV(r.Objects) {
 		p.obs.SysVCounts(ipc.SysVCounts())
 	}
 	p.drive(c, r, p.plan.setup(where, join, r.Objects, nil, false, false), objs, names, start)
-	if err := p.removeAll(r.Objects, objs); err != nil && r.Err == nil {
+	// What was interfered with may be gone, or another's: left alone.
+	if err := p.removeAll(r.Objects, objs); err != nil && r.Err == nil &&
+		!((errors.Is(err, ipc.ErrReplaced) || ipc.Removed(err)) && r.Verdict() == Interfered) {
 		r.Err = err
 	}
 	if r.Elapsed == 0 {
@@ -168,10 +174,14 @@ func (p *parent) exchanges(c *reexec.Child, r *Result, prompts bool, objs []ipc.
 		prompts = prompts && !w.read
 		if w.signal != 0 {
 			// Reached, and cut short: it has no verdict.
+			x.Verdict = Failed
 			r.Exchanges = append(r.Exchanges, x)
 			c.Kill()
 			r.Signal = w.signal
 			return
+		}
+		if w.err == nil {
+			x.owned(objs[i])
 		}
 		r.Exchanges = append(r.Exchanges, x)
 		p.obs.Exchanged(x)
@@ -292,7 +302,7 @@ func (p *parent) exchange(t ipc.Object, o ipc.Receiver, c *reexec.Child, where *
 			}
 			x.Report = &rep
 			if rep.Tried != reexec.Sent {
-				x.Verdict = undelivered(rep)
+				x.Verdict = judge(rep, where.Same(t.Kind.InDevShm))
 				return x, waited{reported: true, read: rep.Tried != reexec.OpenFailed && rep.Tried != reexec.NotOurs}
 			}
 			if got == nil && receiving {
@@ -316,6 +326,11 @@ func (p *parent) exchange(t ipc.Object, o ipc.Receiver, c *reexec.Child, where *
 // timeout, or a message taken.
 func (p *parent) delivery(x *Exchange, m received, c *reexec.Child) (*Exchange, waited) {
 	reported := x.Report != nil
+	if ipc.Removed(m.err) {
+		// Removed under the wait: no verdict.
+		x.Verdict, x.Disowned = Interfered, true
+		return x, waited{reported: reported, read: reported}
+	}
 	if m.err != nil {
 		if !errors.Is(m.err, unix.ETIMEDOUT) {
 			return x, waited{reported: reported, err: m.err}
@@ -336,17 +351,6 @@ func (p *parent) delivery(x *Exchange, m received, c *reexec.Child) (*Exchange, 
 	}
 	x.arrived(m.msg)
 	return x, waited{reported: reported, read: true}
-}
-
-// undelivered is the verdict of a child's report that it did not send.
-func undelivered(r reexec.Report) Verdict {
-	switch r.Tried {
-	case reexec.NotOurs, reexec.OpenFailed:
-		return Blocked
-	case reexec.NoMessage, reexec.TooLong:
-		return NoMessage
-	}
-	return SendFailed
 }
 
 // childGone decides for a child that ended before it said anything. One
@@ -421,7 +425,12 @@ func (o inside) Receive(buf []byte, deadline time.Time) (n int, err error) {
 }
 
 func (o inside) Interrupt() { o.ns.Inside(o.Receiver.Interrupt) }
-func (o inside) Reset()     { o.ns.Inside(o.Receiver.Reset) }
+
+func (o inside) Owned() (owned bool) {
+	o.ns.Inside(func() { owned = o.Receiver.Owned() })
+	return owned
+}
+func (o inside) Reset() { o.ns.Inside(o.Receiver.Reset) }
 
 func (o inside) Close() (err error) {
 	o.ns.Inside(func() { err = o.Receiver.Close() })

@@ -7,8 +7,10 @@ package show
 import (
 	"encoding/json"
 	"io"
+	"time"
 
 	"invoke_ns/internal/ipc"
+	"invoke_ns/internal/node"
 	"invoke_ns/internal/ns"
 	"invoke_ns/internal/reexec"
 	"invoke_ns/internal/run"
@@ -120,12 +122,12 @@ func errnoResult(errno unix.Errno) *OpenResult {
 func RunRecord(opts *Options, r *run.Result, status int, errText string) *Record {
 	rec := &Record{Options: opts, Target: namespaceRecord(r.Where.Target), From: namespaceRecord(r.Where.From),
 		ParentNS: r.ParentNS, ChildNS: r.ChildNS, Objects: []*ObjectRecord{},
-		ElapsedMS: float64(r.Elapsed.Microseconds()) / 1000, ExitStatus: status, Error: errText}
+		ElapsedMS: ms(r.Elapsed), ExitStatus: status, Error: errText}
 	if opts == nil {
 		rec.Run = r.Where.Run
 	}
 	for _, o := range r.Objects {
-		if !o.Kind.ByName && opts != nil {
+		if !o.Kind.ByName && opts != nil && o.Key != 0 {
 			key := o.Key
 			opts.Key = &key // the key used, drawn or given
 		}
@@ -173,7 +175,7 @@ type Outcome func(r *run.Result) (status int, errText string)
 // ComparedRecord is the record of --compare; each gives each run's status.
 func ComparedRecord(opts *Options, c *run.Compared, status int, errText string, each Outcome) *CompareRecord {
 	rec := &CompareRecord{Options: opts, Message: c.Message, Runs: []*Record{}, Isolated: c.Isolated,
-		ElapsedMS: float64(c.Elapsed.Microseconds()) / 1000, ExitStatus: status, Error: errText}
+		ElapsedMS: ms(c.Elapsed), ExitStatus: status, Error: errText}
 	for _, r := range c.Runs {
 		status, errText := each(r)
 		rec.Runs = append(rec.Runs, RunRecord(nil, r, status, errText))
@@ -195,3 +197,106 @@ func Write(w io.Writer, v any) error {
 	}
 	return err
 }
+
+// ScanRecord is what --scan --json prints: one object a report.
+type ScanRecord struct {
+	Node       string             `json:"node"`
+	Time       string             `json:"time"`        // when the scan began, RFC 3339, UTC
+	DurationMS float64            `json:"duration_ms"` // how long it took
+	HostSeen   bool               `json:"host_seen"`
+	From       *NamespaceRecord   `json:"from,omitempty"` // with --from
+	Containers []*ContainerRecord `json:"containers"`
+	Namespaces []*ScannedRecord   `json:"namespaces"`
+	Unreadable int                `json:"unreadable"` // processes whose namespaces could not be read
+	Leftovers  []*LeftoverRecord  `json:"leftovers,omitempty"`
+	ExitStatus int                `json:"exit_status"`
+	Error      string             `json:"error,omitempty"`
+}
+
+// ContainerRecord is a container, as --json shows it.
+type ContainerRecord struct {
+	Engine           string                 `json:"engine"`
+	ID               string                 `json:"id"`
+	Name             string                 `json:"name"`
+	PID              int                    `json:"pid"`
+	Processes        int                    `json:"processes"`
+	IPC              string                 `json:"ipc"`
+	SharesHostIPC    *bool                  `json:"shares_host_ipc"`
+	SharesHostDevShm *bool                  `json:"shares_host_dev_shm"`
+	Verdicts         map[string]run.Verdict `json:"verdicts,omitempty"` // with --probe, by kind
+	Why              string                 `json:"why,omitempty"`      // with --probe: why it proved nothing
+}
+
+// ScannedRecord is one IPC namespace found, as --json shows it.
+type ScannedRecord struct {
+	IPC          string       `json:"ipc"`
+	UserNS       string       `json:"user_namespace"`
+	Processes    int          `json:"processes"`
+	PID          int          `json:"pid"`
+	TID          int          `json:"tid,omitempty"` // where only a thread of PID is in it
+	Command      string       `json:"command"`
+	Container    string       `json:"container"`
+	Own          bool         `json:"own"`
+	Host         bool         `json:"host"`
+	Verdict      *run.Verdict `json:"verdict,omitempty"` // with --probe
+	SharesIPC    *bool        `json:"shares_ipc_namespace,omitempty"`
+	SharesDevShm *bool        `json:"shares_dev_shm,omitempty"`
+	Why          string       `json:"why,omitempty"`
+}
+
+// LeftoverRecord is an object that an earlier run or probe left behind.
+type LeftoverRecord struct {
+	Kind    string `json:"kind"`
+	Name    string `json:"name,omitempty"`
+	Key     *int32 `json:"key,omitempty"`
+	Removal string `json:"removal"` // the command that removes it
+}
+
+// ScanJSON is the node as --json shows it.
+func ScanJSON(n *node.Node, status int, errText string) *ScanRecord {
+	rec := &ScanRecord{Node: n.Name, Time: n.Time.UTC().Format(time.RFC3339), DurationMS: ms(n.Took),
+		HostSeen: n.HostSeen, From: namespaceRecord(n.From), Containers: []*ContainerRecord{},
+		Namespaces: []*ScannedRecord{}, Unreadable: len(n.Hidden), ExitStatus: status, Error: errText}
+	for _, r := range n.Rows {
+		if r.Container.Engine == "" {
+			continue
+		}
+		byIPC, _ := r.Shares(false)
+		byShm, _ := r.Shares(true)
+		c := &ContainerRecord{Engine: r.Container.Engine, ID: r.Container.ID, Name: r.Container.Name, PID: r.Task.PID,
+			Processes: r.Processes, IPC: r.Namespace.IPC, SharesHostIPC: byIPC, SharesHostDevShm: byShm}
+		if r.Probe != nil {
+			c.Verdicts = map[string]run.Verdict{}
+			for _, x := range r.Probe.Exchanges {
+				c.Verdicts[x.Object.Kind.Name] = x.Verdict
+			}
+			c.Why = Why(r.Probe)
+		}
+		rec.Containers = append(rec.Containers, c)
+	}
+	for _, ns := range n.Namespaces {
+		s := &ScannedRecord{IPC: ns.IPC, UserNS: ns.UserNS, Processes: ns.Processes, PID: ns.Task.PID, TID: ns.Task.TID,
+			Command: ns.Task.Comm, Container: ns.Container, Own: ns.Own, Host: ns.Host}
+		if r := ns.Row; r != nil && r.Probe != nil {
+			v := probeOutcome(r.Probe)
+			s.Verdict, s.Why = &v, Why(r.Probe)
+			s.SharesIPC, _ = r.Shares(false)
+			s.SharesDevShm, _ = r.Shares(true)
+		}
+		rec.Namespaces = append(rec.Namespaces, s)
+	}
+	for _, l := range n.Leftovers {
+		lr := &LeftoverRecord{Kind: l.Object.Kind.Name, Removal: l.Object.Removal()}
+		if l.Object.Kind.ByName {
+			lr.Name = l.Object.Name
+		} else {
+			key := l.Object.Key
+			lr.Key = &key
+		}
+		rec.Leftovers = append(rec.Leftovers, lr)
+	}
+	return rec
+}
+
+// ms is d in milliseconds, to the microsecond.
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

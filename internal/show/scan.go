@@ -1,162 +1,51 @@
 // scan.go: --scan's view of a node: a line for each container, and for
 // each IPC namespace that no container owns, within 80 columns; which
-// share the host's IPC namespace or its /dev/shm; what the probes proved;
-// and why some processes could not be read.
+// share the host's IPC namespace or its /dev/shm, what the probes proved,
+// why a probe proved nothing, and what could not be read. Every name
+// from outside (a process's, a container's) is shown escaped.
 
 package show
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strconv"
 	"strings"
 
-	"invoke_ns/internal/engine"
+	"invoke_ns/internal/ipc"
+	"invoke_ns/internal/node"
 	"invoke_ns/internal/ns"
+	"invoke_ns/internal/reexec"
 	"invoke_ns/internal/run"
 	"invoke_ns/internal/term"
+
+	"golang.org/x/sys/unix"
 )
 
-// Node is what --scan found on a node.
-type Node struct {
-	Name       string       // $NODE_NAME, else the hostname
-	HostSeen   bool         // the host's namespaces were seen (PID 2, a kernel thread)
-	HostUnread string       // why PID 2's could not be read, where it is a kernel thread
-	From       *ns.Handle   // with --from: held against its namespaces instead
-	Namespaces []*Namespace // every IPC namespace a process is in
-	Rows       []*Row       // the containers, and the namespaces no container owns
-	Hidden     []ns.Hidden  // the processes whose namespaces could not be read
-}
-
-// Row is a container, or a namespace that no container owns.
-type Row struct {
-	Container engine.Container // none for a namespace of its own
-	Namespace *Namespace       // the IPC namespace it is in
-	PID, TID  int              // its first process, or thread
-	Command   string
-	HostIPC   bool // its IPC namespace is the host's
-	HostShm   *bool
-	Probe     *run.Result // with --probe
-}
-
-// Shares says whether the row shares the host's IPC namespace, or with
-// inDevShm its /dev/shm: as a message proved it, where --probe tried a
-// kind of that side; else as the identities read (nil: unknown).
-func (r *Row) Shares(inDevShm bool) (answer *bool, proved bool) {
-	if r.Probe != nil && r.Probe.Err == nil {
-		if p := r.Probe.Shares(inDevShm); p != nil {
-			return p, true
-		}
-	}
-	if inDevShm {
-		return r.HostShm, false
-	}
-	return &r.HostIPC, false
-}
-
-// Namespace is one IPC namespace found, as --scan shows it.
-type Namespace struct {
-	IPC          string       `json:"ipc"`
-	UserNS       string       `json:"user_namespace"`
-	Processes    int          `json:"processes"`
-	PID          int          `json:"pid"`
-	TID          int          `json:"tid,omitempty"` // where only a thread of PID is in it
-	Command      string       `json:"command"`
-	Container    string       `json:"container"`
-	Own          bool         `json:"own"`
-	Host         bool         `json:"host"`
-	Verdict      *run.Verdict `json:"verdict,omitempty"` // with --probe
-	SharesIPC    *bool        `json:"shares_ipc_namespace,omitempty"`
-	SharesDevShm *bool        `json:"shares_dev_shm,omitempty"`
-}
-
-// Proved notes what the probe of a namespace came to.
-func (n *Namespace) Proved(r *run.Result) {
-	v := r.Outcome()
-	if r.Err != nil {
-		v = run.Failed
-	}
-	n.Verdict, n.SharesIPC, n.SharesDevShm = &v, r.Shares(false), r.Shares(true)
-}
-
-// ContainerRecord is a container, as --json shows it.
-type ContainerRecord struct {
-	Engine           string                 `json:"engine"`
-	ID               string                 `json:"id"`
-	Name             string                 `json:"name"`
-	PID              int                    `json:"pid"`
-	IPC              string                 `json:"ipc"`
-	SharesHostIPC    *bool                  `json:"shares_host_ipc"`
-	SharesHostDevShm *bool                  `json:"shares_host_dev_shm"`
-	Verdicts         map[string]run.Verdict `json:"verdicts,omitempty"` // with --probe, by kind
-}
-
-// ScanRecord is what --scan --json prints.
-type ScanRecord struct {
-	Node       string             `json:"node"`
-	HostSeen   bool               `json:"host_seen"`
-	From       *NamespaceRecord   `json:"from,omitempty"` // with --from
-	Containers []*ContainerRecord `json:"containers"`
-	Namespaces []*Namespace       `json:"namespaces"`
-	Unreadable int                `json:"unreadable"` // processes whose namespaces could not be read
-	ExitStatus int                `json:"exit_status"`
-	Error      string             `json:"error,omitempty"`
-}
-
-// Record is the node as --json shows it.
-func (n *Node) Record(status int, errText string) *ScanRecord {
-	rec := &ScanRecord{Node: n.Name, HostSeen: n.HostSeen, From: namespaceRecord(n.From), Containers: []*ContainerRecord{}, Namespaces: n.Namespaces,
-		Unreadable: len(n.Hidden), ExitStatus: status, Error: errText}
-	for _, r := range n.Rows {
-		if r.Container.Engine == "" {
-			continue
-		}
-		byIPC, _ := r.Shares(false)
-		byShm, _ := r.Shares(true)
-		c := &ContainerRecord{Engine: r.Container.Engine, ID: r.Container.ID, Name: r.Container.Name, PID: r.PID,
-			IPC: r.Namespace.IPC, SharesHostIPC: byIPC, SharesHostDevShm: byShm}
-		if r.Probe != nil {
-			c.Verdicts = map[string]run.Verdict{}
-			for _, x := range r.Probe.Exchanges {
-				c.Verdicts[x.Object.Kind.Name] = x.Verdict
-			}
-		}
-		rec.Containers = append(rec.Containers, c)
-	}
-	return rec
-}
-
 // Scan shows the node: a table, which containers share the host's IPC
-// namespace and /dev/shm, and what could not be read.
-func Scan(w io.Writer, n *Node, probed bool) {
+// namespace and /dev/shm, and what could not be read or proved.
+func Scan(w io.Writer, n *node.Node, probed bool) {
 	same := "HOST"
 	if n.From != nil || !n.HostSeen {
 		same = "SAME"
 	}
-	rows := [][]string{{"IPC", "PID", "COMMAND", "CONTAINER", same + " IPC", same + " SHM"}}
+	rows := [][]string{{"IPC", "NPROCS", "PID", "COMMAND", "CONTAINER", same + " IPC", same + " SHM"}}
 	if probed {
 		rows[0] = append(rows[0], "VERDICT")
 	}
 	for _, r := range n.Rows {
-		command := r.Command
-		if r.TID != 0 {
-			command = fmt.Sprintf("%s (thread %d)", r.Command, r.TID)
+		command := term.Escape(r.Task.Comm)
+		if r.Task.TID != 0 {
+			command = fmt.Sprintf("%s (thread %d)", command, r.Task.TID)
 		}
 		byIPC, _ := r.Shares(false)
 		byShm, _ := r.Shares(true)
-		row := []string{number(r.Namespace.IPC), strconv.Itoa(r.PID), command, r.Container.String(),
-			yesNo(byIPC), yesNo(byShm)}
+		row := []string{number(r.Namespace.IPC), strconv.Itoa(r.Processes), strconv.Itoa(r.Task.PID), command,
+			term.Escape(r.Container.String()), yesNo(byIPC), yesNo(byShm)}
 		if probed {
-			verdict := "-"
-			if r.Probe != nil {
-				v := r.Probe.Outcome()
-				if r.Probe.Err != nil {
-					v = run.Failed
-				}
-				verdict = v.String()
-			}
-			row = append(row, verdict)
+			row = append(row, verdictCell(r.Probe))
 		}
 		rows = append(rows, row)
 	}
@@ -169,8 +58,8 @@ func Scan(w io.Writer, n *Node, probed bool) {
 	case !n.HostSeen:
 		ipcNS, shm = "invoke_ns's own IPC namespace", "invoke_ns's own /dev/shm"
 	}
-	term.Sentence(w, "", sharing(n.Rows, false, "Sharing "+ipcNS))
-	term.Sentence(w, "", sharing(n.Rows, true, "Sharing "+shm))
+	term.Sentence(w, "", sharing(n.Rows, false, "Sharing "+ipcNS, probed))
+	term.Sentence(w, "", sharing(n.Rows, true, "Sharing "+shm, probed))
 	switch {
 	case n.HostSeen || n.From != nil:
 	case n.HostUnread != "":
@@ -179,40 +68,165 @@ func Scan(w io.Writer, n *Node, probed bool) {
 		term.Sentence(w, "", "(the host's namespaces cannot be seen from here: PID 2 is no kernel thread; "+
 			"run with the host's PIDs, as docker run --pid=host or hostPID: true)")
 	}
+	for _, note := range ProbeNotes(n.Rows) {
+		term.Sentence(w, "", note)
+	}
 	for _, note := range UnreadableNotes(n.Hidden) {
 		term.Sentence(w, "", note)
 	}
+	for _, l := range n.Leftovers {
+		term.Sentence(w, "", "("+leftover(l.Object)+")")
+	}
+}
+
+// verdictCell is a row's verdict, or "-" where it was not probed.
+func verdictCell(r *run.Result) string {
+	if r == nil {
+		return "-"
+	}
+	return probeOutcome(r).String()
+}
+
+// probeOutcome is a probe's verdict: its run's, or failed where it failed as
+// a whole.
+func probeOutcome(r *run.Result) run.Verdict {
+	if r.Err != nil && !errors.Is(r.Err, run.ErrInterfered) {
+		return run.Failed
+	}
+	return r.Outcome()
 }
 
 // sharing is the summary's sentence for one side: the containers that
-// share it, said proved by a message where every container's answer was,
-// and naming those whose answer is unknown.
-func sharing(rows []*Row, inDevShm bool, what string) string {
-	var yes, unknown []string
+// share it, as the kernel says; with probes, said proved by a message
+// where each was, and naming those whose probe proved nothing, with its
+// verdict; and those whose answer is unknown.
+func sharing(rows []*node.Row, inDevShm bool, what string, probed bool) string {
+	var yes, unknown, unproved []string
 	proved, containers := true, 0
 	for _, r := range rows {
 		if r.Container.Engine == "" {
 			continue
 		}
 		containers++
+		name := term.Escape(r.Container.String())
 		answer, byMessage := r.Shares(inDevShm)
 		proved = proved && byMessage
 		switch {
 		case answer == nil:
-			unknown = append(unknown, r.Container.String())
+			unknown = append(unknown, name)
 		case *answer:
-			yes = append(yes, r.Container.String())
+			yes = append(yes, name)
+			if probed && !byMessage {
+				unproved = append(unproved, name+": "+verdictCell(r.Probe))
+			}
 		}
 	}
 	if proved && containers > 0 {
 		what += ", proved by a message"
 	}
 	s := what + ": " + names(yes)
+	if len(unproved) > 0 && len(unproved) < len(yes) {
+		slices.Sort(unproved)
+		s += " (proved by a message, but for " + List(unproved) + ")"
+	} else if len(unproved) > 0 {
+		s += " (by the kernel's identities; no message proved it: " + List(unproved) + ")"
+	}
 	if len(unknown) > 0 {
 		slices.Sort(unknown)
 		s += " (unknown for " + List(unknown) + ")"
 	}
 	return s + "."
+}
+
+// ProbeNotes say why a probe proved nothing: a failure with its cause,
+// interference, a task gone; one note a row.
+func ProbeNotes(rows []*node.Row) []string {
+	var notes []string
+	for _, r := range rows {
+		if r.Probe == nil {
+			continue
+		}
+		why := Why(r.Probe)
+		if why == "" {
+			continue
+		}
+		who := r.Task.String()
+		if r.Container.Engine != "" {
+			who = term.Escape(r.Container.String()) + ", " + who
+		}
+		notes = append(notes, "("+who+": "+why+")")
+	}
+	return notes
+}
+
+// Why says why a probe's verdict is neither delivered nor blocked: ""
+// where it is one of those.
+func Why(r *run.Result) string {
+	if errors.Is(r.Err, run.ErrInterfered) {
+		return r.Err.Error()
+	}
+	if r.Err != nil {
+		return "the probe failed: " + r.Err.Error()
+	}
+	for _, x := range r.Exchanges {
+		if s := exchangeWhy(x); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// exchangeWhy says why one exchange of a probe came to neither delivered
+// nor blocked.
+func exchangeWhy(x *run.Exchange) string {
+	o := x.Object
+	switch x.Verdict {
+	case run.Interfered:
+		return interference(x)
+	case run.Gone:
+		return "it ended, or its PID names another process now, before it was probed: not proved"
+	case run.LookupFailed:
+		return fmt.Sprintf("%s failed: %s", o.Kind.Lookup, errnoWhy(x.Report.Errno))
+	case run.SendFailed:
+		return fmt.Sprintf("%s failed: %s", o.Kind.SendOp, errnoWhy(x.Report.Errno))
+	case run.TimedOut:
+		return fmt.Sprintf("the probe was held up for longer than -t on the %s", o)
+	case run.Taken:
+		return fmt.Sprintf("another process took the probe's %s from the %s", o.Kind.What(), o)
+	}
+	return ""
+}
+
+// interference says what another process did to an exchange, where the
+// kernel says the namespace is the parent's.
+func interference(x *run.Exchange) string {
+	o, w := x.Object, x.Where
+	place := "the IPC namespace the kernel says is the one the objects are in"
+	if o.Kind.InDevShm {
+		place = "the " + ipc.ShmDir + " the kernel says is the one the objects are in"
+	}
+	switch {
+	case x.Disowned:
+		return fmt.Sprintf("interfered with: another process removed or replaced the %s during the exchange; "+
+			"what has the name now is left alone", o)
+	case x.Report != nil && x.Report.Tried == reexec.NotOurs:
+		return fmt.Sprintf("interfered with: in %s, %s is another object, not the one made: another process "+
+			"replaced it; what has the name now is left alone", place, o.Bare())
+	case x.Report != nil && x.Report.Tried != reexec.Sent:
+		return fmt.Sprintf("interfered with: in %s, there is no %s: another process removed it", place, o.Bare())
+	case w != nil && w.Target == nil:
+		return "interfered with"
+	}
+	return fmt.Sprintf("interfered with: what arrived through the %s is not what was sent", o)
+}
+
+// errnoWhy is an errno's words, with what to do where something can be.
+func errnoWhy(e unix.Errno) string { return ipc.ErrnoWords(e) }
+
+// leftover names an object an earlier run or probe left, and the
+// command that removes it.
+func leftover(o ipc.Object) string {
+	return fmt.Sprintf("left behind by an earlier run: the %s (%s removes it)", o, o.Removal())
 }
 
 // names lists the containers, sorted, or says there are none.
@@ -253,7 +267,7 @@ func UnreadableNotes(unreadable []ns.Hidden) []string {
 	for _, h := range unreadable {
 		switch {
 		case h.RefusesRoot:
-			refusing = append(refusing, fmt.Sprintf("%d (%s)", h.PID, h.Comm))
+			refusing = append(refusing, fmt.Sprintf("%d (%s)", h.PID, term.Escape(h.Comm)))
 		case h.NoPtrace:
 			noPtrace++
 		default:

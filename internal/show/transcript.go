@@ -159,7 +159,21 @@ func (t *Transcript) Exchanged(x *run.Exchange) {
 		}
 	case run.Blocked, run.NoMessage, run.SendFailed:
 		t.undelivered(x)
+	case run.LookupFailed:
+		t.say("Parent: ", fmt.Sprintf("no %s can arrive: the child's %s failed: %s", o.Kind.What(), o.Kind.Lookup,
+			ipc.ErrnoWords(x.Report.Errno)))
+	case run.Interfered:
+		t.say("Parent: ", fmt.Sprintf("no verdict: %s; %s", interference(x), sameWhere(x)))
 	}
+}
+
+// sameWhere says what the kernel says of where the child is, which a
+// message that fails to cross cannot turn.
+func sameWhere(x *run.Exchange) string {
+	if x.Object.Kind.InDevShm {
+		return "the kernel says the child's " + ipc.ShmDir + " is the one the object is in (device and inode)"
+	}
+	return "the kernel says the child's IPC namespace is the one the object is in (its identity)"
 }
 
 // delivered shows what arrived, as the article does, and what it means.

@@ -5,9 +5,11 @@
 package term
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"syscall"
 	"unicode/utf8"
 )
 
@@ -129,16 +131,21 @@ func Table(w io.Writer, rows [][]string) {
 }
 
 // Transcript is where a side's lines go. It keeps the first error of a
-// write, so that a run whose lines were lost does not end as a success.
+// write, so that a run whose lines were lost does not end as a success,
+// and calls Broken, if set, when it is that the reader has gone (EPIPE).
 type Transcript struct {
-	W   io.Writer
-	Err error
+	W      io.Writer
+	Err    error
+	Broken func()
 }
 
 func (t *Transcript) Write(b []byte) (int, error) {
 	n, err := t.W.Write(b)
 	if err != nil && t.Err == nil {
 		t.Err = err
+		if t.Broken != nil && errors.Is(err, syscall.EPIPE) {
+			t.Broken()
+		}
 	}
 	return n, err
 }

@@ -3,7 +3,7 @@
 // phase.go: in the binary users run, the time a phase took is not shown
 // (phase_bench.go shows it, for make bench).
 
-package main
+package node
 
 import "time"
 

@@ -5,7 +5,7 @@
 // run, timed from inside, where timing the whole run would bury it under
 // the process's start and the rest.
 
-package main
+package node
 
 import (
 	"fmt"
