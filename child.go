@@ -45,6 +45,9 @@ func runChild(l *reexec.Link) error {
 	if m.Setup == nil {
 		return errors.New("handshake: the setup step carries no setup")
 	}
+	// What the kernel records of the parent, the child sees as its
+	// parent's PID.
+	ipc.ParentPID = os.Getppid
 	c := &child{setup: m.Setup, root: l.Root, lines: &term.Transcript{W: os.Stdout}}
 	c.out = c.lines
 	if c.setup.Quiet {
@@ -142,7 +145,10 @@ func (c *child) reach(t ipc.Object) reexec.Report {
 		e.Close()
 	}()
 	var msg []byte
-	if t.Kind.CarriesText {
+	if ro, ok := e.(interface{ ReadOnly() bool }); ok && ro.ReadOnly() {
+		// It can only be read: no message is asked for, that could not
+		// be written.
+	} else if t.Kind.CarriesText {
 		var rep *reexec.Report
 		if msg, rep = c.message(); rep != nil {
 			return *rep
@@ -154,7 +160,11 @@ func (c *child) reach(t ipc.Object) reexec.Report {
 		c.verbosef(" Child: posting the semaphore for the parent\n")
 	}
 	err = e.Send(msg)
-	if err != nil {
+	var ro *ipc.ReadOnlyError
+	switch {
+	case errors.As(err, &ro):
+		c.verbosef(" Child: %s is read-only here: reading back what the parent wrote\n", ipc.ShmDir)
+	case err != nil:
 		c.perror(t.Kind.SendOp, err)
 	}
 	return reexec.Sending(err)

@@ -56,6 +56,7 @@ type (
 		Delivered   bool      `json:"delivered"`
 		Message     *string   `json:"message"`
 		Verdict     string    `json:"verdict"`
+		ReadOnly    bool      `json:"read_only"`
 	}
 	jsonOpen struct {
 		Result string `json:"result"`
@@ -93,8 +94,17 @@ type (
 		IPC              string            `json:"ipc"`
 		SharesHostIPC    *bool             `json:"shares_host_ipc"`
 		SharesHostDevShm *bool             `json:"shares_host_dev_shm"`
+		DevShmReadOnly   bool              `json:"dev_shm_read_only"`
+		Kubernetes       *jsonKube         `json:"kubernetes"`
 		Verdicts         map[string]string `json:"verdicts"`
 		Why              string            `json:"why"`
+	}
+	jsonKube struct {
+		Namespace string `json:"namespace"`
+		Pod       string `json:"pod"`
+		Container string `json:"container"`
+		PodUID    string `json:"pod_uid"`
+		Sandbox   bool   `json:"sandbox"`
 	}
 	jsonLeftover struct {
 		Kind    string `json:"kind"`
@@ -313,9 +323,12 @@ func TestJSON(t *testing.T) {
 	// an engine runs containers: TestDocker checks them.
 	seen["target.tid"], seen["from.tid"], seen["namespaces[].tid"] = true, true, true
 	for _, f := range []string{"engine", "id", "name", "pid", "processes", "ipc", "shares_host_ipc", "shares_host_dev_shm",
-		"verdicts", "why"} {
+		"verdicts", "why", "dev_shm_read_only", "kubernetes", "kubernetes.namespace", "kubernetes.pod",
+		"kubernetes.container", "kubernetes.pod_uid", "kubernetes.sandbox"} {
 		seen["containers[]."+f] = true
 	}
+	// Only where a /dev/shm is read-only: TestCRI checks it.
+	seen["objects[].read_only"] = true
 	// Only where a probe proved nothing: TestInterferenceIsNeverIsolation
 	// checks it; and only where an earlier scan left something:
 	// TestProbeLeftoversNamed checks them.

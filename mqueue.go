@@ -118,6 +118,9 @@ type ownQueue struct{ *Queue }
 // Owned says whether the name still names this queue.
 func (q ownQueue) Owned() bool { return q.IsNamed(q.Name()) }
 
+// Token is nil: a queue is never read alone.
+func (q ownQueue) Token() []byte { return nil }
+
 func (q ownQueue) Remove() error {
 	if !q.IsNamed(q.Name()) {
 		return ipc.ErrReplaced

@@ -1,9 +1,12 @@
 // names.go: the names the engines show. Docker's come from its API on its
-// unix socket ($DOCKER_HOST, else /var/run/docker.sock); Podman's from the
-// command line of the container's conmon; a Kubernetes container's from
-// the io.kubernetes annotations its runtime keeps in its state (runc's
-// state.json). Files are looked up within the host's root, which a node
-// agent in a container of its own sees through a process of the host.
+// unix socket ($DOCKER_HOST, else /var/run/docker.sock), with the pod of
+// a Kubernetes container that cri-dockerd runs from its labels; Podman's
+// from the command line of the container's conmon; a Kubernetes
+// container's from the annotations its runtime keeps with it, in runc's
+// state or in the task's bundle (containerd's io.kubernetes.cri.*,
+// CRI-O's io.kubernetes.pod.*). Files are looked up within the host's
+// root, which a node agent in a container of its own sees through a
+// process of the host.
 
 package engine
 
@@ -11,6 +14,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -24,19 +28,55 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Namer names containers as their engines show them.
-type Namer struct {
-	root *os.File          // the host's root; nil: invoke_ns's own
-	byID map[string]string // Docker's, by full ID
+// Kube is a Kubernetes container, as its runtime's annotations say.
+type Kube struct {
+	Namespace string
+	Pod       string
+	Container string // "" for the pod's sandbox
+	PodUID    string
+	// Sandbox says that it is the pod's sandbox, its pause process,
+	// which holds the pod's namespaces: no container of the pod's own.
+	Sandbox bool
 }
 
-// runcStates are where runc keeps a container's state (ID.json in a
-// folder of the container's ID), by engine: Docker's (moby), containerd's
-// (a folder for each of its namespaces, "*"), and CRI-O's.
-var runcStates = []string{
-	"/run/docker/runtime-runc/moby",
-	"/run/containerd/runc/*",
-	"/run/runc",
+// Name is the container as kubectl names it, "namespace/pod/container";
+// a pod's sandbox as its pod, "namespace/pod".
+func (k *Kube) Name() string {
+	if k.Sandbox {
+		return k.Namespace + "/" + k.Pod
+	}
+	return k.Namespace + "/" + k.Pod + "/" + k.Container
+}
+
+// Named is what a node says of a container: its name as its engine shows
+// it, the engine that runs it where its cgroup path did not say, and for
+// a Kubernetes container its pod.
+type Named struct {
+	Name   string
+	Engine string
+	Kube   *Kube
+}
+
+// Namer names containers as their engines show them.
+type Namer struct {
+	root *os.File         // the host's root; nil: invoke_ns's own
+	byID map[string]Named // Docker's, by full ID
+}
+
+// states are where the runtimes keep what they know of a container, by
+// the engine that keeps it there: runc's state (ID/state.json in a
+// folder of the container's ID: Docker's, containerd's under each of its
+// namespaces, "*", whatever its own state folder, CRI-O's), and the
+// bundle a container was made from (ID/config.json: containerd's and
+// k3s's and rke2's tasks, CRI-O's containers), whose annotations runc's
+// state copies.
+var states = []struct{ engine, dir, file string }{
+	{"docker", "/run/docker/runtime-runc/moby", "state.json"},
+	{"containerd", "/run/containerd/runc/*", "state.json"},
+	{"crio", "/run/runc", "state.json"},
+	{"containerd", "/run/containerd/io.containerd.runtime.v2.task/*", "config.json"},
+	{"containerd", "/run/k3s/containerd/io.containerd.runtime.v2.task/*", "config.json"},
+	{"crio", "/run/containers/storage/overlay-containers", "userdata/config.json"},
 }
 
 // dockerSocket is where Docker listens unless $DOCKER_HOST says.
@@ -45,29 +85,32 @@ const dockerSocket = "/var/run/docker.sock"
 // NewNamer asks the engines the node has for their containers' names;
 // root is the host's root directory (nil: invoke_ns's own).
 func NewNamer(root *os.File) *Namer {
-	n := &Namer{root: root, byID: map[string]string{}}
+	n := &Namer{root: root, byID: map[string]Named{}}
 	n.docker()
 	return n
 }
 
-// Name names c, the container of process pid: "" where nothing tells.
-func (n *Namer) Name(c Container, pid int) string {
-	if name := n.byID[c.ID]; name != "" {
-		return name
+// Name names c, the container of process pid, as its engine does:
+// nothing where nothing tells.
+func (n *Namer) Name(c Container, pid int) Named {
+	if named, ok := n.byID[c.ID]; ok {
+		return named
 	}
-	if name := n.kubernetes(c.ID); name != "" {
-		return name
+	if named := n.runtime(c.ID); named.Kube != nil {
+		return named
 	}
 	if c.Engine == "podman" {
-		return conmonName(c.ID, pid)
+		return Named{Name: conmonName(c.ID, pid)}
 	}
-	return ""
+	return Named{}
 }
 
 // docker asks Docker's API for its containers' names, as `docker ps`
-// shows them: every container's (all=1), since a container's first process
-// runs before Docker counts it as running, and a scan at that moment (a
-// node agent's first, of its own container) would miss its name.
+// shows them, and for the pod of each that runs for Kubernetes
+// (cri-dockerd's labels): every container's (all=1), since a container's
+// first process runs before Docker counts it as running, and a scan at
+// that moment (a node agent's first, of its own container) would miss
+// its name.
 func (n *Namer) docker() {
 	sock := dockerSocket
 	if host, ok := strings.CutPrefix(os.Getenv("DOCKER_HOST"), "unix://"); ok {
@@ -82,19 +125,24 @@ func (n *Namer) docker() {
 		defer f.Close()
 		sock = fmt.Sprintf("/proc/self/fd/%d", f.Fd())
 	}
-	names := map[string]string{}
+	names := map[string]Named{}
 	err := ask(sock, "/containers/json?all=1", time.Now().Add(apiDeadline), func(body *json.Decoder) error {
 		return eachElement(body, func(d *json.Decoder) error {
 			var c struct {
-				ID    string   `json:"Id"`
-				Names []string `json:"Names"`
+				ID     string            `json:"Id"`
+				Names  []string          `json:"Names"`
+				Labels map[string]string `json:"Labels"`
 			}
 			if err := d.Decode(&c); err != nil {
 				return err
 			}
-			if len(c.Names) > 0 {
-				names[c.ID] = strings.TrimPrefix(c.Names[0], "/")
+			named := Named{Engine: "docker", Kube: kubeOf(c.Labels)}
+			if named.Kube != nil {
+				named.Name = named.Kube.Name()
+			} else if len(c.Names) > 0 {
+				named.Name = strings.TrimPrefix(c.Names[0], "/")
 			}
+			names[c.ID] = named
 			return nil
 		})
 	})
@@ -188,8 +236,10 @@ func (c *capped) Read(b []byte) (int, error) {
 // eachElement reads a JSON array, handing each element to one, as it
 // comes.
 func eachElement(d *json.Decoder, one func(*json.Decoder) error) error {
-	if t, err := d.Token(); err != nil || t != json.Delim('[') {
-		return fmt.Errorf("not a JSON array (%v)", err)
+	if t, err := d.Token(); err != nil {
+		return err
+	} else if t != json.Delim('[') {
+		return errors.New("not a JSON array")
 	}
 	for d.More() {
 		if err := one(d); err != nil {
@@ -200,36 +250,44 @@ func eachElement(d *json.Decoder, one func(*json.Decoder) error) error {
 	return err
 }
 
-// kubernetes is "namespace/pod/container" for the Kubernetes container
-// of that ID, from the annotations its runtime keeps in its state
-// (CRI-O's and the kubelet's io.kubernetes.pod.*, containerd's
-// io.kubernetes.cri.*); "" where there are none.
-func (n *Namer) kubernetes(id string) string {
+// runtime is what the runtimes' state says of the container of that ID:
+// its pod and name, and the engine whose state it is; nothing where no
+// state of a Kubernetes container is found.
+func (n *Namer) runtime(id string) Named {
 	if id == "" || strings.ContainsAny(id, "/.") {
-		return ""
+		return Named{}
 	}
-	for _, dir := range runcStates {
-		parent, pattern, ok := strings.Cut(dir, "/*")
-		dirs := []string{dir}
+	for _, st := range states {
+		parent, pattern, ok := strings.Cut(st.dir, "/*")
+		dirs := []string{st.dir}
 		if ok && pattern == "" {
 			dirs = n.subdirs(parent)
 		}
 		for _, d := range dirs {
-			if b, err := n.read(d + "/" + id + "/state.json"); err == nil {
-				return kubernetesState(b)
+			b, err := n.read(d + "/" + id + "/" + st.file)
+			if err != nil {
+				continue
 			}
+			if k := kubeOf(annotations(b)); k != nil {
+				return Named{Name: k.Name(), Engine: st.engine, Kube: k}
+			}
+			return Named{Engine: st.engine}
 		}
 	}
-	return ""
+	return Named{}
 }
 
 // read reads a small file within the host's root.
 func (n *Namer) read(path string) ([]byte, error) {
-	f, err := openIn(n.root, path, unix.O_RDONLY)
+	f, err := openIn(n.root, path, unix.O_RDONLY|unix.O_NONBLOCK)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
 	return io.ReadAll(io.LimitReader(f, 16<<20))
 }
 
@@ -256,38 +314,66 @@ func openIn(root *os.File, path string, flags int) (*os.File, error) {
 	return inroot.File(root, path, flags)
 }
 
-// kubernetesState is the name in runc's state of a container: its
-// io.kubernetes annotations, "" where it has none.
-func kubernetesState(b []byte) string {
+// annotations are the annotations of a container that b, runc's state
+// or an OCI bundle's config.json, keeps: the bundle's, or runc's copy of
+// them as "key=value" labels.
+func annotations(b []byte) map[string]string {
 	var st struct {
-		Config struct {
+		Annotations map[string]string `json:"annotations"`
+		Config      struct {
 			Labels []string `json:"labels"`
 		} `json:"config"`
 	}
 	if json.Unmarshal(b, &st) != nil {
-		return ""
+		return nil
 	}
-	labels := map[string]string{}
+	a := st.Annotations
+	if a == nil {
+		a = map[string]string{}
+	}
 	for _, l := range st.Config.Labels {
 		if k, v, ok := strings.Cut(l, "="); ok {
-			labels[k] = v
+			a[k] = v
 		}
 	}
+	return a
+}
+
+// kubeOf is the Kubernetes container that a container's annotations (or
+// Docker labels) name: containerd's io.kubernetes.cri.*, CRI-O's and
+// cri-dockerd's io.kubernetes.pod.* and io.kubernetes.container.name;
+// nil where they name none.
+func kubeOf(a map[string]string) *Kube {
 	first := func(keys ...string) string {
 		for _, k := range keys {
-			if v := labels[k]; v != "" {
+			if v := a[k]; v != "" {
 				return v
 			}
 		}
 		return ""
 	}
-	namespace := first("io.kubernetes.pod.namespace", "io.kubernetes.cri.sandbox-namespace")
-	pod := first("io.kubernetes.pod.name", "io.kubernetes.cri.sandbox-name")
-	container := first("io.kubernetes.container.name", "io.kubernetes.cri.container-name")
-	if pod == "" || container == "" {
-		return ""
+	k := &Kube{
+		Namespace: first("io.kubernetes.cri.sandbox-namespace", "io.kubernetes.pod.namespace"),
+		Pod:       first("io.kubernetes.cri.sandbox-name", "io.kubernetes.pod.name"),
+		Container: first("io.kubernetes.cri.container-name", "io.kubernetes.container.name"),
+		PodUID:    first("io.kubernetes.cri.sandbox-uid", "io.kubernetes.pod.uid"),
 	}
-	return fmt.Sprintf("%s/%s/%s", namespace, pod, container)
+	// The sandbox: containerd's and CRI-O's type, cri-dockerd's, and the
+	// name the kubelet gives it ("POD").
+	switch first("io.kubernetes.cri.container-type", "io.kubernetes.cri-o.ContainerType", "io.kubernetes.docker.type") {
+	case "sandbox", "podsandbox":
+		k.Sandbox = true
+	}
+	if k.Container == "POD" {
+		k.Sandbox = true
+	}
+	if k.Sandbox {
+		k.Container = ""
+	}
+	if k.Pod == "" || k.Container == "" && !k.Sandbox {
+		return nil
+	}
+	return k
 }
 
 // conmonName is the name Podman gave container id, of which pid is a

@@ -14,34 +14,64 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // A Kubernetes container is named by the annotations its runtime keeps,
-// CRI-O's and containerd's, found by its ID within the host's root: a
-// symbolic link there leads within that root, never out of it.
+// found by its ID within the host's root, in runc's state or in the
+// bundle it was made from: containerd's (k3s's and rke2's in their own
+// folder), CRI-O's; a pod's sandbox is named as its pod. A symbolic link
+// there leads within that root, never out of it; a FIFO under a state's
+// name is not read.
 func TestKubernetesNames(t *testing.T) {
 	root, outside := t.TempDir(), t.TempDir()
-	state := func(dir, id, labels string) {
+	put := func(path, content string) {
 		t.Helper()
-		d := filepath.Join(root, dir, id)
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		p := filepath.Join(root, path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(d, "state.json"), []byte(`{"config":{"labels":[`+labels+`]}}`), 0o644); err != nil {
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	const crio, containerd, bare, escaped = "c1", "c2", "c3", "c4"
-	state("run/runc", crio, `"io.kubernetes.pod.namespace=default","io.kubernetes.pod.name=web","io.kubernetes.container.name=app"`)
-	state("run/containerd/runc/k8s.io", containerd, `"io.kubernetes.cri.sandbox-namespace=kube-system","io.kubernetes.cri.sandbox-name=dns","io.kubernetes.cri.container-name=coredns"`)
-	state("run/docker/runtime-runc/moby", bare, `"bundle=/run/x"`)
+	labels := func(l ...string) string {
+		b, _ := json.Marshal(l)
+		return `{"config":{"labels":` + string(b) + `}}`
+	}
+	annotations := func(a map[string]string) string {
+		b, _ := json.Marshal(map[string]any{"ociVersion": "1.0.2", "annotations": a})
+		return string(b)
+	}
+	put("run/containerd/runc/k8s.io/ctr/state.json", labels("io.kubernetes.cri.sandbox-namespace=kube-system",
+		"io.kubernetes.cri.sandbox-name=dns", "io.kubernetes.cri.sandbox-uid=u1", "io.kubernetes.cri.container-name=coredns",
+		"io.kubernetes.cri.container-type=container", "bundle=/run/containerd/io.containerd.runtime.v2.task/k8s.io/ctr"))
+	put("run/containerd/runc/k8s.io/sbx/state.json", labels("io.kubernetes.cri.sandbox-namespace=kube-system",
+		"io.kubernetes.cri.sandbox-name=dns", "io.kubernetes.cri.sandbox-uid=u1", "io.kubernetes.cri.container-type=sandbox"))
+	put("run/k3s/containerd/io.containerd.runtime.v2.task/k8s.io/k3s/config.json", annotations(map[string]string{
+		"io.kubernetes.cri.sandbox-namespace": "default", "io.kubernetes.cri.sandbox-name": "web",
+		"io.kubernetes.cri.sandbox-uid": "u2", "io.kubernetes.cri.container-name": "app",
+		"io.kubernetes.cri.container-type": "container"}))
+	put("run/runc/crio/state.json", labels("io.kubernetes.pod.namespace=default", "io.kubernetes.pod.name=web",
+		"io.kubernetes.pod.uid=u3", "io.kubernetes.container.name=app"))
+	put("run/containers/storage/overlay-containers/crioinfra/userdata/config.json", annotations(map[string]string{
+		"io.kubernetes.pod.namespace": "db", "io.kubernetes.pod.name": "pg", "io.kubernetes.pod.uid": "u4",
+		"io.kubernetes.container.name": "POD", "io.kubernetes.cri-o.ContainerType": "sandbox"}))
+	put("run/docker/runtime-runc/moby/bare/state.json", labels("bundle=/run/x"))
 	// /run/containerd/runc/evil -> outside: absolute, so within root it
 	// names root's /outside..., which is not there.
-	if err := os.MkdirAll(filepath.Join(outside, escaped), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(outside, "escaped"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(outside, escaped, "state.json"), []byte(`{"config":{"labels":["io.kubernetes.pod.name=x","io.kubernetes.container.name=y"]}}`), 0o644)
+	os.WriteFile(filepath.Join(outside, "escaped", "state.json"), []byte(labels("io.kubernetes.pod.name=x", "io.kubernetes.container.name=y")), 0o644)
 	if err := os.Symlink(outside, filepath.Join(root, "run/containerd/runc/evil")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "run/runc/fifo"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(filepath.Join(root, "run/runc/fifo/state.json"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(root)
@@ -49,16 +79,25 @@ func TestKubernetesNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	n := &Namer{root: f, byID: map[string]string{}}
-	for _, tt := range []struct{ id, want string }{
-		{crio, "default/web/app"},
-		{containerd, "kube-system/dns/coredns"},
-		{bare, ""},
-		{escaped, ""},
-		{"../../etc", ""},
+	n := &Namer{root: f, byID: map[string]Named{}}
+	for _, tt := range []struct {
+		id   string
+		want Named
+	}{
+		{"ctr", Named{"kube-system/dns/coredns", "containerd", &Kube{"kube-system", "dns", "coredns", "u1", false}}},
+		{"sbx", Named{"kube-system/dns", "containerd", &Kube{"kube-system", "dns", "", "u1", true}}},
+		{"k3s", Named{"default/web/app", "containerd", &Kube{"default", "web", "app", "u2", false}}},
+		{"crio", Named{"default/web/app", "crio", &Kube{"default", "web", "app", "u3", false}}},
+		{"crioinfra", Named{"db/pg", "crio", &Kube{"db", "pg", "", "u4", true}}},
+		{"bare", Named{}},
+		{"escaped", Named{}},
+		{"fifo", Named{}},
+		{"../../etc", Named{}},
 	} {
-		if got := n.kubernetes(tt.id); got != tt.want {
-			t.Errorf("%s: %q, want %q", tt.id, got, tt.want)
+		got := n.Name(Container{Engine: "kubernetes", ID: tt.id}, 0)
+		if got.Name != tt.want.Name || got.Engine != tt.want.Engine || (got.Kube == nil) != (tt.want.Kube == nil) ||
+			got.Kube != nil && *got.Kube != *tt.want.Kube {
+			t.Errorf("%s: %+v %+v, want %+v %+v", tt.id, got, got.Kube, tt.want, tt.want.Kube)
 		}
 	}
 }
@@ -161,7 +200,7 @@ func TestAsk(t *testing.T) {
 	// The Namer takes names from it, without the slash, of every
 	// container, running or not yet.
 	t.Setenv("DOCKER_HOST", "unix://"+sock)
-	if n := NewNamer(nil); n.Name(Container{Engine: "docker", ID: "abc"}, 0) != "web" {
+	if n := NewNamer(nil); n.Name(Container{Engine: "docker", ID: "abc"}, 0).Name != "web" {
 		t.Errorf("names: %v", n.byID)
 	}
 }

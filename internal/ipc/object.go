@@ -45,6 +45,9 @@ type Receiver interface {
 	// caller's IPC namespace (or /dev/shm): not removed, nor replaced
 	// by another process's. A verdict is taken only while it does.
 	Owned() bool
+	// Token is what the parent wrote into it for a sender that may only
+	// read it (ReadOnlyError); nil for a kind no sender reads.
+	Token() []byte
 }
 
 // Sender is the child's side: what it found by name or key.
@@ -77,6 +80,12 @@ type Identity struct {
 	By    int    `json:"by,omitempty"`   // the parent's PID, as the kernel records it (System V)
 }
 
+// ParentPID is, in the child of a run, its parent's PID as the child's
+// PID namespace sees it (getppid(2): 0 where the parent is outside it);
+// nil in the parent, and in its threads that probe, which see the
+// parent's PID as it was recorded.
+var ParentPID func() int
+
 // ErrNotOurs is an object found by name or key that is not the one the
 // parent made.
 var ErrNotOurs = errors.New("another object of that name or key, not the one invoke_ns made")
@@ -90,10 +99,12 @@ func (want Identity) Check(got Identity, err error) error {
 	if err != nil {
 		return err
 	}
-	// The child sees the parent's PID as its parent's, or as 0 from a
-	// PID namespace of its own (-p), where the parent is not.
-	if want.By != 0 && os.Getppid() == 0 {
-		want.By = 0
+	// The kernel gives the PID it records as the reader's PID
+	// namespace sees it: the child sees the parent's as its parent's, 0
+	// from a PID namespace of its own (-p), where the parent is not; the
+	// parent and its threads (a probe), as it was recorded.
+	if want.By != 0 && ParentPID != nil {
+		want.By = ParentPID()
 	}
 	if got != want {
 		return ErrNotOurs

@@ -155,7 +155,16 @@ func CreateShm(root *os.File, name string) (*PosixShm, error) {
 		unix.Close(dir)
 		return nil, pshmErr("fallocate", path, err)
 	}
-	return mapShm(name, path, dir, fd, true)
+	s, err := mapShm(name, path, dir, fd, true, false)
+	if err == nil {
+		err = s.stamp()
+		if err != nil {
+			s.Remove()
+			s.Close()
+			s = nil
+		}
+	}
+	return s, err
 }
 
 // OpenShm opens an existing object by name, if it is want (where that is
@@ -174,7 +183,7 @@ func OpenShm(root *os.File, name string, want Identity) (*PosixShm, error) {
 		return nil, err
 	}
 	path := ShmPath(where, name)
-	fd, err := reopen(dir, name[1:], unix.O_RDWR, func(st *unix.Stat_t) error {
+	check := func(st *unix.Stat_t) error {
 		if want == (Identity{}) {
 			return nil
 		}
@@ -182,12 +191,20 @@ func OpenShm(root *os.File, name string, want Identity) (*PosixShm, error) {
 			return ErrNotOurs
 		}
 		return want.Check(Identity{Dev: st.Dev, Ino: st.Ino}, nil)
-	})
+	}
+	fd, err := reopen(dir, name[1:], unix.O_RDWR, check)
+	readOnly := errors.Is(err, unix.EROFS)
+	if readOnly {
+		// A /dev/shm mounted read-only (a pod's sandbox has the host's
+		// so): what the parent wrote can still be read.
+		fd, err = reopen(dir, name[1:], unix.O_RDONLY, check)
+	}
 	if err != nil {
 		unix.Close(dir)
 		return nil, pshmErr("shm_open", path, err)
 	}
-	return mapShm(name, path, dir, fd, false)
+	s, err := mapShm(name, path, dir, fd, false, readOnly)
+	return s, err
 }
 
 // reopen opens the file name in dir with flags, once it is known to be a
@@ -228,9 +245,9 @@ func FileIdentity(fd int) (Identity, error) {
 	return Identity{Dev: st.Dev, Ino: st.Ino}, nil
 }
 
-// mapShm maps the object open on fd, in dir; one that was made here is
-// removed again if that fails.
-func mapShm(name, path string, dir, fd int, created bool) (*PosixShm, error) {
+// mapShm maps the object open on fd, in dir, for reading alone where
+// readOnly; one that was made here is removed again if that fails.
+func mapShm(name, path string, dir, fd int, created, readOnly bool) (*PosixShm, error) {
 	fail := func(op string, err error) (*PosixShm, error) {
 		if created {
 			unix.Unlinkat(dir, name[1:], 0)
@@ -246,12 +263,16 @@ func mapShm(name, path string, dir, fd int, created bool) (*PosixShm, error) {
 	if st.Size < MappingSize {
 		return fail("shm_open", unix.EINVAL) // not one of invoke_ns's
 	}
-	mem, err := unix.Mmap(fd, 0, MappingSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	prot := unix.PROT_READ | unix.PROT_WRITE
+	if readOnly {
+		prot = unix.PROT_READ
+	}
+	mem, err := unix.Mmap(fd, 0, MappingSize, prot, unix.MAP_SHARED)
 	if err != nil {
 		return fail("mmap", err)
 	}
 	s := &PosixShm{name: name, path: path, dir: dir, fd: fd}
-	s.mapping = mapping{mem: mem, wrap: func(op string, err error) error { return pshmErr(op, path, err) }}
+	s.mapping = mapping{mem: mem, readOnly: readOnly, wrap: func(op string, err error) error { return pshmErr(op, path, err) }}
 	return s, nil
 }
 
@@ -367,6 +388,25 @@ func shmDirOfObject(o Object) Place {
 // Place is where a directory is: two paths, in any mount namespace, name
 // the same directory exactly when they give the same device and inode.
 type Place struct{ Dev, Ino uint64 }
+
+// ShmMount is the ID of the mount (as /proc/PID/mountinfo numbers them)
+// that the /dev/shm of root, as root resolves it, is on; read as
+// ShmDirIn reads its place, from what the kernel holds already.
+func ShmMount(root *os.File) (uint64, error) {
+	dir, _, err := shmDirOf(root)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(dir)
+	var st unix.Statx_t
+	if err := unix.Statx(dir, "", unix.AT_EMPTY_PATH|unix.AT_STATX_DONT_SYNC, unix.STATX_MNT_ID, &st); err != nil {
+		return 0, err
+	}
+	if st.Mask&unix.STATX_MNT_ID == 0 {
+		return 0, unix.ENOTSUP
+	}
+	return st.Mnt_id, nil
+}
 
 // ShmDirIn is the /dev/shm of root, as root resolves it. Two processes
 // share a /dev/shm exactly when theirs are at one Place: the device alone

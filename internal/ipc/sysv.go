@@ -164,6 +164,9 @@ func Removed(err error) bool { return errors.Is(err, unix.EIDRM) || errors.Is(er
 
 func (m *MsgQueue) Identity() (Identity, error) { return SysVIdentity("msg", m.id) }
 
+// Token is nil: a queue is never read alone.
+func (m *MsgQueue) Token() []byte { return nil }
+
 // Owned says whether the key still gives this queue: an id is never
 // given again to a queue made after this one is removed, until the
 // sequence numbers of its slot wrap (ipc/util.c), so the key's id is
@@ -289,6 +292,9 @@ func SemGet(key int32, flag int, want Identity) (*SemSet, error) {
 }
 
 func (s *SemSet) Identity() (Identity, error) { return SysVIdentity("sem", s.id) }
+
+// Token is nil: a semaphore carries nothing to read.
+func (s *SemSet) Token() []byte { return nil }
 
 // Owned says whether the key still gives this set, as MsgQueue.Owned.
 func (s *SemSet) Owned() bool {

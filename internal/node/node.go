@@ -18,6 +18,7 @@ import (
 	"invoke_ns/internal/fanout"
 	"invoke_ns/internal/ipc"
 	"invoke_ns/internal/ns"
+	"invoke_ns/internal/procfs"
 	"invoke_ns/internal/run"
 
 	"golang.org/x/sys/unix"
@@ -52,12 +53,16 @@ type Node struct {
 // Row is a container, or a namespace that no container owns.
 type Row struct {
 	Container engine.Container // none for a namespace of its own
+	Kube      *engine.Kube     // a Kubernetes container's pod, where its runtime says
 	Namespace *Namespace       // the IPC namespace it is in
 	Task      ns.Task          // its first process (or thread) found
 	Processes int              // its processes in that namespace (of no container, for a namespace's own)
 	HostIPC   bool             // its IPC namespace is the host's
 	HostShm   *bool            // its /dev/shm is the host's; nil: not known
-	Probe     *run.Result      // with --probe
+	// ShmReadOnly says that its /dev/shm is mounted read-only (a pod's
+	// sandbox has the host's so).
+	ShmReadOnly bool
+	Probe       *run.Result // with --probe
 }
 
 // Namespace is one IPC namespace found.
@@ -156,6 +161,21 @@ func shmDir(pid int) *ipc.Place {
 	return placeIn(root)
 }
 
+// shmReadOnly says whether the /dev/shm of root, task's, is mounted
+// read-only, as task's mountinfo says of that mount: read from the
+// kernel's tables, never from the filesystem, which may not answer.
+func shmReadOnly(root *os.File, task ns.Task) bool {
+	id, err := ipc.ShmMount(root)
+	if err != nil {
+		return false
+	}
+	b, err := procfs.Read(task.Dir() + "/mountinfo")
+	if err != nil {
+		return false
+	}
+	return ns.MountReadOnly(b, id)
+}
+
 // placeIn is the /dev/shm of root, as shmDir gives it.
 func placeIn(root *os.File) *ipc.Place {
 	place, err := ipc.ShmDirIn(root)
@@ -200,19 +220,20 @@ func Collect(p *Plan, sigs *run.Signals) (*Node, unix.Signal, error) {
 	case s := <-sigs.C:
 		return node, s.(unix.Signal), nil
 	}
-	readOf := readAll(node, containerOf, namer, p.Workers)
+	readOf := readAll(node, containerOf, namer, p.Workers, h.shm)
 	for _, r := range node.Rows {
 		got := readOf[r.Task]
-		r.Container.Name = got.name
+		r.name(got.named)
+		r.ShmReadOnly = got.readOnly
 		if got.dir != nil && h.shm != nil {
 			same := *got.dir == *h.shm
 			r.HostShm = &same
 		}
 	}
 	for _, n := range node.Namespaces {
-		c := containerOf[n.Task.PID]
-		c.Name = readOf[n.Task].name
-		n.Container = c.String()
+		r := &Row{Container: containerOf[n.Task.PID]}
+		r.name(readOf[n.Task].named)
+		n.Container = r.Container.String()
 	}
 	for _, r := range slices.Backward(node.Rows) {
 		r.Namespace.Row = r
@@ -283,18 +304,29 @@ func rowsOf(found []*ns.Found, containerOf map[int]engine.Container, hostIPC str
 	return namespaces, rows
 }
 
+// name gives the row's container the name its engine gives it, and the
+// engine where its cgroup path did not say.
+func (r *Row) name(n engine.Named) {
+	r.Container.Name, r.Kube = n.Name, n.Kube
+	if r.Container.Engine == "kubernetes" && n.Engine != "" {
+		r.Container.Engine = n.Engine
+	}
+}
+
 // taskRead is what is read of one task of a row or a namespace.
 type taskRead struct {
-	task ns.Task
-	shm  bool       // its /dev/shm is wanted (a row's)
-	name string     // its container's, as the engine names it
-	dir  *ipc.Place // its /dev/shm
+	task     ns.Task
+	shm      bool         // its /dev/shm is wanted (a row's)
+	named    engine.Named // its container, as the engine names it
+	dir      *ipc.Place   // its /dev/shm
+	readOnly bool         // mounted read-only
 }
 
 // readAll reads, by workers at once, the container's name of each task
 // of the node's rows and namespaces, and the /dev/shm of each row's, the
-// task pinned while its root is read.
-func readAll(node *Node, containerOf map[int]engine.Container, namer *engine.Namer, workers int) map[ns.Task]*taskRead {
+// task pinned while its root is read; and where that is the host's (at
+// hostShm), whether it is mounted read-only there.
+func readAll(node *Node, containerOf map[int]engine.Container, namer *engine.Namer, workers int, hostShm *ipc.Place) map[ns.Task]*taskRead {
 	var reads []*taskRead
 	readOf := map[ns.Task]*taskRead{}
 	want := func(t ns.Task, shm bool) {
@@ -313,11 +345,14 @@ func readAll(node *Node, containerOf map[int]engine.Container, namer *engine.Nam
 	fanout.Each(len(reads), workers, func(_, i int) {
 		r := reads[i]
 		if c := containerOf[r.task.PID]; c.Engine != "" {
-			r.name = namer.Name(c, r.task.PID)
+			r.named = namer.Name(c, r.task.PID)
 		}
 		if r.shm {
 			if root, err := ns.RootOfTask(r.task); err == nil {
 				r.dir = placeIn(root)
+				if r.dir != nil && hostShm != nil && *r.dir == *hostShm {
+					r.readOnly = shmReadOnly(root, r.task)
+				}
 				root.Close()
 			}
 		}

@@ -235,3 +235,22 @@ func RootOfTask(t Task) (*os.File, error) {
 	}
 	return root, err
 }
+
+// MountReadOnly says whether the mount numbered id is mounted read-only,
+// as mountinfo, /proc/PID/mountinfo's text, gives its options
+// (proc_pid_mountinfo(5): the ID first, the mount's options sixth).
+func MountReadOnly(mountinfo []byte, id uint64) bool {
+	for _, l := range strings.Split(string(mountinfo), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 6 || f[0] != strconv.FormatUint(id, 10) {
+			continue
+		}
+		for _, o := range strings.Split(f[5], ",") {
+			if o == "ro" {
+				return true
+			}
+		}
+		return false
+	}
+	return false
+}

@@ -114,6 +114,7 @@ const (
 	TooLong    = "too-long"    // the message did not fit: Size says how big
 	SendFailed = "send-failed" // the send failed: Errno says why
 	NotOurs    = "not-ours"    // what has the name or key is not the parent's
+	ReadOnly   = "read-only"   // it could only read the object: Read is what it read of the parent's
 )
 
 // Report is what the child tells the parent of its try at an object.
@@ -126,6 +127,8 @@ type Report struct {
 	// ShmDir says that the failed lookup was of the target's /dev/shm
 	// itself, not of the file in it.
 	ShmDir bool `json:"shm_dir,omitempty"`
+	// Read is, with ReadOnly, the parent's token as the child read it.
+	Read []byte `json:"read,omitempty"`
 	// With TryCreate: whether the child could make an object of the
 	// same name or key itself (CreateErrno 0), and if not, why.
 	CreateTried bool       `json:"create_tried,omitempty"`
@@ -158,8 +161,13 @@ func Unreached(err error) Report {
 	return Report{Tried: OpenFailed, Errno: ipc.ErrnoOf(err), ShmDir: errors.As(err, new(*ipc.ShmDirError))}
 }
 
-// Sending is the report on a send through what was found: sent, or why not.
+// Sending is the report on a send through what was found: sent, read
+// where the object may only be read, or why not.
 func Sending(err error) Report {
+	var ro *ipc.ReadOnlyError
+	if errors.As(err, &ro) {
+		return Report{Tried: ReadOnly, Read: ro.Read}
+	}
 	if err != nil {
 		return Report{Tried: SendFailed, Errno: ipc.ErrnoOf(err)}
 	}

@@ -370,7 +370,7 @@ func (w *prober) verdicts(r *Result, reports []reexec.Report, objs []ipc.Receive
 		x := &Exchange{Object: t, Where: r.Where, Report: &reports[i]}
 		r.Exchanges = append(r.Exchanges, x)
 		if reports[i].Tried != reexec.Sent {
-			x.Verdict = judge(reports[i], r.Where.Same(t.Kind.InDevShm))
+			x.judged(reports[i], objs[i])
 		} else {
 			objs[i].Interrupt()
 			n, err := objs[i].Receive(buf, time.Now())

@@ -87,6 +87,9 @@ type Exchange struct {
 	// key no longer named the parent's object: another process removed
 	// or replaced it (Interfered).
 	Disowned bool
+	// ReadOnly says that the child could only read the object (its
+	// /dev/shm is read-only), and read back what the parent wrote.
+	ReadOnly bool
 }
 
 // judge is the verdict of a report that the child did not send, given
@@ -94,8 +97,10 @@ type Exchange struct {
 // where the parent's object is; nil where that is not known). Blocked
 // needs both a place of its own and a lookup that found nothing of the
 // parent's there; where the place is the parent's, finding nothing is
-// someone's doing; any other failure of the lookup is no verdict.
-func judge(r reexec.Report, same *bool) Verdict {
+// someone's doing; any other failure of the lookup is no verdict. A
+// child that could only read the object, and read back the token the
+// parent wrote there (token), reached it: delivered, read-only.
+func judge(r reexec.Report, same *bool, token []byte) Verdict {
 	switch r.Tried {
 	case reexec.NoMessage, reexec.TooLong:
 		return NoMessage
@@ -103,6 +108,11 @@ func judge(r reexec.Report, same *bool) Verdict {
 		return SendFailed
 	case reexec.Sent:
 		return Delivered
+	case reexec.ReadOnly:
+		if len(token) > 0 && bytes.Equal(r.Read, token) {
+			return Delivered
+		}
+		return Interfered
 	}
 	switch {
 	case !r.Missed():
@@ -113,6 +123,15 @@ func judge(r reexec.Report, same *bool) Verdict {
 		return Blocked
 	}
 	return LookupFailed
+}
+
+// judged decides x, which the child reported on without sending, through
+// the parent's object o.
+func (x *Exchange) judged(r reexec.Report, o ipc.Receiver) {
+	x.Verdict = judge(r, x.Where.Same(x.Object.Kind.InDevShm), o.Token())
+	if r.Tried == reexec.ReadOnly && x.Verdict == Delivered {
+		x.Arrived, x.ReadOnly = true, true
+	}
 }
 
 // owned turns a verdict into Interfered where the object is not the

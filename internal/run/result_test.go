@@ -33,9 +33,11 @@ func TestJudge(t *testing.T) {
 		{"a file that loops", reexec.Report{Tried: reexec.OpenFailed, Errno: unix.ELOOP}, other, LookupFailed},
 		{"no message", reexec.Report{Tried: reexec.NoMessage}, same, NoMessage},
 		{"the send failed", reexec.Report{Tried: reexec.SendFailed, Errno: unix.EAGAIN}, same, SendFailed},
+		{"read-only, the token read back", reexec.Report{Tried: reexec.ReadOnly, Read: []byte("token")}, same, Delivered},
+		{"read-only, another token", reexec.Report{Tried: reexec.ReadOnly, Read: []byte("forged")}, same, Interfered},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := judge(tt.r, tt.same); got != tt.want {
+			if got := judge(tt.r, tt.same, []byte("token")); got != tt.want {
 				t.Errorf("judge: %v, want %v", got, tt.want)
 			}
 		})

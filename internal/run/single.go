@@ -302,7 +302,7 @@ func (p *parent) exchange(t ipc.Object, o ipc.Receiver, c *reexec.Child, where *
 			}
 			x.Report = &rep
 			if rep.Tried != reexec.Sent {
-				x.Verdict = judge(rep, where.Same(t.Kind.InDevShm))
+				x.judged(rep, o)
 				return x, waited{reported: true, read: rep.Tried != reexec.OpenFailed && rep.Tried != reexec.NotOurs}
 			}
 			if got == nil && receiving {

@@ -5,6 +5,7 @@
 package show
 
 import (
+	"cmp"
 	"encoding/json"
 	"io"
 	"time"
@@ -77,6 +78,9 @@ type ObjectRecord struct {
 	Delivered   bool        `json:"delivered"`
 	Message     *string     `json:"message"`
 	Verdict     run.Verdict `json:"verdict"`
+	// ReadOnly says that the child could only read the object (its
+	// /dev/shm is read-only), and read back what the parent wrote.
+	ReadOnly bool `json:"read_only,omitempty"`
 }
 
 // OpenResult is the child's lookup: "ok", "not-ours", or the error and
@@ -142,7 +146,7 @@ func RunRecord(opts *Options, r *run.Result, status int, errText string) *Record
 }
 
 func objectRecord(x *run.Exchange) *ObjectRecord {
-	o := &ObjectRecord{Kind: x.Object.Kind.Name, Delivered: x.Arrived, Verdict: x.Verdict}
+	o := &ObjectRecord{Kind: x.Object.Kind.Name, Delivered: x.Arrived, Verdict: x.Verdict, ReadOnly: x.ReadOnly}
 	if x.Object.Kind.ByName {
 		o.Name = x.Object.Name
 	} else {
@@ -151,6 +155,8 @@ func objectRecord(x *run.Exchange) *ObjectRecord {
 	}
 	if r := x.Report; r != nil {
 		switch r.Tried {
+		case reexec.ReadOnly:
+			o.ChildOpen = &OpenResult{Result: "read-only"}
 		case reexec.OpenFailed:
 			o.ChildOpen = errnoResult(r.Errno)
 		case reexec.NotOurs:
@@ -215,16 +221,29 @@ type ScanRecord struct {
 
 // ContainerRecord is a container, as --json shows it.
 type ContainerRecord struct {
-	Engine           string                 `json:"engine"`
-	ID               string                 `json:"id"`
-	Name             string                 `json:"name"`
-	PID              int                    `json:"pid"`
-	Processes        int                    `json:"processes"`
-	IPC              string                 `json:"ipc"`
-	SharesHostIPC    *bool                  `json:"shares_host_ipc"`
-	SharesHostDevShm *bool                  `json:"shares_host_dev_shm"`
-	Verdicts         map[string]run.Verdict `json:"verdicts,omitempty"` // with --probe, by kind
-	Why              string                 `json:"why,omitempty"`      // with --probe: why it proved nothing
+	Engine           string `json:"engine"`
+	ID               string `json:"id"`
+	Name             string `json:"name"`
+	PID              int    `json:"pid"`
+	Processes        int    `json:"processes"`
+	IPC              string `json:"ipc"`
+	SharesHostIPC    *bool  `json:"shares_host_ipc"`
+	SharesHostDevShm *bool  `json:"shares_host_dev_shm"`
+	// DevShmReadOnly says that its /dev/shm, the host's, is mounted
+	// read-only (a pod's sandbox has it so).
+	DevShmReadOnly bool                   `json:"dev_shm_read_only,omitempty"`
+	Kubernetes     *KubeRecord            `json:"kubernetes,omitempty"`
+	Verdicts       map[string]run.Verdict `json:"verdicts,omitempty"` // with --probe, by kind
+	Why            string                 `json:"why,omitempty"`      // with --probe: why it proved nothing
+}
+
+// KubeRecord is a Kubernetes container's pod, as its runtime says.
+type KubeRecord struct {
+	Namespace string `json:"namespace"`
+	Pod       string `json:"pod"`
+	Container string `json:"container"` // "" for the pod's sandbox
+	PodUID    string `json:"pod_uid"`
+	Sandbox   bool   `json:"sandbox"`
 }
 
 // ScannedRecord is one IPC namespace found, as --json shows it.
@@ -264,7 +283,12 @@ func ScanJSON(n *node.Node, status int, errText string) *ScanRecord {
 		byIPC, _ := r.Shares(false)
 		byShm, _ := r.Shares(true)
 		c := &ContainerRecord{Engine: r.Container.Engine, ID: r.Container.ID, Name: r.Container.Name, PID: r.Task.PID,
-			Processes: r.Processes, IPC: r.Namespace.IPC, SharesHostIPC: byIPC, SharesHostDevShm: byShm}
+			Processes: r.Processes, IPC: r.Namespace.IPC, SharesHostIPC: byIPC, SharesHostDevShm: byShm,
+			DevShmReadOnly: byShm != nil && *byShm && r.ShmReadOnly}
+		if k := r.Kube; k != nil {
+			c.Kubernetes = &KubeRecord{Namespace: k.Namespace, Pod: k.Pod, Container: k.Container,
+				PodUID: cmp.Or(k.PodUID, r.Container.PodUID), Sandbox: k.Sandbox}
+		}
 		if r.Probe != nil {
 			c.Verdicts = map[string]run.Verdict{}
 			for _, x := range r.Probe.Exchanges {

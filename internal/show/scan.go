@@ -42,8 +42,12 @@ func Scan(w io.Writer, n *node.Node, probed bool) {
 		}
 		byIPC, _ := r.Shares(false)
 		byShm, _ := r.Shares(true)
+		shm := yesNo(byShm)
+		if shm == "yes" && r.ShmReadOnly {
+			shm = "yes (ro)"
+		}
 		row := []string{number(r.Namespace.IPC), strconv.Itoa(r.Processes), strconv.Itoa(r.Task.PID), command,
-			term.Escape(r.Container.String()), yesNo(byIPC), yesNo(byShm)}
+			term.Escape(r.Container.String()), yesNo(byIPC), shm}
 		if probed {
 			row = append(row, verdictCell(r.Probe))
 		}
@@ -115,6 +119,9 @@ func sharing(rows []*node.Row, inDevShm bool, what string, probed bool) string {
 		case answer == nil:
 			unknown = append(unknown, name)
 		case *answer:
+			if inDevShm && r.ShmReadOnly {
+				name += " (read-only)"
+			}
 			yes = append(yes, name)
 			if probed && !byMessage {
 				unproved = append(unproved, name+": "+verdictCell(r.Probe))

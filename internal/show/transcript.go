@@ -179,6 +179,15 @@ func sameWhere(x *run.Exchange) string {
 // delivered shows what arrived, as the article does, and what it means.
 func (t *Transcript) delivered(x *run.Exchange) {
 	o, w := x.Object, x.Where
+	if x.ReadOnly {
+		who := "the child"
+		if w.Target != nil {
+			who = w.Target.About()
+		}
+		t.say("Parent: ", fmt.Sprintf("%s could only read the %s, its %s being mounted read-only, and read back "+
+			"what the parent wrote there: it shares that %s, read-only", who, o, ipc.ShmDir, ipc.ShmDir))
+		return
+	}
 	switch {
 	case !o.Kind.CarriesText:
 		t.verbosef("Parent: received the child's signal\n")

@@ -36,7 +36,7 @@ func Wrap(first, indent, text string, width int) []string {
 				line = indent
 			}
 			for utf8.RuneCountInString(word) > room(line) && room(line) > 0 {
-				cut := CutAt(word, room(line))
+				cut := breakAt(word, room(line))
 				lines = append(lines, line+word[:cut])
 				line, word = indent, word[cut:]
 			}
@@ -44,6 +44,17 @@ func Wrap(first, indent, text string, width int) []string {
 		}
 	}
 	return append(lines, line)
+}
+
+// breakAt is where a word too long for a line of n columns is broken:
+// after the last "/" or "-" within them, as a path or a name reads best
+// (default/ hostipc-pod), or else after n runes.
+func breakAt(word string, n int) int {
+	cut := CutAt(word, n)
+	if i := strings.LastIndexAny(word[:cut], "/-"); i > 0 {
+		return i + 1
+	}
+	return cut
 }
 
 // CutAt is the byte offset of the first n runes of s.

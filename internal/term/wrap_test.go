@@ -16,6 +16,8 @@ func TestWrap(t *testing.T) {
 		{"fits", "P: ", "   ", "a b c", 20, []string{"P: a b c"}},
 		{"breaks at spaces", "P: ", "   ", "one two three four", 12, []string{"P: one two", "   three", "   four"}},
 		{"a word too long is cut", "", "", "abcdefghij", 4, []string{"abcd", "efgh", "ij"}},
+		{"a name too long is broken after a slash", "", "", "default/hostipc-pod/app", 12, []string{"default/", "hostipc-pod/", "app"}},
+		{"or a dash", "", "", "kube-system/coredns", 8, []string{"kube-", "system/", "coredns"}},
 		{"runes, not bytes", "", "", "éééé éé", 4, []string{"éééé", "éé"}},
 		{"empty", "P: ", "   ", "", 10, []string{"P: "}},
 	}
