@@ -315,10 +315,12 @@ type pod struct {
 }
 
 // podContainer is a container of a pod: its command replaces the
-// image's entrypoint, its args follow it, as a pod spec's do.
+// image's entrypoint, its args follow it, as a pod spec's do; mounts are
+// host paths by the container's.
 type podContainer struct {
 	name, image   string
 	command, args []string
+	mounts        map[string]string
 	env           map[string]string
 	// security is the container's security context as a kubelet hands
 	// it to the CRI, beside the namespaces.
@@ -367,10 +369,15 @@ func (n *criNode) run(p pod) map[string]int {
 		for k, v := range c.env {
 			envs = append(envs, map[string]string{"key": k, "value": v})
 		}
+		var mounts []map[string]any
+		for in, host := range c.mounts {
+			mounts = append(mounts, map[string]any{"container_path": in, "host_path": host})
+		}
 		config := map[string]any{
 			"metadata": map[string]any{"name": c.name, "attempt": 0}, "image": map[string]any{"image": c.image},
-			"command": c.command, "args": c.args, "envs": envs, "labels": clabels, "log_path": c.name + "/0.log",
-			"linux": map[string]any{"security_context": security},
+			"command": c.command, "args": c.args, "envs": envs, "mounts": mounts, "labels": clabels,
+			"log_path": c.name + "/0.log",
+			"linux":    map[string]any{"security_context": security},
 		}
 		file := filepath.Join(dir, c.name+".json")
 		writeJSON(n.t, file, config)
@@ -573,7 +580,7 @@ func TestCRI(t *testing.T) {
 		n.importImage(ociImage(t, imageRoot(t), "docker.io/library/invoke_ns:latest", []string{"/invoke_ns"}))
 		agent := pod{namespace: "kube-system", name: "invoke-ns-node", uid: "dddddddd-4444-4444-8444-444444444444",
 			hostPID: true, containers: []podContainer{{name: "invoke-ns", image: "invoke_ns:latest", args: ds.args,
-				env: map[string]string{"NODE_NAME": "cri-node"},
+				env: map[string]string{"NODE_NAME": "cri-node"}, mounts: map[string]string{ds.metrics: t.TempDir()},
 				// As a kubelet hands the manifest's securityContext on:
 				// capability names without CAP_, ALL dropped.
 				security: map[string]any{"capabilities": map[string]any{"add_capabilities": ds.capAdd,

@@ -13,7 +13,7 @@ import (
 // options lists the "-x, --long" pairs a text names.
 func options(text string) []string {
 	var found []string
-	for _, m := range regexp.MustCompile(`(?m)^\s*(?:\.BR? )?(?:-([a-zA-Z]), )?--([a-z]+)`).FindAllStringSubmatch(text, -1) {
+	for _, m := range regexp.MustCompile(`(?m)^\s*(?:\.BR? )?(?:-([a-zA-Z]), )?--([a-z][a-z-]*[a-z])`).FindAllStringSubmatch(text, -1) {
 		found = append(found, m[1]+" "+m[2])
 	}
 	slices.Sort(found)
@@ -31,7 +31,7 @@ func TestManPageMatchesHelp(t *testing.T) {
 	if len(help) < 12 || !slices.Equal(help, manual) {
 		t.Errorf("--help lists %v\nthe man page lists %v", help, manual)
 	}
-	for _, code := range []string{"0", "1", "2", "3", "4", "5", "6", "7"} {
+	for _, code := range []string{"0", "1", "2", "3", "4", "5", "6", "7", "8"} {
 		if !strings.Contains(string(page), ".B "+code+"\n") {
 			t.Errorf("the man page does not explain exit status %s", code)
 		}
@@ -69,7 +69,7 @@ func TestCompletionMatchesHelp(t *testing.T) {
 // helpWords are the options --help lists, short and long, sorted.
 func helpWords() []string {
 	var listed []string
-	for _, m := range regexp.MustCompile(`(?m)^\s+(?:(-[a-zA-Z]), )?(--[a-z]+)`).FindAllStringSubmatch(usageText, -1) {
+	for _, m := range regexp.MustCompile(`(?m)^\s+(?:(-[a-zA-Z]), )?(--[a-z][a-z-]*[a-z])`).FindAllStringSubmatch(usageText, -1) {
 		if m[1] != "" {
 			listed = append(listed, m[1])
 		}

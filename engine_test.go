@@ -503,6 +503,7 @@ spec:
 type daemonSet struct {
 	template           []string // the pod template's lines, as a Pod's
 	args, capAdd, drop []string
+	metrics            string // the folder of --metrics, a hostPath's
 }
 
 // readDaemonSet reads the manifest, and checks what it must not ask for.
@@ -514,18 +515,22 @@ func readDaemonSet(t *testing.T) daemonSet {
 	}
 	var d daemonSet
 	lines := strings.Split(string(b), "\n")
-	flow := func(line, key string, into *[]string) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), key+":"); ok {
+	// A flow sequence, on its line and those that go on with it.
+	flow := func(i int, key string, into *[]string) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(lines[i]), key+":"); ok {
+			for j := i + 1; !strings.HasSuffix(strings.TrimSpace(v), "]") && j < len(lines); j++ {
+				v += " " + strings.TrimSpace(lines[j])
+			}
 			if err := json.Unmarshal([]byte(v), into); err != nil {
-				t.Fatalf("%s: %v", line, err)
+				t.Fatalf("%s: %v", lines[i], err)
 			}
 		}
 	}
 	in := false
-	for _, l := range lines {
-		flow(l, "args", &d.args)
-		flow(l, "add", &d.capAdd)
-		flow(l, "drop", &d.drop)
+	for i, l := range lines {
+		flow(i, "args", &d.args)
+		flow(i, "add", &d.capAdd)
+		flow(i, "drop", &d.drop)
 		switch {
 		case l == "  template:":
 			in = true
@@ -541,6 +546,12 @@ func readDaemonSet(t *testing.T) daemonSet {
 		if !strings.Contains(text, must) {
 			t.Errorf("the DaemonSet lacks %q", must)
 		}
+	}
+	if i := slices.Index(d.args, "--metrics"); i >= 0 && i+1 < len(d.args) {
+		d.metrics = filepath.Dir(d.args[i+1])
+	}
+	if d.metrics == "" || !strings.Contains(text, "mountPath: "+d.metrics) || !strings.Contains(text, "path: "+d.metrics) {
+		t.Errorf("the DaemonSet writes no --metrics into a hostPath folder mounted where it says: %q", d.metrics)
 	}
 	if regexp.MustCompile(`(?m)^\s*(hostIPC|privileged): true`).MatchString(text) ||
 		!slices.Equal(d.drop, []string{"ALL"}) || len(d.args) == 0 || len(d.capAdd) == 0 || len(d.template) == 0 {
@@ -660,9 +671,10 @@ func TestDaemonSetImage(t *testing.T) {
 	hostipc := d.dockerContainer(image, "hostipc", "--ipc", "host")
 	own := d.dockerContainer(image, "own")
 	before := hostObjects(t)
+	textfile := t.TempDir()
 	args := []string{"run", "-d", "--name", "agent", "--pid", "host", "--user", "0", "--read-only",
 		"--security-opt", "no-new-privileges", "--network", "none", "--cap-drop", "ALL",
-		"-e", "NODE_NAME=invoke-ns-test-node",
+		"-e", "NODE_NAME=invoke-ns-test-node", "-v", textfile + ":" + ds.metrics,
 		// The test's daemon has no socket at /var/run/docker.sock.
 		"-e", "DOCKER_HOST=unix:///run/docker.sock", "-v", strings.TrimPrefix(d.env[0], "DOCKER_HOST=unix://") + ":/run/docker.sock"}
 	for _, c := range ds.capAdd {
@@ -700,6 +712,12 @@ func TestDaemonSetImage(t *testing.T) {
 			t.Errorf("%s: %+v, want PID %d, host IPC %v, host /dev/shm %v, every kind", c.name, g, c.pid, c.ipc, shm)
 		}
 	}
+	// Its metrics, in the folder the manifest mounts, as its first
+	// report's.
+	if b, err := os.ReadFile(filepath.Join(textfile, "invoke_ns.prom")); err != nil ||
+		!strings.Contains(string(b), `invokens_container_shares_host_ipc{node="invoke-ns-test-node",engine="docker",namespace="",pod="",container="hostipc",`) {
+		t.Errorf("the agent's metrics: %v\n%s", err, b)
+	}
 	// Kubernetes ends a pod with SIGTERM.
 	d.run("stop", "-t", "10", "agent")
 	if status := d.run("inspect", "-f", "{{.State.ExitCode}}", "agent"); status != "143" {
@@ -721,6 +739,8 @@ func TestDaemonSetPod(t *testing.T) {
 	pod := "apiVersion: v1\nkind: Pod\n" + strings.Join(ds.template, "\n")
 	pod = strings.Replace(pod, "metadata:\n", "metadata:\n  name: invoke-ns\n", 1)
 	pod = strings.Replace(pod, "valueFrom:\n            fieldRef:\n              fieldPath: spec.nodeName", "value: podman-node", 1)
+	// The metrics' hostPath in the test's folder, not the host's.
+	pod = strings.Replace(pod, "path: "+ds.metrics, "path: "+t.TempDir(), 1)
 	if !strings.Contains(pod, "value: podman-node") {
 		t.Fatalf("no NODE_NAME in the pod template:\n%s", pod)
 	}

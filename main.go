@@ -71,6 +71,8 @@ type config struct {
 	Scan       bool          // --scan: list every IPC namespace on the host
 	Probe      bool          // --probe: and try the exchange with each
 	Every      time.Duration // --every: --scan again each period, until a signal
+	ExitCode   int           // --exit-code: --scan's status where a container shares the host's
+	Metrics    string        // --metrics: the file --scan writes its findings to, for Prometheus
 	Command    []string      // what the child runs at the end, if anything
 }
 
@@ -246,7 +248,7 @@ func (p *plan) writeJSON(v any, status int, msg string) (int, string) {
 
 // scanNode runs --scan: once, or with --every each period until a
 // signal, or until the reader of its reports has gone; each report a
-// JSON line with --json.
+// JSON line with --json, and with --metrics its findings in a file.
 func (p *plan) scanNode(out io.Writer, sigs *run.Signals) (int, string) {
 	sigs.Ready()
 	for report := 0; ; report++ {
@@ -254,9 +256,12 @@ func (p *plan) scanNode(out io.Writer, sigs *run.Signals) (int, string) {
 		if err != nil {
 			return errStatus(err), err.Error()
 		}
-		status, msg := 0, ""
-		if sig != 0 {
-			status, msg = 128+int(sig), failure(sig, nil)
+		status, msg := scanStatus(n, sig, p.exitCode), failure(sig, nil)
+		if p.metrics != "" && sig == 0 {
+			if err := show.WriteFile(p.metrics, show.Metrics(n, p.node.Probe != nil)); err != nil {
+				err = hint(fmt.Errorf("writing the metrics: %w", err), "check the folder of --metrics, and its room")
+				status, msg = errStatus(err), err.Error()
+			}
 		}
 		switch {
 		case p.json != nil && p.every > 0:
@@ -354,7 +359,7 @@ func parseOptions(args []string) (*config, error) {
 	// Flags go straight into cfg, the rest into locals checked below.
 	cfg := &config{Prog: args[0]}
 	var help, showVersion bool
-	kind, key, host, ipcOpt, timeout, queue, every := kinds[0].Name, "", "", "", "60s", defaultQueue, ""
+	kind, key, host, ipcOpt, timeout, queue, every, exitCode := kinds[0].Name, "", "", "", "60s", defaultQueue, "", ""
 	set := getopt.New()
 	set.FlagLong(&help, "help", 'h')
 	set.FlagLong(&showVersion, "version", 'V')
@@ -377,6 +382,8 @@ func parseOptions(args []string) (*config, error) {
 	set.FlagLong(&cfg.Scan, "scan", 0)
 	set.FlagLong(&cfg.Probe, "probe", 0)
 	set.FlagLong(&every, "every", 0)
+	set.FlagLong(&exitCode, "exit-code", 0)
+	set.FlagLong(&cfg.Metrics, "metrics", 0)
 	if err := set.Getopt(args, nil); err != nil {
 		return nil, getoptError(err)
 	}
@@ -422,6 +429,13 @@ func parseOptions(args []string) (*config, error) {
 		return nil, usagef("--probe tries what --scan finds: add --scan")
 	case set.IsSet("every") && !cfg.Scan:
 		return nil, usagef("--every repeats --scan: add --scan")
+	case (set.IsSet("exit-code") || set.IsSet("metrics")) && !cfg.Scan:
+		return nil, usagef("--exit-code and --metrics are for --scan: add --scan")
+	case set.IsSet("metrics") && cfg.Metrics == "":
+		return nil, usagef("--metrics: give a file, such as /var/lib/node_exporter/textfile_collector/invoke_ns.prom")
+	case set.IsSet("exit-code") && set.IsSet("every"):
+		return nil, usagef("--exit-code gives one scan's status, which --every has not: leave one out " +
+			"(--metrics gives each report's findings)")
 	case cfg.Scan && (set.IsSet('i') || cfg.Compare || cfg.Target != "" || len(set.Args()) > 0):
 		return nil, usagef("--scan goes alone: leave out -i, -c, --target and any command")
 	}
@@ -437,6 +451,14 @@ func parseOptions(args []string) (*config, error) {
 		if cfg.Every, err = parseDuration(every); err != nil {
 			return nil, usagef("--every %s: %v", arg(every), err)
 		}
+	}
+	if set.IsSet("exit-code") {
+		// 126 and above are the shell's: not found, not executable, a signal.
+		n, err := strconv.Atoi(exitCode)
+		if err != nil || n < 1 || n > 125 {
+			return nil, usagef("--exit-code %s: give a status from 1 to 125", arg(exitCode))
+		}
+		cfg.ExitCode = n
 	}
 	if err := ipc.CheckName(queue); err != nil {
 		return nil, usagef("-q %s: %v", arg(queue), err)
@@ -607,6 +629,11 @@ Options:
                            exchange (with -k as given), one per CPU at once
       --every DURATION     with --scan: again each period, until a signal;
                            with --json, one JSON object a line
+      --exit-code N        with --scan: exit N where a container shares the
+                           host's IPC namespace or /dev/shm (0 otherwise)
+      --metrics FILE       with --scan: after each report, write its findings
+                           to FILE for Prometheus (node_exporter's textfile
+                           collector), whole: never half of one
       --json               print the verdict as one JSON object on stdout
                            (its fields: JSON in invoke_ns(1)); the
                            transcript goes to stderr
@@ -627,6 +654,8 @@ Exit status:
   8  interfered: the kernel says the child's namespace (or /dev/shm) is
      the parent's, and the message did not cross, or another process
      removed or replaced the objects: no verdict
+  N  --scan --exit-code N: a container shares the host's IPC namespace
+     or /dev/shm (--scan is 0 otherwise, whatever it finds)
   With a command: once the exchange is over (or without -i), the
   command's own status (127 not found, 126 not executable, 128+N
   killed by signal N); statuses 3 to 5, 7 and 8 come first.

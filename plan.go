@@ -20,12 +20,14 @@ import (
 
 // plan is all that invoke_ns does, settled once from the options.
 type plan struct {
-	run     *run.Plan
-	compare bool          // -c
-	node    *node.Plan    // --scan
-	every   time.Duration // --every: --scan again each period
-	out     *os.File      // the transcript: stdout, or stderr with --json
-	json    *show.Options // with --json: the options as it shows them
+	run      *run.Plan
+	compare  bool          // -c
+	node     *node.Plan    // --scan
+	every    time.Duration // --every: --scan again each period
+	exitCode int           // --exit-code: --scan's status where a container shares the host's
+	metrics  string        // --metrics: the file of each report's findings
+	out      *os.File      // the transcript: stdout, or stderr with --json
+	json     *show.Options // with --json: the options as it shows them
 }
 
 // makePlan turns the options into the plan; inherited are the caller's
@@ -37,7 +39,7 @@ func makePlan(cfg *config, inherited []int, workers int) (*plan, error) {
 	if cfg.JSON {
 		out = os.Stderr
 	}
-	pl := &plan{compare: cfg.Compare, every: cfg.Every, out: out}
+	pl := &plan{compare: cfg.Compare, every: cfg.Every, exitCode: cfg.ExitCode, metrics: cfg.Metrics, out: out}
 	if cfg.JSON {
 		pl.json = jsonOptions(cfg)
 	}

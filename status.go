@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"syscall"
 
+	"invoke_ns/internal/node"
 	"invoke_ns/internal/run"
 
 	"golang.org/x/sys/unix"
@@ -76,6 +77,20 @@ func comparedStatus(c *run.Compared) int {
 		return errStatus(c.Err)
 	case !c.Isolated:
 		return exitExposed
+	}
+	return exitOK
+}
+
+// scanStatus is what a scan came to, as a status: a signal that cut it
+// short, else with --exit-code N, N where a container shares the host's
+// IPC namespace or /dev/shm (the kernel's answer, which a message proves
+// and no failed message turns), and 0 otherwise, whatever it found.
+func scanStatus(n *node.Node, sig unix.Signal, code int) int {
+	switch {
+	case sig != 0:
+		return 128 + int(sig)
+	case code != 0 && n.Sharing(false)+n.Sharing(true) > 0:
+		return code
 	}
 	return exitOK
 }

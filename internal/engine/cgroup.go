@@ -76,7 +76,7 @@ const hexDigits = "0123456789abcdef"
 // Of is the container process pid belongs to, by its cgroup path; the
 // zero Container where none is named.
 func Of(pid int) Container {
-	b, err := procfs.Read(fmt.Sprintf("/proc/%d/cgroup", pid))
+	b, err := procfs.ReadMade(fmt.Sprintf("/proc/%d/cgroup", pid))
 	if err != nil {
 		return Container{}
 	}

@@ -1,6 +1,6 @@
-// names.go: the names the engines show. Docker's come from its API on its
-// unix socket ($DOCKER_HOST, else /var/run/docker.sock), with the pod of
-// a Kubernetes container that cri-dockerd runs from its labels; Podman's
+// names.go: the names the engines show. Docker's come from its API on the
+// unix socket of each of its daemons (docker.go), with the pod of a
+// Kubernetes container that cri-dockerd runs from its labels; Podman's
 // from the command line of the container's conmon; a Kubernetes
 // container's from the annotations its runtime keeps with it, in runc's
 // state or in the task's bundle (containerd's io.kubernetes.cri.*,
@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"strconv"
 	"strings"
@@ -79,14 +78,16 @@ var states = []struct{ engine, dir, file string }{
 	{"crio", "/run/containers/storage/overlay-containers", "userdata/config.json"},
 }
 
-// dockerSocket is where Docker listens unless $DOCKER_HOST says.
+// dockerSocket is where Docker listens unless its flags or configuration
+// say otherwise.
 const dockerSocket = "/var/run/docker.sock"
 
 // NewNamer asks the engines the node has for their containers' names;
-// root is the host's root directory (nil: invoke_ns's own).
-func NewNamer(root *os.File) *Namer {
+// root is the host's root directory (nil: invoke_ns's own), dockerds the
+// processes that run dockerd.
+func NewNamer(root *os.File, dockerds []int) *Namer {
 	n := &Namer{root: root, byID: map[string]Named{}}
-	n.docker()
+	n.dockers(dockerds)
 	return n
 }
 
@@ -103,52 +104,6 @@ func (n *Namer) Name(c Container, pid int) Named {
 		return Named{Name: conmonName(c.ID, pid)}
 	}
 	return Named{}
-}
-
-// docker asks Docker's API for its containers' names, as `docker ps`
-// shows them, and for the pod of each that runs for Kubernetes
-// (cri-dockerd's labels): every container's (all=1), since a container's
-// first process runs before Docker counts it as running, and a scan at
-// that moment (a node agent's first, of its own container) would miss
-// its name.
-func (n *Namer) docker() {
-	sock := dockerSocket
-	if host, ok := strings.CutPrefix(os.Getenv("DOCKER_HOST"), "unix://"); ok {
-		sock = host
-	} else if n.root != nil {
-		// The host's socket, found within its root, is reached through
-		// the descriptor: its path means nothing in invoke_ns's root.
-		f, err := openIn(n.root, dockerSocket, unix.O_PATH)
-		if err != nil {
-			return
-		}
-		defer f.Close()
-		sock = fmt.Sprintf("/proc/self/fd/%d", f.Fd())
-	}
-	names := map[string]Named{}
-	err := ask(sock, "/containers/json?all=1", time.Now().Add(apiDeadline), func(body *json.Decoder) error {
-		return eachElement(body, func(d *json.Decoder) error {
-			var c struct {
-				ID     string            `json:"Id"`
-				Names  []string          `json:"Names"`
-				Labels map[string]string `json:"Labels"`
-			}
-			if err := d.Decode(&c); err != nil {
-				return err
-			}
-			named := Named{Engine: "docker", Kube: kubeOf(c.Labels)}
-			if named.Kube != nil {
-				named.Name = named.Kube.Name()
-			} else if len(c.Names) > 0 {
-				named.Name = strings.TrimPrefix(c.Names[0], "/")
-			}
-			names[c.ID] = named
-			return nil
-		})
-	})
-	if err == nil {
-		maps.Copy(n.byID, names)
-	}
 }
 
 // An engine's answer is bounded as a whole: apiDeadline for connecting,

@@ -200,7 +200,7 @@ func TestAsk(t *testing.T) {
 	// The Namer takes names from it, without the slash, of every
 	// container, running or not yet.
 	t.Setenv("DOCKER_HOST", "unix://"+sock)
-	if n := NewNamer(nil); n.Name(Container{Engine: "docker", ID: "abc"}, 0).Name != "web" {
+	if n := NewNamer(nil, nil); n.Name(Container{Engine: "docker", ID: "abc"}, 0).Name != "web" {
 		t.Errorf("names: %v", n.byID)
 	}
 }
@@ -255,3 +255,47 @@ func TestAskDeadline(t *testing.T) {
 
 // runLimit bounds what a test waits for.
 const runLimit = 30 * time.Second
+
+// A Docker daemon's sockets, as its flags give them in each form its
+// parser takes, else its daemon.json, else its default, rootless or not.
+func TestDaemonSockets(t *testing.T) {
+	config := func(files map[string]string) func(string) ([]byte, error) {
+		return func(name string) ([]byte, error) {
+			if b, ok := files[name]; ok {
+				return []byte(b), nil
+			}
+			return nil, os.ErrNotExist
+		}
+	}
+	rootless := map[string]string{"ROOTLESSKIT_STATE_DIR": "/run/user/1000/dockerd-rootless",
+		"XDG_RUNTIME_DIR": "/run/user/1000", "HOME": "/home/ann"}
+	for _, tt := range []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		files map[string]string
+		want  []string
+	}{
+		{"the default", []string{"dockerd"}, nil, nil, []string{"/var/run/docker.sock"}},
+		{"-H and a path", []string{"dockerd", "-H", "unix:///srv/d.sock"}, nil, nil, []string{"/srv/d.sock"}},
+		{"-H=, --host, --host= and -Hpath", []string{"dockerd", "-H=unix:///a.sock", "--host", "unix:///b.sock",
+			"--host=unix:///c.sock", "-Hunix:///d.sock", "-H", "tcp://0.0.0.0:2375"}, nil, nil,
+			[]string{"/a.sock", "/b.sock", "/c.sock", "/d.sock"}},
+		{"systemd's socket", []string{"/usr/bin/dockerd", "-H", "fd://", "--containerd=/run/containerd/containerd.sock"},
+			nil, nil, []string{"/run/docker.sock"}},
+		{"daemon.json's hosts", []string{"dockerd"}, nil,
+			map[string]string{"/etc/docker/daemon.json": `{"hosts": ["unix:///run/cfg.sock"]}`}, []string{"/run/cfg.sock"}},
+		{"--config-file", []string{"dockerd", "--config-file", "/srv/d.json"}, nil,
+			map[string]string{"/srv/d.json": `{"hosts": ["unix:///run/srv.sock"]}`}, []string{"/run/srv.sock"}},
+		{"rootless", []string{"dockerd"}, rootless, nil, []string{"/run/user/1000/docker.sock"}},
+		{"rootless, its user's daemon.json", []string{"dockerd"}, rootless,
+			map[string]string{"/home/ann/.config/docker/daemon.json": `{"hosts": ["unix:///run/user/1000/d.sock"]}`},
+			[]string{"/run/user/1000/d.sock"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := daemonSockets(tt.args, tt.env, config(tt.files)); !slices.Equal(got, tt.want) {
+				t.Errorf("%q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -389,25 +389,6 @@ func shmDirOfObject(o Object) Place {
 // the same directory exactly when they give the same device and inode.
 type Place struct{ Dev, Ino uint64 }
 
-// ShmMount is the ID of the mount (as /proc/PID/mountinfo numbers them)
-// that the /dev/shm of root, as root resolves it, is on; read as
-// ShmDirIn reads its place, from what the kernel holds already.
-func ShmMount(root *os.File) (uint64, error) {
-	dir, _, err := shmDirOf(root)
-	if err != nil {
-		return 0, err
-	}
-	defer unix.Close(dir)
-	var st unix.Statx_t
-	if err := unix.Statx(dir, "", unix.AT_EMPTY_PATH|unix.AT_STATX_DONT_SYNC, unix.STATX_MNT_ID, &st); err != nil {
-		return 0, err
-	}
-	if st.Mask&unix.STATX_MNT_ID == 0 {
-		return 0, unix.ENOTSUP
-	}
-	return st.Mnt_id, nil
-}
-
 // ShmDirIn is the /dev/shm of root, as root resolves it. Two processes
 // share a /dev/shm exactly when theirs are at one Place: the device alone
 // would take a bind mount of a folder of the host's /dev/shm for the
@@ -415,14 +396,25 @@ func ShmMount(root *os.File) (uint64, error) {
 // (AT_STATX_DONT_SYNC): a filesystem that does not answer (FUSE, NFS)
 // would hold up a stat(2) of it without end.
 func ShmDirIn(root *os.File) (Place, error) {
+	place, _, err := ShmDirMount(root)
+	return place, err
+}
+
+// ShmDirMount is ShmDirIn, and the ID of the mount (as mountinfo numbers
+// them) that /dev/shm is on there, read in the same system call.
+func ShmDirMount(root *os.File) (Place, uint64, error) {
 	dir, _, err := shmDirOf(root)
 	if err != nil {
-		return Place{}, err
+		return Place{}, 0, err
 	}
 	defer unix.Close(dir)
 	var st unix.Statx_t
-	if err := unix.Statx(dir, "", unix.AT_EMPTY_PATH|unix.AT_STATX_DONT_SYNC, unix.STATX_INO, &st); err != nil {
-		return Place{}, err
+	if err := unix.Statx(dir, "", unix.AT_EMPTY_PATH|unix.AT_STATX_DONT_SYNC, unix.STATX_INO|unix.STATX_MNT_ID, &st); err != nil {
+		return Place{}, 0, err
 	}
-	return Place{unix.Mkdev(st.Dev_major, st.Dev_minor), st.Ino}, nil
+	var mount uint64
+	if st.Mask&unix.STATX_MNT_ID != 0 {
+		mount = st.Mnt_id
+	}
+	return Place{unix.Mkdev(st.Dev_major, st.Dev_minor), st.Ino}, mount, nil
 }

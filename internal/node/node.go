@@ -12,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"invoke_ns/internal/engine"
@@ -75,6 +76,23 @@ type Namespace struct {
 	Own       bool    // invoke_ns's own
 	Host      bool    // the one held against
 	Row       *Row    // its first row: its answers and its probe
+}
+
+// Held says whether the containers were held against the host's
+// namespaces, or --from's: not where the host could not be seen, and
+// invoke_ns's own stood in, which tell nothing of the host's.
+func (n *Node) Held() bool { return n.HostSeen || n.From != nil }
+
+// Sharing is how many containers share the host's IPC namespace, or with
+// inDevShm its /dev/shm; 0 where they were not held against the host's.
+func (n *Node) Sharing(inDevShm bool) int {
+	count := 0
+	for _, r := range n.Rows {
+		if a, _ := r.Shares(inDevShm); r.Container.Engine != "" && a != nil && *a && n.Held() {
+			count++
+		}
+	}
+	return count
 }
 
 // Shares says whether the row shares the host's IPC namespace, or with
@@ -158,34 +176,50 @@ func shmDir(pid int) *ipc.Place {
 		return nil
 	}
 	defer root.Close()
-	return placeIn(root)
+	place, _ := placeIn(root)
+	return place
 }
 
-// shmReadOnly says whether the /dev/shm of root, task's, is mounted
-// read-only, as task's mountinfo says of that mount: read from the
-// kernel's tables, never from the filesystem, which may not answer.
-func shmReadOnly(root *os.File, task ns.Task) bool {
-	id, err := ipc.ShmMount(root)
-	if err != nil {
-		return false
+// readOnlyMounts says which mounts are read-only, by their IDs, as
+// /proc/PID/mountinfo gives them: read once for each mount a scan meets,
+// since its ID is the kernel's, one mount's the while it exists.
+type readOnlyMounts struct {
+	mu sync.Mutex
+	ro map[uint64]bool
+}
+
+// of says whether mount id, on which task's /dev/shm is, is read-only:
+// read from the kernel's tables, never from the filesystem, which may
+// not answer.
+func (m *readOnlyMounts) of(id uint64, task ns.Task) bool {
+	m.mu.Lock()
+	ro, ok := m.ro[id]
+	m.mu.Unlock()
+	if ok || id == 0 {
+		return ro
 	}
 	b, err := procfs.Read(task.Dir() + "/mountinfo")
 	if err != nil {
 		return false
 	}
-	return ns.MountReadOnly(b, id)
+	ro = ns.MountReadOnly(b, id)
+	m.mu.Lock()
+	m.ro[id] = ro
+	m.mu.Unlock()
+	return ro
 }
 
-// placeIn is the /dev/shm of root, as shmDir gives it.
-func placeIn(root *os.File) *ipc.Place {
-	place, err := ipc.ShmDirIn(root)
+// placeIn is the /dev/shm of root, as shmDir gives it, and the ID of the
+// mount it is on (0 where it is none, or cannot be read).
+func placeIn(root *os.File) (*ipc.Place, uint64) {
+	place, mount, err := ipc.ShmDirMount(root)
 	if ipc.Nowhere(err) {
-		return &ipc.Place{}
+		return &ipc.Place{}, 0
 	}
 	if err != nil {
-		return nil
+		return nil, 0
 	}
-	return &place
+	return &place, mount
 }
 
 // Collect reads the node, and with --probe proves each of its IPC
@@ -198,13 +232,21 @@ func Collect(p *Plan, sigs *run.Signals) (*Node, unix.Signal, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	// The engines are asked for their names while /proc is read.
-	namers := make(chan *engine.Namer, 1)
-	go func() { namers <- engine.NewNamer(h.root) }()
 	found, hidden, err := ns.Scan()
 	if err != nil {
 		return nil, 0, err
 	}
+	// The engines are asked for their names while the rest is read.
+	var dockerds []int
+	for _, f := range found {
+		for _, t := range f.Tasks {
+			if t.TID == 0 && t.Comm == "dockerd" {
+				dockerds = append(dockerds, t.PID)
+			}
+		}
+	}
+	namers := make(chan *engine.Namer, 1)
+	go func() { namers <- engine.NewNamer(h.root, dockerds) }()
 	name, _ := os.Hostname()
 	node := &Node{Name: cmp.Or(os.Getenv("NODE_NAME"), name), Time: began, HostSeen: h.seen, HostUnread: h.unread,
 		From: p.From, Hidden: hidden}
@@ -222,7 +264,7 @@ func Collect(p *Plan, sigs *run.Signals) (*Node, unix.Signal, error) {
 	}
 	readOf := readAll(node, containerOf, namer, p.Workers, h.shm)
 	for _, r := range node.Rows {
-		got := readOf[r.Task]
+		got := readOf[[2]int{r.Task.PID, r.Task.TID}]
 		r.name(got.named)
 		r.ShmReadOnly = got.readOnly
 		if got.dir != nil && h.shm != nil {
@@ -232,7 +274,7 @@ func Collect(p *Plan, sigs *run.Signals) (*Node, unix.Signal, error) {
 	}
 	for _, n := range node.Namespaces {
 		r := &Row{Container: containerOf[n.Task.PID]}
-		r.name(readOf[n.Task].named)
+		r.name(readOf[[2]int{n.Task.PID, n.Task.TID}].named)
 		n.Container = r.Container.String()
 	}
 	for _, r := range slices.Backward(node.Rows) {
@@ -324,17 +366,19 @@ type taskRead struct {
 
 // readAll reads, by workers at once, the container's name of each task
 // of the node's rows and namespaces, and the /dev/shm of each row's, the
-// task pinned while its root is read; and where that is the host's (at
-// hostShm), whether it is mounted read-only there.
-func readAll(node *Node, containerOf map[int]engine.Container, namer *engine.Namer, workers int, hostShm *ipc.Place) map[ns.Task]*taskRead {
+// task pinned the while; and where that /dev/shm is the host's (at
+// hostShm), whether it is mounted read-only there. It gives what it read
+// by task.
+func readAll(node *Node, containerOf map[int]engine.Container, namer *engine.Namer, workers int, hostShm *ipc.Place) map[[2]int]*taskRead {
 	var reads []*taskRead
-	readOf := map[ns.Task]*taskRead{}
+	readOf := map[[2]int]*taskRead{}
 	want := func(t ns.Task, shm bool) {
-		if readOf[t] == nil {
-			readOf[t] = &taskRead{task: t}
-			reads = append(reads, readOf[t])
+		k := [2]int{t.PID, t.TID}
+		if readOf[k] == nil {
+			readOf[k] = &taskRead{task: t}
+			reads = append(reads, readOf[k])
 		}
-		readOf[t].shm = readOf[t].shm || shm
+		readOf[k].shm = readOf[k].shm || shm
 	}
 	for _, r := range node.Rows {
 		want(r.Task, true)
@@ -342,19 +386,24 @@ func readAll(node *Node, containerOf map[int]engine.Container, namer *engine.Nam
 	for _, n := range node.Namespaces {
 		want(n.Task, false)
 	}
+	mounts := &readOnlyMounts{ro: map[uint64]bool{}}
 	fanout.Each(len(reads), workers, func(_, i int) {
 		r := reads[i]
 		if c := containerOf[r.task.PID]; c.Engine != "" {
 			r.named = namer.Name(c, r.task.PID)
 		}
-		if r.shm {
-			if root, err := ns.RootOfTask(r.task); err == nil {
-				r.dir = placeIn(root)
-				if r.dir != nil && hostShm != nil && *r.dir == *hostShm {
-					r.readOnly = shmReadOnly(root, r.task)
-				}
-				root.Close()
-			}
+		if !r.shm {
+			return
+		}
+		root, err := ns.RootOfTask(r.task)
+		if err != nil {
+			return
+		}
+		defer root.Close()
+		var mount uint64
+		r.dir, mount = placeIn(root)
+		if r.dir != nil && hostShm != nil && *r.dir == *hostShm {
+			r.readOnly = mounts.of(mount, r.task)
 		}
 	})
 	return readOf
@@ -375,7 +424,7 @@ func cmpBool(a, b bool) int {
 // the parent's objects in the host's (--from its namespace and root), up
 // to p.Workers at once, or one after another where -q or --key gives the
 // one name or key they would all want.
-func (p *Plan) prove(node *Node, h host, readOf map[ns.Task]*taskRead, sigs *run.Signals) unix.Signal {
+func (p *Plan) prove(node *Node, h host, readOf map[[2]int]*taskRead, sigs *run.Signals) unix.Signal {
 	base := *p.Probe
 	base.From = h.ns
 	byIPC := slices.ContainsFunc(base.Objects, func(o ipc.Object) bool { return !o.Kind.InDevShm })
@@ -407,7 +456,7 @@ func (p *Plan) prove(node *Node, h host, readOf map[ns.Task]*taskRead, sigs *run
 			pl.ipc = r.Namespace.IPC
 		}
 		if byShm {
-			if d := readOf[r.Task].dir; d != nil && *d != (ipc.Place{}) {
+			if d := readOf[[2]int{r.Task.PID, r.Task.TID}].dir; d != nil && *d != (ipc.Place{}) {
 				pl.shm = *d
 			} else {
 				pl.unknown = r.Task // none, or not read: no other's

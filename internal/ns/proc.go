@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"invoke_ns/internal/procfs"
 	"invoke_ns/internal/term"
@@ -16,12 +17,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Task is a process, or one thread of it, as it was found: its command,
-// and its start time, which no later task that takes over its PID has.
+// Task is a process, or one thread of it, as it was found: what tells it
+// from any later task that takes over its number (Ident), and its
+// command, once read.
 type Task struct {
-	PID   int    // the process
-	TID   int    // the thread, where it is one (not the process itself); else 0
-	Start uint64 // in clock ticks after boot, as proc(5) gives starttime
+	PID int // the process
+	TID int // the thread, where it is one (not the process itself); else 0
+	// Ident tells the task from any other ever given its number: the
+	// inode of a pidfd of it, which pidfs (Linux 6.9) gives no other
+	// task, or before pidfs its start time (proc(5), starttime).
+	Ident uint64
 	Comm  string
 }
 
@@ -41,34 +46,104 @@ func (t Task) Dir() string {
 	return fmt.Sprintf("/proc/%d", t.PID)
 }
 
-// ReadTask reads what the task's stat file says of it: its command and
-// start time. The command is the kernel's copy of the name, which its
-// process may set to anything (prctl(2) PR_SET_NAME), and is shown only
-// escaped.
-func ReadTask(pid, tid int) (Task, error) {
+// Identify finds the task pid, or its thread tid, as it is now: what
+// tells it from any later task that takes over its number, and not its
+// command (ReadComm). A pidfd and its inode cost a fraction of a read of
+// /proc/PID/stat, which a scan would make for every process of a node.
+func Identify(pid, tid int) (Task, error) {
 	t := Task{PID: pid, TID: tid}
-	b, err := procfs.Read(t.Dir() + "/stat")
+	if !pidfsInodes() {
+		var err error
+		t.Ident, err = startTime(t)
+		return t, err
+	}
+	fd, err := pidfd(t)
 	if err != nil {
 		return t, err
 	}
-	// "pid (comm) S ...": the name may hold anything, ")" too.
-	i, j := strings.IndexByte(string(b), '('), strings.LastIndexByte(string(b), ')')
-	if i < 0 || j < i {
-		return t, fmt.Errorf("%s/stat: not as proc(5) says", t.Dir())
-	}
-	t.Comm = string(b[i+1 : j])
-	// After the name: state, then fields 4 to 21, then starttime.
-	f := strings.Fields(string(b[j+1:]))
-	if len(f) < 20 {
-		return t, fmt.Errorf("%s/stat: not as proc(5) says", t.Dir())
-	}
-	t.Start, err = strconv.ParseUint(f[19], 10, 64)
+	defer unix.Close(fd)
+	t.Ident, err = pidfdIdent(fd)
 	return t, err
+}
+
+// ReadComm reads the task's command: the kernel's copy of its name,
+// which its process may set to anything (prctl(2) PR_SET_NAME), and
+// which is shown only escaped.
+func (t *Task) ReadComm() {
+	b, err := procfs.ReadMade(t.Dir() + "/comm")
+	if err != nil {
+		t.Comm = "?"
+		return
+	}
+	t.Comm = strings.TrimSuffix(string(b), "\n")
+}
+
+// pidfd opens a pidfd of the task: of its thread with PIDFD_THREAD.
+func pidfd(t Task) (int, error) {
+	flags := 0
+	if t.TID != 0 {
+		flags = unix.PIDFD_THREAD
+	}
+	return unix.PidfdOpen(t.ID(), flags)
+}
+
+// pidfdIdent is what tells the task of a pidfd from every other: the
+// pidfd's inode, where pidfs gives each task one of its own; else the
+// task's start time.
+func pidfdIdent(fd int) (uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return 0, err
+	}
+	return st.Ino, nil
+}
+
+// pidfsMagic is the filesystem of pidfds since Linux 6.9 (PID_FS_MAGIC).
+const pidfsMagic = 0x50494446
+
+// pidfsInodes says whether pidfds are on pidfs, whose inodes tell each
+// task apart; before it, every pidfd was the one anonymous inode.
+var pidfsInodes = sync.OnceValue(func() bool {
+	fd, err := unix.PidfdOpen(os.Getpid(), 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	var fs unix.Statfs_t
+	return unix.Fstatfs(fd, &fs) == nil && fs.Type == pidfsMagic
+})
+
+// startTime is the task's start time, in clock ticks after boot, as its
+// stat file gives it: what tells tasks apart before pidfs.
+func startTime(t Task) (uint64, error) {
+	b, err := procfs.ReadMade(t.Dir() + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// "pid (comm) S ...": the name may hold anything, ")" too; after it,
+	// the state, fields 4 to 21, then starttime.
+	j := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[j+1:]))
+	if j < 0 || len(f) < 20 {
+		return 0, fmt.Errorf("%s/stat: not as proc(5) says", t.Dir())
+	}
+	return strconv.ParseUint(f[19], 10, 64)
+}
+
+// threads says how many threads the process pid has: the links of its
+// task folder, two and one a thread (proc_task_getattr), read in one
+// system call.
+func threads(pid int) int {
+	var st unix.Statx_t
+	if unix.Statx(unix.AT_FDCWD, fmt.Sprintf("/proc/%d/task", pid), 0, unix.STATX_NLINK, &st) != nil {
+		return -1
+	}
+	return int(st.Nlink) - 2
 }
 
 // Comm is a process's command name, or "?".
 func Comm(pid int) string {
-	b, err := procfs.Read(fmt.Sprintf("/proc/%d/comm", pid))
+	b, err := procfs.ReadMade(fmt.Sprintf("/proc/%d/comm", pid))
 	if err != nil {
 		return "?"
 	}
@@ -153,24 +228,25 @@ var ErrGone = errors.New("gone since it was found")
 // wrapping ErrGone where its number names another task now, or none.
 // While the pidfd says it has not ended, its number is still its own,
 // and every file of /proc opened under it is its.
-func pin(t Task) (pidfd int, err error) {
-	flags := 0
-	if t.TID != 0 {
-		flags = unix.PIDFD_THREAD
-	}
-	pidfd, err = unix.PidfdOpen(t.ID(), flags)
+func pin(t Task) (int, error) {
+	fd, err := pidfd(t)
 	if errors.Is(err, unix.ESRCH) {
 		return -1, fmt.Errorf("%s: %w", t, ErrGone)
 	}
 	if err != nil {
 		return -1, fmt.Errorf("pidfd_open %d: %w", t.ID(), err)
 	}
-	now, err := ReadTask(t.PID, t.TID)
-	if err != nil || now.Start != t.Start {
-		unix.Close(pidfd)
+	var ident uint64
+	if pidfsInodes() {
+		ident, err = pidfdIdent(fd)
+	} else {
+		ident, err = startTime(t)
+	}
+	if err != nil || ident != t.Ident {
+		unix.Close(fd)
 		return -1, fmt.Errorf("%s: %w", t, ErrGone)
 	}
-	return pidfd, nil
+	return fd, nil
 }
 
 // String names the task in a sentence, its command escaped.
@@ -220,20 +296,21 @@ func RootOf(pid int) (*os.File, error) {
 	return os.NewFile(uintptr(fd), name), nil
 }
 
-// RootOfTask opens the root directory of task t, as RootOf does, if t is
-// still the task it was found as: an error wrapping ErrGone if not.
+// RootOfTask opens the root directory of task t (O_PATH) while it is
+// pinned (pin): an error wrapping ErrGone where t is not the task it was
+// found as.
 func RootOfTask(t Task) (*os.File, error) {
-	pidfd, err := pin(t)
+	fd, err := pin(t)
 	if err != nil {
 		return nil, err
 	}
-	defer unix.Close(pidfd)
-	root, err := RootOf(t.ID())
-	if err == nil && exited(pidfd) {
-		root.Close()
+	defer unix.Close(fd)
+	r, err := RootOf(t.ID())
+	if err == nil && exited(fd) {
+		r.Close()
 		return nil, fmt.Errorf("%s: %w", t, ErrGone)
 	}
-	return root, err
+	return r, err
 }
 
 // MountReadOnly says whether the mount numbered id is mounted read-only,

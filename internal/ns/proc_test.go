@@ -23,19 +23,19 @@ func TestOpenPinned(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { sleep.Process.Kill(); sleep.Wait() }()
-	task, err := ReadTask(sleep.Process.Pid, 0)
-	if err != nil || task.Start == 0 {
-		t.Fatalf("ReadTask: %+v, %v", task, err)
+	task, err := Identify(sleep.Process.Pid, 0)
+	if err != nil || task.Ident == 0 {
+		t.Fatalf("Identify: %+v, %v", task, err)
 	}
 	// A thread of the test's own, locked to this goroutine meanwhile.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	thread, err := ReadTask(os.Getpid(), unix.Gettid())
+	thread, err := Identify(os.Getpid(), unix.Gettid())
 	if err != nil {
 		t.Fatal(err)
 	}
 	later := task
-	later.Start++
+	later.Ident++
 	for _, tt := range []struct {
 		name string
 		task Task
@@ -44,7 +44,7 @@ func TestOpenPinned(t *testing.T) {
 	}{
 		{"as found", task, own, false},
 		{"a thread as found", thread, own, false},
-		{"another start time: its PID taken over", later, own, true},
+		{"told apart from it: its PID taken over", later, own, true},
 		{"in another namespace", task, "ipc:[1]", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,13 +67,25 @@ func TestOpenPinned(t *testing.T) {
 	}
 }
 
-// The command and start time come from stat, whatever the name holds.
-func TestReadTask(t *testing.T) {
-	task, err := ReadTask(os.Getpid(), 0)
-	if err != nil || task.PID != os.Getpid() || task.Start == 0 || task.Comm != Comm(os.Getpid()) {
-		t.Errorf("ReadTask: %+v, %v", task, err)
+// A task is told apart from another by what identifies it, the same for
+// the same task, and its command read apart; with pidfs or before it.
+func TestIdentify(t *testing.T) {
+	a, err := Identify(os.Getpid(), 0)
+	b, berr := Identify(os.Getpid(), 0)
+	if err != nil || berr != nil || a != b || a.Ident == 0 || a.Comm != "" {
+		t.Errorf("Identify: %+v, %+v, %v, %v", a, b, err, berr)
 	}
-	if _, err := ReadTask(-1, 0); err == nil {
+	if s, err := startTime(a); err != nil || s == 0 {
+		t.Errorf("startTime: %d, %v", s, err)
+	}
+	a.ReadComm()
+	if a.Comm != Comm(os.Getpid()) {
+		t.Errorf("ReadComm: %q", a.Comm)
+	}
+	if _, err := Identify(-1, 0); err == nil {
 		t.Error("no such task, no error")
+	}
+	if n := threads(os.Getpid()); n < 1 {
+		t.Errorf("threads: %d", n)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"sort"
 	"strconv"
 
 	"invoke_ns/internal/fanout"
@@ -90,7 +91,9 @@ func Scan() ([]*Found, []Hidden, error) {
 		}
 	}
 	for _, f := range all {
-		slices.SortFunc(f.Tasks, func(a, b Task) int { return a.PID - b.PID })
+		// sort.Slice, not slices.SortFunc: a sort of its own for Task
+		// would cost the binary 13 KB.
+		sort.Slice(f.Tasks, func(i, j int) bool { return f.Tasks[i].PID < f.Tasks[j].PID })
 	}
 	fanout.Each(len(all), runtime.GOMAXPROCS(0), func(_, i int) {
 		fd, err := unix.Open(all[i].First().Dir()+"/ns/ipc", unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -133,9 +136,9 @@ type hiddenWhy struct{ root, ptrace bool }
 func newHiddenWhy() hiddenWhy { return hiddenWhy{hostRoot(), HasCap(unix.CAP_SYS_PTRACE)} }
 
 // readTask reads the IPC namespaces of process pid and its threads, and
-// what each task found in one is. The namespace is read before the task's
-// start time: a PID taken over in between gives a task that a probe,
-// which checks both, finds gone.
+// what tells each task found in one from any later. The namespace is
+// read before the task is identified: a PID taken over in between gives
+// a task that a probe, which checks both, finds gone.
 func readTask(pid int, why hiddenWhy) task {
 	var t task
 	add := func(id string, tid int) {
@@ -144,10 +147,11 @@ func readTask(pid int, why hiddenWhy) task {
 				return
 			}
 		}
-		task, err := ReadTask(pid, tid)
+		task, err := Identify(pid, tid)
 		if err != nil {
 			return // ended meanwhile
 		}
+		task.ReadComm()
 		t.in = append(t.in, taskIn{id, task})
 	}
 	id, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/ipc", pid))
@@ -159,6 +163,9 @@ func readTask(pid int, why hiddenWhy) task {
 		asRoot := why.root && why.ptrace && unix.Stat(fmt.Sprintf("/proc/%d", pid), &st) == nil && st.Uid == 0
 		t.hidden = &Hidden{PID: pid, Comm: Comm(pid), RefusesRoot: asRoot, NoPtrace: why.root && !why.ptrace}
 		return t
+	}
+	if threads(pid) == 1 {
+		return t // no other thread to be elsewhere
 	}
 	for _, name := range procfs.Names(fmt.Sprintf("/proc/%d/task", pid)) {
 		tid, _ := strconv.Atoi(name)

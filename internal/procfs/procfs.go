@@ -12,13 +12,22 @@ import (
 )
 
 // Read reads a file of /proc whole.
-func Read(name string) ([]byte, error) {
+func Read(name string) ([]byte, error) { return read(name, false) }
+
+// ReadMade reads a file of /proc that the kernel makes whole when it is
+// first read (single_open(): a process's stat, status, comm, cgroup),
+// which so gives all of itself then if it fits: a read that leaves room
+// is its end. Asking again for the end would cost a system call for each
+// of a node's thousands of processes.
+func ReadMade(name string) ([]byte, error) { return read(name, true) }
+
+func read(name string, short bool) ([]byte, error) {
 	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: name, Err: err}
 	}
 	defer unix.Close(fd)
-	b := make([]byte, 0, 512)
+	b := make([]byte, 0, 1024)
 	for {
 		if len(b) == cap(b) {
 			b = slices.Grow(b, cap(b))
@@ -33,6 +42,9 @@ func Read(name string) ([]byte, error) {
 			return b, nil
 		}
 		b = b[:len(b)+n]
+		if short && len(b) < cap(b) {
+			return b, nil
+		}
 	}
 }
 

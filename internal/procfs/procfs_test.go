@@ -64,3 +64,27 @@ func TestNames(t *testing.T) {
 		t.Errorf("Names of a missing folder = %v, want none", got)
 	}
 }
+
+// A file the kernel makes whole at its first read reads whole, with one
+// read less: one that fits the first buffer, and one that does not. What
+// the two reads give may differ (a count of faults); their shape, by
+// lines and fields, may not.
+func TestReadMade(t *testing.T) {
+	shape := func(b []byte) []int {
+		var s []int
+		for _, l := range bytes.Split(b, []byte("\n")) {
+			s = append(s, len(bytes.Fields(l)))
+		}
+		return s
+	}
+	for _, name := range []string{"/proc/self/stat", "/proc/self/cgroup", "/proc/self/status", "/proc/self/comm"} {
+		want, err := Read(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadMade(name)
+		if err != nil || !slices.Equal(shape(got), shape(want)) || !bytes.HasSuffix(got, []byte("\n")) {
+			t.Errorf("%s: %q, %v; want the shape of %q", name, got, err, want)
+		}
+	}
+}

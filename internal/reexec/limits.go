@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 
+	"invoke_ns/internal/procfs"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -87,18 +89,14 @@ func systemTasks() uint64 {
 
 // userTasks counts the threads of the processes that uid owns.
 func userTasks(uid int) int {
-	procs, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0
-	}
 	n := 0
-	for _, p := range procs {
-		if _, err := strconv.Atoi(p.Name()); err != nil {
+	for _, name := range procfs.Names("/proc") {
+		if _, err := strconv.Atoi(name); err != nil {
 			continue
 		}
 		var st unix.Stat_t
-		if unix.Stat("/proc/"+p.Name(), &st) == nil && int(st.Uid) == uid {
-			n += max(entries("/proc/"+p.Name()+"/task"), 0)
+		if unix.Stat("/proc/"+name, &st) == nil && int(st.Uid) == uid {
+			n += max(entries("/proc/"+name+"/task"), 0)
 		}
 	}
 	return n

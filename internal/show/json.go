@@ -282,6 +282,10 @@ func ScanJSON(n *node.Node, status int, errText string) *ScanRecord {
 		}
 		byIPC, _ := r.Shares(false)
 		byShm, _ := r.Shares(true)
+		if !n.Held() {
+			// Held against invoke_ns's own: nothing said of the host's.
+			byIPC, byShm = nil, nil
+		}
 		c := &ContainerRecord{Engine: r.Container.Engine, ID: r.Container.ID, Name: r.Container.Name, PID: r.Task.PID,
 			Processes: r.Processes, IPC: r.Namespace.IPC, SharesHostIPC: byIPC, SharesHostDevShm: byShm,
 			DevShmReadOnly: byShm != nil && *byShm && r.ShmReadOnly}
@@ -304,8 +308,10 @@ func ScanJSON(n *node.Node, status int, errText string) *ScanRecord {
 		if r := ns.Row; r != nil && r.Probe != nil {
 			v := probeOutcome(r.Probe)
 			s.Verdict, s.Why = &v, Why(r.Probe)
-			s.SharesIPC, _ = r.Shares(false)
-			s.SharesDevShm, _ = r.Shares(true)
+			if n.Held() {
+				s.SharesIPC, _ = r.Shares(false)
+				s.SharesDevShm, _ = r.Shares(true)
+			}
 		}
 		rec.Namespaces = append(rec.Namespaces, s)
 	}
