@@ -50,7 +50,7 @@ func impostor(args []string) int {
 		err = unix.Mount("tmpfs", ipc.ShmDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777")
 	}
 	var objs []ipc.Receiver
-	for _, k := range kindNames() {
+	for _, k := range objectKinds() {
 		if err != nil {
 			break
 		}
@@ -69,7 +69,7 @@ func impostor(args []string) int {
 	buf := make([]byte, ipc.MessageMax+1)
 	for i, o := range objs {
 		if n, err := o.Receive(buf, time.Now()); err == nil {
-			fmt.Printf("%s: %q arrived\n", kindNames()[i], buf[:n])
+			fmt.Printf("%s: %q arrived\n", objectKinds()[i], buf[:n])
 			touched = true
 		}
 		o.Remove()
@@ -161,9 +161,9 @@ func TestImpostorIsNeverWritten(t *testing.T) {
 	r := invoke(t, "secret\n", append([]string{"--target", pid, "-k", "all"}, which...)...)
 	comm := ns.Comm(cmd.Process.Pid)
 	own := fmt.Sprintf("process %s (%s) has its own", pid, comm)
-	if got := strings.Count(flat(r.stdout), own); r.code != exitBlocked || got != len(kinds) ||
+	if got := strings.Count(flat(r.stdout), own); r.code != exitBlocked || got != len(objectKinds()) ||
 		!strings.Contains(flat(r.stdout), fmt.Sprintf("the /dev/shm of process %s (%s) has its own %s, not this one", pid, comm, q)) {
-		t.Errorf("--target: exit %d, %d of 5 %q:\n%s\nstderr:\n%s", r.code, got, own, r.stdout, r.stderr)
+		t.Errorf("--target: exit %d, %d of %d %q:\n%s\nstderr:\n%s", r.code, got, len(objectKinds()), own, r.stdout, r.stderr)
 	}
 	if strings.Contains(r.stderr, "goroutine") {
 		t.Errorf("a Go trace:\n%s", r.stderr)

@@ -75,15 +75,32 @@ func runChild(l *reexec.Link) error {
 	}
 	// For each object: try it, report, and wait for the verdict's ack
 	// unless none follows (AcksWanted).
-	acks := reexec.AcksWanted(len(c.setup.Command) > 0, len(c.setup.Objects))
+	// Its namespace's own limits, which only a reader in it sees.
+	var limits ipc.Limits
+	if c.setup.Limits {
+		limits = ipc.ReadLimits()
+	}
+	acks := reexec.AcksWanted(len(c.setup.Command) > 0, c.setup.Objects)
 	for i, t := range c.setup.Objects {
-		rep := c.try(t)
+		rep, held := c.try(t)
+		if i == 0 {
+			rep.Limits = limits
+		}
 		if err := l.Send(reexec.Step{Name: reexec.StepReport, Report: &rep}); err != nil {
 			return err
 		}
 		if i < acks {
 			if _, err := l.Next(reexec.StepAck); err != nil {
 				return parentGone(err)
+			}
+		}
+		if held != nil {
+			// Held through the parent's try: now it may go.
+			c.verbosef(" Child: closing its queue, which gives its share of the budget back\n")
+			held.Close()
+			rep := reexec.Report{Kind: t.Kind.Name, Tried: reexec.Released}
+			if err := l.Send(reexec.Step{Name: reexec.StepReport, Report: &rep}); err != nil {
+				return err
 			}
 		}
 	}
@@ -107,8 +124,14 @@ func parentGone(err error) error {
 }
 
 // try looks the object up by name or key and sends the message through
-// it; with TryCreate it then tries to make one of its own.
-func (c *child) try(t ipc.Object) reexec.Report {
+// it; with TryCreate it then tries to make one of its own. For the
+// per-user budget it makes a queue of its own, and gives it back held.
+func (c *child) try(t ipc.Object) (reexec.Report, io.Closer) {
+	if t.Kind.PerUser {
+		rep, held := c.take(t)
+		rep.Kind = t.Kind.Name
+		return rep, held
+	}
 	rep := c.reach(t)
 	rep.Kind = t.Kind.Name
 	if c.setup.TryCreate {
@@ -122,7 +145,19 @@ func (c *child) try(t ipc.Object) reexec.Report {
 			}
 		}
 	}
-	return rep
+	return rep, nil
+}
+
+// take makes the child's queue of the per-user budget, in its own IPC
+// namespace, and holds it (nil where it could not be made).
+func (c *child) take(t ipc.Object) (reexec.Report, io.Closer) {
+	c.verbosef(" Child: creating a queue of its own, which its user pays for\n")
+	e, _ := t.Open(nil)
+	if err := e.Send(nil); err != nil {
+		c.perror(t.Kind.SendOp, err)
+		return reexec.Sending(err), nil
+	}
+	return reexec.Sending(nil), e
 }
 
 func (c *child) reach(t ipc.Object) reexec.Report {

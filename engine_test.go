@@ -252,6 +252,8 @@ func TestDocker(t *testing.T) {
 		{"sneaky", []string{"--ipc", "container:hostipc"}, true, true},
 		{"noipc", []string{"--ipc", "none"}, false, false},
 		{"shmbind", []string{"-v", "/dev/shm:/dev/shm"}, false, true},
+		// An IPC namespace's limits of its own, which --probe reads.
+		{"tuned", []string{"--sysctl", "kernel.msgmni=1000"}, false, false},
 	}
 	pids := map[string]int{}
 	for _, c := range containers {
@@ -313,7 +315,7 @@ func TestDocker(t *testing.T) {
 				continue
 			}
 			want := map[string]string{}
-			for _, k := range kindNames() {
+			for _, k := range objectKinds() {
 				v := c.ipc
 				if kindNamed(k).InDevShm {
 					v = c.shm
@@ -323,6 +325,27 @@ func TestDocker(t *testing.T) {
 			if !maps.Equal(g.Verdicts, want) || deref(g.SharesHostIPC) != c.ipc || deref(g.SharesHostDevShm) != c.shm {
 				t.Errorf("%s: %+v, want verdicts %v", c.name, g, want)
 			}
+			// Its limits, read inside its namespace: tuned's its own,
+			// every other's as a fresh namespace's, the suite's own.
+			wantMni := got.HostLimits["kernel.msgmni"]
+			if c.name == "tuned" {
+				wantMni = 1000.0
+			}
+			if g.Limits["kernel.msgmni"] != wantMni || len(g.Limits) != len(got.HostLimits) {
+				t.Errorf("%s: ipc_limits %v, want kernel.msgmni %v (the host's: %v)", c.name, g.Limits, wantMni, got.HostLimits)
+			}
+		}
+		if got.HostLimits["kernel.msgmni"] == 1000.0 {
+			t.Errorf("the suite's namespace has kernel.msgmni 1000 already: %v", got.HostLimits)
+		}
+		// In words, tuned alone, and with -v how.
+		text := flat(d.invoke("--scan", "--probe", "--from", self, "-q", testQueue(t)).stdout)
+		if !strings.Contains(text, "IPC limits other than in the IPC namespace of process "+self+" (invoke_ns.test): tuned (-v") {
+			t.Errorf("tuned is not named as having limits of its own:\n%s", text)
+		}
+		text = flat(d.invoke("--scan", "--probe", "-v", "--from", self, "-q", testQueue(t)).stdout)
+		if !strings.Contains(text, "tuned: kernel.msgmni 1000, not ") {
+			t.Errorf("-v does not say how tuned's limits differ:\n%s", text)
 		}
 	})
 }
@@ -708,7 +731,7 @@ func TestDaemonSetImage(t *testing.T) {
 				t.Errorf("%s, %s: %s, want %s", c.name, kind, v, want)
 			}
 		}
-		if g.PID != c.pid || deref(g.SharesHostIPC) != c.ipc || deref(g.SharesHostDevShm) != shm || len(g.Verdicts) != len(kindNames()) {
+		if g.PID != c.pid || deref(g.SharesHostIPC) != c.ipc || deref(g.SharesHostDevShm) != shm || len(g.Verdicts) != len(objectKinds()) {
 			t.Errorf("%s: %+v, want PID %d, host IPC %v, host /dev/shm %v, every kind", c.name, g, c.pid, c.ipc, shm)
 		}
 	}

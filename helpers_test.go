@@ -122,6 +122,19 @@ var helpers = map[string]func(args []string) int{}
 
 var queueSeq atomic.Int64
 
+// objectKinds are the kinds of object a namespace holds, in the order of
+// -k all: all but the per-user queue budget, which --target and --probe
+// leave out, and through which no message passes.
+func objectKinds() []string {
+	var names []string
+	for _, k := range kinds {
+		if !k.PerUser {
+			names = append(names, k.Name)
+		}
+	}
+	return names
+}
+
 // testQueue is a queue name of this test alone, checked at the end of the
 // test to be gone.
 func testQueue(t *testing.T) string {

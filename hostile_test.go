@@ -780,7 +780,7 @@ func TestProbeLeftoversNamed(t *testing.T) {
 	for _, l := range scan.Leftovers {
 		removals[l.Removal] = l.Kind
 	}
-	for _, k := range kindNames() {
+	for _, k := range objectKinds() {
 		if !slices.ContainsFunc(scan.Leftovers, func(l *jsonLeftover) bool { return l.Kind == k }) {
 			t.Errorf("no %s among the leftovers: %+v", k, scan.Leftovers)
 		}

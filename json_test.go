@@ -57,6 +57,12 @@ type (
 		Message     *string   `json:"message"`
 		Verdict     string    `json:"verdict"`
 		ReadOnly    bool      `json:"read_only"`
+		Budget      *struct {
+			Limit  uint64  `json:"limit_bytes"`
+			InUse  *uint64 `json:"in_use_bytes"`
+			Queue  uint64  `json:"queue_bytes"`
+			Margin uint64  `json:"margin_bytes"`
+		} `json:"budget"`
 	}
 	jsonOpen struct {
 		Result string `json:"result"`
@@ -82,6 +88,7 @@ type (
 		Namespaces []*jsonScanned   `json:"namespaces"`
 		Unreadable int              `json:"unreadable"`
 		Leftovers  []*jsonLeftover  `json:"leftovers"`
+		HostLimits map[string]any   `json:"host_ipc_limits"`
 		ExitStatus int              `json:"exit_status"`
 		Error      string           `json:"error"`
 	}
@@ -98,6 +105,7 @@ type (
 		Kubernetes       *jsonKube         `json:"kubernetes"`
 		Verdicts         map[string]string `json:"verdicts"`
 		Why              string            `json:"why"`
+		Limits           map[string]any    `json:"ipc_limits"`
 	}
 	jsonKube struct {
 		Namespace string `json:"namespace"`
@@ -113,19 +121,20 @@ type (
 		Removal string `json:"removal"`
 	}
 	jsonScanned struct {
-		IPC          string  `json:"ipc"`
-		UserNS       string  `json:"user_namespace"`
-		Processes    int     `json:"processes"`
-		PID          int     `json:"pid"`
-		TID          int     `json:"tid"`
-		Command      string  `json:"command"`
-		Container    string  `json:"container"`
-		Own          bool    `json:"own"`
-		Host         bool    `json:"host"`
-		Verdict      *string `json:"verdict"`
-		SharesIPC    *bool   `json:"shares_ipc_namespace"`
-		SharesDevShm *bool   `json:"shares_dev_shm"`
-		Why          string  `json:"why"`
+		IPC          string         `json:"ipc"`
+		UserNS       string         `json:"user_namespace"`
+		Processes    int            `json:"processes"`
+		PID          int            `json:"pid"`
+		TID          int            `json:"tid"`
+		Command      string         `json:"command"`
+		Container    string         `json:"container"`
+		Own          bool           `json:"own"`
+		Host         bool           `json:"host"`
+		Verdict      *string        `json:"verdict"`
+		SharesIPC    *bool          `json:"shares_ipc_namespace"`
+		SharesDevShm *bool          `json:"shares_dev_shm"`
+		Why          string         `json:"why"`
+		Limits       map[string]any `json:"ipc_limits"`
 	}
 )
 
@@ -149,8 +158,8 @@ func jsonFields(path string, v any, into map[string]bool) {
 			} else {
 				into[p] = true
 			}
-			// Keyed by namespace kind, or by kind of object.
-			if !strings.HasSuffix(p, "_namespaces") && !strings.HasSuffix(p, ".verdicts") {
+			// Keyed by namespace kind, by kind of object, or by sysctl.
+			if !strings.HasSuffix(p, "_namespaces") && !strings.HasSuffix(p, ".verdicts") && !strings.HasSuffix(p, "limits") {
 				jsonFields(p, sub, into)
 			}
 		}
@@ -172,8 +181,9 @@ func decode(t *testing.T, stdout string, v any, seen map[string]bool) {
 
 // checkRun checks one run's record: its verdict, and each object's, those
 // of what the IPC namespace isolates ipcVerdict, POSIX shared memory's
-// delivered whatever the IPC namespace (no -m here), and the two
-// questions each side answers.
+// and the queue budget's delivered whatever the IPC namespace (no -m
+// here), the budget as measured, and the two questions each side
+// answers.
 func checkRun(t *testing.T, got *jsonRun, verdict, ipcVerdict, open string, sameIPC bool, kinds []string) {
 	t.Helper()
 	if got.Verdict != verdict || got.Delivered != (verdict == "delivered") || len(got.Objects) != len(kinds) {
@@ -191,21 +201,25 @@ func checkRun(t *testing.T, got *jsonRun, verdict, ipcVerdict, open string, same
 		}
 		return strconv.FormatBool(*b)
 	}
-	wantIPC := answer(slices.ContainsFunc(kinds, func(k string) bool { return !kindNamed(k).InDevShm }), ipcVerdict == "delivered")
+	wantIPC := answer(slices.ContainsFunc(kinds, func(k string) bool { return kindNamed(k).Isolated() }), ipcVerdict == "delivered")
 	wantShm := answer(slices.Contains(kinds, "pshm"), true)
 	if shown(got.SharesIPC) != wantIPC || shown(got.SharesDevShm) != wantShm {
 		t.Errorf("shares_ipc_namespace %s, shares_dev_shm %s; want %s and %s", shown(got.SharesIPC), shown(got.SharesDevShm), wantIPC, wantShm)
 	}
 	for i, o := range got.Objects {
-		byName := kindNamed(o.Kind).ByName
+		k := kindNamed(o.Kind)
 		verdict, open := ipcVerdict, open
-		if kindNamed(o.Kind).InDevShm {
+		if !k.Isolated() {
 			verdict, open = "delivered", "ok"
 		}
-		if o.Kind != kinds[i] || o.Verdict != verdict || byName != (o.Key == nil) || byName == (o.Name == "") {
+		if o.Kind != kinds[i] || o.Verdict != verdict || k.SysV() == (o.Key == nil) || k.ByName == (o.Name == "") {
 			t.Errorf("object %d: %+v", i, o)
 		}
-		wantMsg := verdict == "delivered" && o.Kind != "sem"
+		if b := o.Budget; k.PerUser != (b != nil) || b != nil && (b.Queue == 0 || b.InUse == nil ||
+			b.Margin != *b.InUse+b.Queue || b.Limit < b.Margin) {
+			t.Errorf("%s: budget %+v", o.Kind, o.Budget)
+		}
+		wantMsg := verdict == "delivered" && k.CarriesText
 		if wantMsg != (o.Message != nil && *o.Message == "json hello") {
 			t.Errorf("%s: message %v", o.Kind, o.Message)
 		}
@@ -290,6 +304,12 @@ func TestJSON(t *testing.T) {
 		checkRun(t, got.Runs[1], "delivered", "blocked", "ENOENT", false, kindNames())
 		for i, run := range got.Runs {
 			for _, o := range run.Objects {
+				if kindNamed(o.Kind).PerUser {
+					if o.ChildCreate != nil {
+						t.Errorf("run %s, %s: child_create %+v, where the child makes its own anyway", run.Run, o.Kind, o.ChildCreate)
+					}
+					continue
+				}
 				// POSIX shared memory is visible to both: EEXIST twice.
 				newOwn := i == 1 && !kindNamed(o.Kind).InDevShm
 				if o.ChildCreate == nil || !newOwn != (o.ChildCreate.Errno == "EEXIST") || newOwn != (o.ChildCreate.Result == "ok") {
@@ -324,11 +344,14 @@ func TestJSON(t *testing.T) {
 	seen["target.tid"], seen["from.tid"], seen["namespaces[].tid"] = true, true, true
 	for _, f := range []string{"engine", "id", "name", "pid", "processes", "ipc", "shares_host_ipc", "shares_host_dev_shm",
 		"verdicts", "why", "dev_shm_read_only", "kubernetes", "kubernetes.namespace", "kubernetes.pod",
-		"kubernetes.container", "kubernetes.pod_uid", "kubernetes.sandbox"} {
+		"kubernetes.container", "kubernetes.pod_uid", "kubernetes.sandbox", "ipc_limits"} {
 		seen["containers[]."+f] = true
 	}
 	// Only where a /dev/shm is read-only: TestCRI checks it.
 	seen["objects[].read_only"] = true
+	// Only where nothing limits the parent (CAP_SYS_RESOURCE, which the
+	// suite's root may not have): TestBudgetUnlimited checks the value.
+	seen["objects[].budget.unlimited"] = true
 	// Only where a probe proved nothing: TestInterferenceIsNeverIsolation
 	// checks it; and only where an earlier scan left something:
 	// TestProbeLeftoversNamed checks them.

@@ -275,7 +275,7 @@ func (p *plan) scanNode(out io.Writer, sigs *run.Signals) (int, string) {
 			if report > 0 {
 				fmt.Fprintf(&b, "\n%s\n", n.Time.UTC().Format(time.RFC3339))
 			}
-			show.Scan(&b, n, p.node.Probe != nil)
+			show.Scan(&b, n, p.node.Probe != nil, p.run.Verbose)
 			if _, err := out.Write(b.Bytes()); err != nil && status < 128 {
 				status, msg = written(err, "writing the report", "check where standard output goes")
 			}
@@ -472,6 +472,14 @@ func parseObjects(set *getopt.Set, cfg *config, kind, key string) error {
 	if err != nil {
 		return usagef("-k %s: %v", arg(kind), err)
 	}
+	// The budget is the user's: another namespace's processes have
+	// their own, which invoke_ns's queues could only take from.
+	if cfg.Target != "" || cfg.Probe {
+		if kind != "all" && slices.Contains(kinds, budgetKind.Name) {
+			return usagef("-k mqbudget is your own budget: leave it out of --target and --probe")
+		}
+		kinds = slices.DeleteFunc(kinds, func(k string) bool { return k == budgetKind.Name })
+	}
 	cfg.Kinds = kinds
 	switch {
 	case cfg.Compare && set.IsSet('i'):
@@ -503,7 +511,7 @@ func parseKinds(s string) ([]string, error) {
 	var kinds []string
 	for _, k := range strings.Split(s, ",") {
 		if kindNamed(k) == nil {
-			return nil, errors.New("give mq, msg, sem, shm, pshm or all, or a list (msg,shm)")
+			return nil, errors.New("give mq, msg, sem, shm, pshm, mqbudget, all, or a list")
 		}
 		if !slices.Contains(kinds, k) {
 			kinds = append(kinds, k)
@@ -603,8 +611,10 @@ Options:
                            queue (default); msg, sem or shm, the System V
                            message queue, semaphore set or shared memory;
                            pshm, POSIX shared memory in /dev/shm, which the
-                           IPC namespace does not isolate (-m does); all of
-                           them in turn; or a list such as msg,shm
+                           IPC namespace does not isolate (-m does); mqbudget,
+                           your budget of POSIX queues (ulimit -q), which no
+                           namespace isolates; all of them in turn; or a list
+                           such as msg,shm
   -q, --queue NAME         queue name (default /ipc_namespace, or while that
                            is taken /ipc_namespace.PID, said so)
       --key KEY            System V key, as 17118584 or 0x01053578 (default:
@@ -639,7 +649,8 @@ Options:
                            transcript goes to stderr
 
 Exit status:
-  0  the message was delivered, or there was nothing to deliver
+  0  the message was delivered (for mqbudget: the budget crossed, or
+     does not limit you), or there was nothing to deliver
   1  some other failure
   2  a mistake on the command line
   3  blocked: the child is in an IPC namespace (or /dev/shm) of its own,
@@ -649,7 +660,7 @@ Exit status:
   5  the child had no message to send (end of input, or too long)
   6  --compare: the runs did not show what each namespace isolates
      (delivered with -i no, blocked with -i yes; pshm delivered in both,
-     or with -m blocked in both)
+     or with -m blocked in both; mqbudget crossed in both)
   7  taken: the child sent the message, and another process took it
   8  interfered: the kernel says the child's namespace (or /dev/shm) is
      the parent's, and the message did not cross, or another process

@@ -127,6 +127,9 @@ func TestExitStatus(t *testing.T) {
 			pshmOnly(run.Blocked)...)}, exitOK},
 		{"-k all: both blocked", run.Result{Exchanges: append(ipcOnly(run.Blocked), pshmOnly(run.Blocked)...)}, exitBlocked},
 		{"-k all: a timeout decides first", run.Result{Exchanges: append(ipcOnly(run.Blocked), pshmOnly(run.TimedOut)...)}, exitTimeout},
+		{"the budget crossed", run.Result{Exchanges: exchanges(budgetKind, []run.Verdict{run.Delivered})}, exitOK},
+		{"the budget unlimited", run.Result{Exchanges: exchanges(budgetKind, []run.Verdict{run.Unlimited})}, exitOK},
+		{"the budget kept apart", run.Result{Exchanges: exchanges(budgetKind, []run.Verdict{run.Blocked})}, exitBlocked},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -77,12 +78,32 @@ func strayQueues(o ipc.Object, mount bool) []string {
 	return ipc.NamesIn(nil, "/dev", prefix, ours)
 }
 
+// budgetKind is the per-user budget of POSIX queues, which the IPC
+// namespace does not isolate.
+var budgetKind = ipc.BudgetKind(budgetQueue)
+
+// budgetQueue makes a queue of one message of one byte, the least a
+// queue takes of the budget, and unlinks its name at once: the charge
+// stays until the descriptor is closed, and goes with it however its
+// holder ends.
+func budgetQueue(name string) (io.Closer, error) {
+	q, err := CreateQueue(name, 0o600, 1, 1)
+	if err != nil {
+		return nil, err
+	}
+	if q.IsNamed(name) {
+		// What the name names now is not removed unless it is this queue.
+		UnlinkQueue(name)
+	}
+	return q, nil
+}
+
 // kinds are every kind of object, in the order -k all goes through them:
 // the article's queue first, then what else the IPC namespace isolates,
 // then what it does not.
-var kinds = []*ipc.Kind{mqKind, ipc.Msg, ipc.Sem, ipc.Shm, ipc.Pshm}
+var kinds = []*ipc.Kind{mqKind, ipc.Msg, ipc.Sem, ipc.Shm, ipc.Pshm, budgetKind}
 
-func init() { ipc.Register(mqKind) }
+func init() { ipc.Register(mqKind, budgetKind) }
 
 // kindNames are the names of every kind, in order.
 func kindNames() []string {

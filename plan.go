@@ -125,9 +125,10 @@ func objects(cfg *config) []ipc.Object {
 	objs := make([]ipc.Object, len(cfg.Kinds))
 	for i, k := range cfg.Kinds {
 		objs[i] = ipc.Object{Kind: kindNamed(k)}
-		if objs[i].Kind.ByName {
+		switch {
+		case objs[i].Kind.ByName:
 			objs[i].Name = cfg.Queue
-		} else {
+		case objs[i].Kind.SysV():
 			objs[i].Key = cfg.Key
 		}
 	}

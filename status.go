@@ -42,7 +42,7 @@ func exitStatus(r *run.Result) int {
 		return errStatus(r.Err)
 	}
 	switch r.Verdict() {
-	case run.Delivered, run.None:
+	case run.Delivered, run.None, run.Unlimited:
 		if r.Child != nil {
 			return waitStatus(*r.Child)
 		}

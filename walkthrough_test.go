@@ -55,7 +55,7 @@ func normalize(s string) string {
 func TestWalkthrough(t *testing.T) {
 	needRealRoot(t, "the walkthrough's root commands, and switching to uid 65534 for its others,")
 	// What its commands run besides invoke_ns and the shell.
-	for _, name := range []string{"runc", "busybox", "ps", "ip", "hostname", "ipcs", "unshare"} {
+	for _, name := range []string{"runc", "busybox", "ps", "ip", "hostname", "ipcs", "unshare", "sysctl"} {
 		tool(t, name)
 	}
 	doc, err := os.ReadFile("docs/walkthrough.md")

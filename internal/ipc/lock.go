@@ -192,27 +192,40 @@ func IsInvokeNS(pid int) bool {
 	return comm(pid) == "invoke_ns"
 }
 
-// LockPeer is the credentials of the process listening on addr. A run
-// that has bound its lock but not yet listened refuses the connection: it
-// is asked again a few times, a millisecond apart, since another
-// process's bind and listen leave nothing to wait on (one preempted
-// between them on a busy machine stays there for a while).
+// LockPeer is the credentials of the process listening on addr.
 func LockPeer(addr *unix.SockaddrUnix) (*unix.Ucred, bool) {
+	fd, cred, ok := dialLock(addr)
+	if ok {
+		unix.Close(fd)
+	}
+	return cred, ok
+}
+
+// dialLock connects to the process listening on addr, and gives the
+// connection and its credentials. A run that has bound its lock but not
+// yet listened refuses the connection: it is asked again a few times, a
+// millisecond apart, since another process's bind and listen leave
+// nothing to wait on (one preempted between them on a busy machine stays
+// there for a while).
+func dialLock(addr *unix.SockaddrUnix) (int, *unix.Ucred, bool) {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
-		return nil, false
+		return -1, nil, false
 	}
-	defer unix.Close(fd)
 	err = unix.Connect(fd, addr)
 	for try := 0; errors.Is(err, unix.ECONNREFUSED) && try < 10; try++ {
 		LockPeerPause()
 		err = unix.Connect(fd, addr)
 	}
-	if err != nil {
-		return nil, false
+	var cred *unix.Ucred
+	if err == nil {
+		cred, err = unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
 	}
-	cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
-	return cred, err == nil
+	if err != nil {
+		unix.Close(fd)
+		return -1, nil, false
+	}
+	return fd, cred, true
 }
 
 // LockPeerPause is LockPeer's wait before it asks again; a test listens

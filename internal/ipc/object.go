@@ -129,6 +129,13 @@ type Kind struct {
 	// InDevShm is true for a file in /dev/shm, which the IPC namespace
 	// does not isolate and a mount namespace with its own /dev/shm does.
 	InDevShm bool
+	// PerUser is true for the per-user queue budget (budget.go), which
+	// no namespace of a user's isolates: it is no object of any
+	// namespace, and the kernel has no identity to say where it is.
+	// The child holds its queue from its report until the verdict's
+	// ack, then lets go and says so (reexec.Released); the parent
+	// measures the budget right before the child is let go to it.
+	PerUser bool
 
 	// New makes one, refusing one that exists.
 	New func(o Object) (Receiver, error)
@@ -150,6 +157,13 @@ type Kind struct {
 	// it lists on the calling thread, which is thrown away after.
 	Strays func(o Object, mount bool) []string
 }
+
+// Isolated says whether the IPC namespace isolates it: not a file in
+// /dev/shm, nor the per-user budget.
+func (k *Kind) Isolated() bool { return !k.InDevShm && !k.PerUser }
+
+// SysV says whether it is a System V kind, found by key.
+func (k *Kind) SysV() bool { return !k.ByName && !k.PerUser }
 
 // What is what goes through one: a message, or a semaphore's signal.
 func (k *Kind) What() string {
@@ -217,6 +231,9 @@ func (o *Object) UnmarshalJSON(b []byte) error {
 
 // String is how the transcript names the object.
 func (o Object) String() string {
+	if o.Kind.PerUser {
+		return o.Kind.Noun
+	}
 	if !o.Kind.ByName {
 		return fmt.Sprintf("%s with key %d", o.Kind.Noun, o.Key)
 	}
@@ -225,6 +242,9 @@ func (o Object) String() string {
 
 // Label is the short name of a table row: "mq /ipc_namespace", "msg key 1".
 func (o Object) Label() string {
+	if o.Kind.PerUser {
+		return o.Kind.Name
+	}
 	if o.Kind.ByName {
 		return o.Kind.Name + " " + o.Name
 	}
@@ -289,7 +309,7 @@ var ErrReplaced = errors.New("another process removed it, and what has the name 
 // HasSysV says whether any of objs is a System V object, found by key.
 func HasSysV(objs []Object) bool {
 	for _, o := range objs {
-		if !o.Kind.ByName {
+		if o.Kind.SysV() {
 			return true
 		}
 	}

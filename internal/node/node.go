@@ -49,6 +49,9 @@ type Node struct {
 	Rows       []*Row        // the containers, and the namespaces no container owns
 	Hidden     []ns.Hidden   // the processes whose namespaces could not be read
 	Leftovers  []run.Note    // objects of earlier runs and probes, which nothing holds
+	// HostLimits are, with --probe, the limits of the IPC namespace the
+	// containers are held against, read there.
+	HostLimits ipc.Limits
 }
 
 // Row is a container, or a namespace that no container owns.
@@ -64,6 +67,9 @@ type Row struct {
 	// sandbox has the host's so).
 	ShmReadOnly bool
 	Probe       *run.Result // with --probe
+	// Limits are, with --probe of a kind the IPC namespace isolates, the
+	// limits of its IPC namespace, read there by its probe.
+	Limits ipc.Limits
 }
 
 // Namespace is one IPC namespace found.
@@ -485,6 +491,13 @@ func (p *Plan) prove(node *Node, h host, readOf map[[2]int]*taskRead, sigs *run.
 	phaseTook("the probes", began)
 	for i, r := range node.Rows {
 		r.Probe = results[probeOf[i]]
+		// A probe of /dev/shm alone may stand for several namespaces.
+		if r.Probe != nil && byIPC {
+			r.Limits = r.Probe.ChildLimits
+		}
+	}
+	if byIPC {
+		h.ns.Inside(func() { node.HostLimits = ipc.ReadLimits() })
 	}
 	return sig
 }

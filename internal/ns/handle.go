@@ -384,10 +384,12 @@ func (h *Handle) Apart(fn func()) error {
 // hostRoot says whether the caller is root of the host: uid 0 in the
 // initial user namespace, whose uid_map maps every uid to itself. Root of
 // a user namespace of its own is another user to the host's processes.
-func hostRoot() bool {
-	if os.Geteuid() != 0 {
-		return false
-	}
+func hostRoot() bool { return os.Geteuid() == 0 && InitialUserNS() }
+
+// InitialUserNS says whether the caller is in the initial user
+// namespace, whose uid_map maps every uid to itself: only there does a
+// capability count for the whole host (capable(9)).
+func InitialUserNS() bool {
 	b, err := os.ReadFile("/proc/self/uid_map")
 	f := strings.Fields(string(b))
 	return err == nil && len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295"

@@ -10,7 +10,6 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"sort"
 	"strconv"
 
 	"invoke_ns/internal/fanout"
@@ -65,6 +64,8 @@ func Scan() ([]*Found, []Hidden, error) {
 			pids = append(pids, pid)
 		}
 	}
+	// In order, so that each namespace's tasks are found in order too.
+	slices.Sort(pids)
 	if len(pids) == 0 {
 		return nil, nil, fmt.Errorf("/proc lists no process: is proc mounted there? — " +
 			"mount it (mount -t proc proc /proc), or run where it is")
@@ -89,11 +90,6 @@ func Scan() ([]*Found, []Hidden, error) {
 			}
 			f.Tasks = append(f.Tasks, in.task)
 		}
-	}
-	for _, f := range all {
-		// sort.Slice, not slices.SortFunc: a sort of its own for Task
-		// would cost the binary 13 KB.
-		sort.Slice(f.Tasks, func(i, j int) bool { return f.Tasks[i].PID < f.Tasks[j].PID })
 	}
 	fanout.Each(len(all), runtime.GOMAXPROCS(0), func(_, i int) {
 		fd, err := unix.Open(all[i].First().Dir()+"/ns/ipc", unix.O_RDONLY|unix.O_CLOEXEC, 0)

@@ -12,8 +12,8 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 
+	"invoke_ns/internal/ns"
 	"invoke_ns/internal/procfs"
 
 	"golang.org/x/sys/unix"
@@ -72,10 +72,7 @@ func CheckLimits(open, workers int) (int, error) {
 
 // nprocExempt says whether RLIMIT_NPROC binds this process at all: the
 // kernel does not hold root of the initial user namespace to it (fork.c).
-func nprocExempt() bool {
-	b, err := os.ReadFile("/proc/self/uid_map")
-	return err == nil && os.Getuid() == 0 && strings.Join(strings.Fields(string(b)), " ") == "0 0 4294967295"
-}
+func nprocExempt() bool { return os.Getuid() == 0 && ns.InitialUserNS() }
 
 // systemTasks is the number of tasks on the system, threads included, as
 // sysinfo(2) counts them.

@@ -94,6 +94,7 @@ type Setup struct {
 	Message   *string      `json:"message,omitempty"`    // read by the parent: no prompt
 	TryCreate bool         `json:"try_create,omitempty"` // the child also makes its own
 	Quiet     bool         `json:"quiet,omitempty"`      // no transcript, no perror
+	Limits    bool         `json:"limits,omitempty"`     // read its IPC namespace's limits, for its first report
 }
 
 // Shown are the namespaces worth showing for the run: ipc for the
@@ -115,6 +116,9 @@ const (
 	SendFailed = "send-failed" // the send failed: Errno says why
 	NotOurs    = "not-ours"    // what has the name or key is not the parent's
 	ReadOnly   = "read-only"   // it could only read the object: Read is what it read of the parent's
+	// Released follows the ack of a kind whose queue the child holds
+	// until the verdict (ipc.Kind.PerUser): it has let go of it.
+	Released = "released"
 )
 
 // Report is what the child tells the parent of its try at an object.
@@ -133,6 +137,9 @@ type Report struct {
 	// same name or key itself (CreateErrno 0), and if not, why.
 	CreateTried bool       `json:"create_tried,omitempty"`
 	CreateErrno unix.Errno `json:"create_errno,omitempty"`
+	// Limits are, in the first report where the setup asked, the
+	// limits of the child's IPC namespace, as it read them there.
+	Limits ipc.Limits `json:"limits,omitempty"`
 }
 
 // Missed says that the lookup found nothing of the parent's where it
@@ -174,15 +181,28 @@ func Sending(err error) Report {
 	return Report{Tried: Sent}
 }
 
-// AcksWanted is how many acks the child reads when it reports on n
-// objects: one after each report, so that what it says next comes after
-// the parent's verdict, but none after the last if it has nothing more to
-// do (no command, which prints a line and runs). Both sides count with
-// it, so that the parent never writes an ack into a pipe whose reader may
-// be gone.
-func AcksWanted(command bool, n int) int {
-	if n > 0 && !command {
+// AcksWanted is how many acks the child reads when it reports on objs:
+// one after each report, so that what it says next comes after the
+// parent's verdict, but none after the last if it has nothing more to
+// do (no command, which prints a line and runs) and holds nothing until
+// the verdict (ipc.Kind.PerUser). Both sides count with it, so that the
+// parent never writes an ack into a pipe whose reader may be gone.
+func AcksWanted(command bool, objs []ipc.Object) int {
+	n := len(objs)
+	if n > 0 && !command && !objs[n-1].Kind.PerUser {
 		return n - 1
+	}
+	return n
+}
+
+// reportsDue is how many reports the child sends on objs: one for each,
+// and one more for each it holds until the verdict (Released).
+func reportsDue(objs []ipc.Object) int {
+	n := len(objs)
+	for _, o := range objs {
+		if o.Kind.PerUser {
+			n++
+		}
 	}
 	return n
 }

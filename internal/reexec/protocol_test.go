@@ -14,22 +14,32 @@ import (
 )
 
 func TestAcksWanted(t *testing.T) {
+	held := &ipc.Kind{Name: "held", PerUser: true}
+	objs := func(kinds ...*ipc.Kind) []ipc.Object {
+		var o []ipc.Object
+		for _, k := range kinds {
+			o = append(o, ipc.Object{Kind: k})
+		}
+		return o
+	}
 	tests := []struct {
 		name    string
 		command bool
-		n       int
+		objs    []ipc.Object
 		want    int
 	}{
-		{"no objects", false, 0, 0},
-		{"one object, nothing after it", false, 1, 0},
-		{"four objects, nothing after them", false, 4, 3},
-		{"four objects, then a command", true, 4, 4},
-		{"no objects, then a command", true, 0, 0},
+		{"no objects", false, nil, 0},
+		{"one object, nothing after it", false, objs(ipc.Msg), 0},
+		{"four objects, nothing after them", false, objs(ipc.Msg, ipc.Sem, ipc.Shm, ipc.Pshm), 3},
+		{"four objects, then a command", true, objs(ipc.Msg, ipc.Sem, ipc.Shm, ipc.Pshm), 4},
+		{"no objects, then a command", true, nil, 0},
+		{"the last held until the verdict", false, objs(ipc.Msg, held), 2},
+		{"one held before the last", false, objs(held, ipc.Msg), 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := AcksWanted(tt.command, tt.n); got != tt.want {
-				t.Errorf("acksWanted(%d objects) = %d, want %d", tt.n, got, tt.want)
+			if got := AcksWanted(tt.command, tt.objs); got != tt.want {
+				t.Errorf("AcksWanted(%d objects) = %d, want %d", len(tt.objs), got, tt.want)
 			}
 		})
 	}

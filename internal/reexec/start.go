@@ -401,8 +401,8 @@ func (c *Child) Release(s *Setup) error {
 			return err
 		}
 	}
-	c.acks = AcksWanted(len(s.Command) > 0, len(s.Objects))
-	c.listen(len(s.Objects))
+	c.acks = AcksWanted(len(s.Command) > 0, s.Objects)
+	c.listen(reportsDue(s.Objects))
 	return nil
 }
 

@@ -46,12 +46,13 @@ func compare(plan *Plan, obs Observer, ask Ask, quiet bool, sigs *Signals) *Comp
 	p := &parent{plan: plan, obs: obs, sigs: sigs}
 	obs.Began()
 	c := &Compared{Target: plan.Target, Kinds: plan.Objects}
+	mnt, user := plan.New.Has(unix.CLONE_NEWNS), plan.New.Has(unix.CLONE_NEWUSER)
 	wheres := []*Where{
-		{Run: "shared", NewMount: plan.New.Has(unix.CLONE_NEWNS), From: plan.From},
-		{Run: "new", NewIPC: true, NewMount: plan.New.Has(unix.CLONE_NEWNS), From: plan.From},
+		{Run: "shared", NewMount: mnt, NewUser: user, From: plan.From},
+		{Run: "new", NewIPC: true, NewMount: mnt, NewUser: user, From: plan.From},
 	}
 	if plan.Target != nil {
-		wheres = append(wheres, &Where{Run: "target", Target: plan.Target, NewMount: plan.New.Has(unix.CLONE_NEWNS), From: plan.From})
+		wheres = append(wheres, &Where{Run: "target", Target: plan.Target, NewMount: mnt, NewUser: user, From: plan.From})
 	}
 	for _, w := range wheres {
 		plan.identify(w)
@@ -111,7 +112,7 @@ func compare(plan *Plan, obs Observer, ask Ask, quiet bool, sigs *Signals) *Comp
 	c.Message = &text
 
 	names := plan.shown()
-	parentNS := ns.IDs("self", names)
+	parentNS, parentLimits := ns.IDs("self", names), plan.parentLimits()
 	obs.Namespaces(names, parentNS)
 	// One set of objects for all: the child in a new namespace cannot
 	// reach them, and one that could would show it in the table.
@@ -131,12 +132,13 @@ func compare(plan *Plan, obs Observer, ask Ask, quiet bool, sigs *Signals) *Comp
 	results := make([]*Result, len(children))
 	for i, child := range children {
 		results[i] = &Result{Where: wheres[i], Exchange: true, Objects: objects, ParentNS: parentNS,
-			ChildNS: ns.IDs(strconv.Itoa(child.PID), names)}
+			ChildNS: ns.IDs(strconv.Itoa(child.PID), names), ParentLimits: parentLimits}
 	}
 	// Quietly, the child in a new namespace can be let go at once: it can
 	// reach none of the objects, and what it does meanwhile shows nowhere.
 	// Not with POSIX shared memory it could reach (no -m), nor the target.
-	if quiet && (plan.New.Has(unix.CLONE_NEWNS) || !slices.ContainsFunc(objects, func(t ipc.Object) bool { return t.Kind.InDevShm })) {
+	if quiet && !slices.ContainsFunc(objects, func(t ipc.Object) bool { return t.Kind.PerUser }) &&
+		(plan.New.Has(unix.CLONE_NEWNS) || !slices.ContainsFunc(objects, func(t ipc.Object) bool { return t.Kind.InDevShm })) {
 		if err := children[1].Release(setups[1]); err != nil {
 			p.removeAll(objects, objs)
 			c.Err = err
@@ -146,7 +148,7 @@ func compare(plan *Plan, obs Observer, ask Ask, quiet bool, sigs *Signals) *Comp
 	c.Runs = p.runs(setups, children, objs, results, names)
 	last := c.Runs[len(c.Runs)-1]
 	if err := p.removeAll(objects, objs); err != nil && last.Err == nil {
-		last.Err = err
+		last.Err = removeFailed(err, last.Verdict())
 	}
 	c.Signal, c.Err = last.Signal, last.Err
 	if c.Err == nil && c.Signal == 0 {
@@ -222,8 +224,11 @@ func (p *parent) runs(setups []*reexec.Setup, children []*reexec.Child, objs []i
 // expected is the verdict each of the first two runs should give for t:
 // what the IPC namespace isolates is blocked in the new one alone; POSIX
 // shared memory crosses it, and is blocked in both only by a /dev/shm of
-// the child's own (-m).
+// the child's own (-m); the per-user budget crosses every namespace.
 func expected(plan *Plan, t ipc.Object) (shared, own Verdict) {
+	if t.Kind.PerUser {
+		return Delivered, Delivered
+	}
 	if t.Kind.InDevShm {
 		if plan.New.Has(unix.CLONE_NEWNS) {
 			return Blocked, Blocked
@@ -243,6 +248,9 @@ func isolated(plan *Plan, runs []*Result) bool {
 		wantShared, wantOwn := expected(plan, t)
 		for r, want := range []Verdict{wantShared, wantOwn} {
 			got := runs[r].Exchanges[i]
+			if got.Verdict == Unlimited && runs[1-r].Exchanges[i].Verdict == Unlimited {
+				continue // nothing to show, in either
+			}
 			if got.Verdict != want || want == Blocked && (got.Report == nil || got.Report.Tried != reexec.OpenFailed ||
 				got.Report.Errno != unix.ENOENT) {
 				return false

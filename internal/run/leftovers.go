@@ -25,9 +25,10 @@ func Leftovers(objs []ipc.Object, in *ns.Handle, mount bool) []Note {
 	var notes []Note
 	look := func() {
 		for _, o := range objs {
-			if o.Kind.ByName {
+			switch {
+			case o.Kind.ByName:
 				notes = append(notes, strays(o, mount)...)
-			} else {
+			case o.Kind.SysV():
 				notes = append(notes, sysvLeftovers(o.Kind)...)
 			}
 		}

@@ -79,11 +79,18 @@ func (p *parent) makeAll(planned []ipc.Object) ([]ipc.Receiver, []ipc.Object, er
 			return nil, nil, err
 		}
 		for i := range objects {
-			if !objects[i].Kind.ByName {
+			if objects[i].Kind.SysV() {
 				objects[i].Key = key
 			}
 		}
 		p.obs.Key(key)
+	}
+	for i, t := range objects {
+		if t.Kind.PerUser {
+			// Nothing is made yet: the budget is measured right before
+			// the child is let go to it (arm).
+			objs[i], _ = t.Kind.New(t)
+		}
 	}
 	for i, o := range objs {
 		id, err := o.Identity()
@@ -262,7 +269,7 @@ func (p *parent) createSysVWith(objects []ipc.Object, objs []ipc.Receiver, key i
 	drawn := p.given() == 0
 	for i := range objects {
 		t := objects[i]
-		if t.Kind.ByName {
+		if !t.Kind.SysV() {
 			continue
 		}
 		t.Key = key
@@ -325,7 +332,7 @@ func (p *parent) sysvTaken(t ipc.Object, h ipc.Holder) (bool, error) {
 // given is the System V key given with --key, or 0 to draw one.
 func (p *parent) given() int32 {
 	for _, o := range p.plan.Objects {
-		if !o.Kind.ByName {
+		if o.Kind.SysV() {
 			return o.Key
 		}
 	}

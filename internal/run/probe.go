@@ -327,6 +327,7 @@ func (w *prober) prove(target Target) (r *Result, home bool) {
 			return r, true
 		}
 	}
+	r.ChildLimits = ipc.ReadLimits()
 	// What the sender has tried is there for giveUpLate to see.
 	for i, t := range w.objects {
 		if w.gone.Load() {

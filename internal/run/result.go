@@ -34,6 +34,7 @@ const (
 	LookupFailed                // the lookup failed, other than by finding nothing: Report.Errno says why
 	Interfered                  // where the kernel says the namespace is shared, the message did not cross
 	Gone                        // a probe's process ended, or its PID names another, before it was proved
+	Unlimited                   // the per-user budget does not limit the parent: no verdict, and nothing wrong
 )
 
 // String is the verdict's name in --json (docs/json.md).
@@ -57,6 +58,8 @@ func (v Verdict) String() string {
 		return "interfered"
 	case Gone:
 		return "gone"
+	case Unlimited:
+		return "unlimited"
 	}
 	return "none"
 }
@@ -90,6 +93,9 @@ type Exchange struct {
 	// ReadOnly says that the child could only read the object (its
 	// /dev/shm is read-only), and read back what the parent wrote.
 	ReadOnly bool
+	// Budget is, for the per-user queue budget, what the parent
+	// measured of it before the child's try.
+	Budget *ipc.Measure
 }
 
 // judge is the verdict of a report that the child did not send, given
@@ -161,10 +167,14 @@ type Result struct {
 	Exchanges []*Exchange
 	ParentNS  map[string]string
 	ChildNS   map[string]string
-	Child     *syscall.WaitStatus // once the child is reaped
-	Signal    unix.Signal         // a signal to invoke_ns that ended the run
-	Err       error
-	Elapsed   time.Duration // from the start to the last verdict
+	// ParentLimits and ChildLimits are the limits of the parent's IPC
+	// namespace (or --from's) and the child's, each read there; nil
+	// where they were not asked for (IDs), or could not be read.
+	ParentLimits, ChildLimits ipc.Limits
+	Child                     *syscall.WaitStatus // once the child is reaped
+	Signal                    unix.Signal         // a signal to invoke_ns that ended the run
+	Err                       error
+	Elapsed                   time.Duration // from the start to the last verdict
 }
 
 // Verdict is the run's one verdict: the first that is not delivered. With
@@ -173,19 +183,27 @@ type Result struct {
 // a verdict where the exchange itself went wrong (a timeout, a message
 // taken) still decides first, then delivered if a message crossed either
 // side, and blocked only if none did.
+//
+// A budget that does not limit the parent (Unlimited) says nothing
+// either way, and counts only where nothing else was tried.
 func (r *Result) Verdict() Verdict {
-	sides, crossed := map[bool]bool{}, false
+	sides, crossed, tried := map[bool]bool{}, false, false
 	for _, x := range r.Exchanges {
-		sides[x.Object.Kind.InDevShm], crossed = true, crossed || x.Verdict == Delivered
+		if x.Verdict == Unlimited {
+			continue
+		}
+		sides[x.Object.Kind.Isolated()], crossed, tried = true, crossed || x.Verdict == Delivered, true
 	}
 	for _, x := range r.Exchanges {
-		if x.Verdict != Delivered && (len(sides) < 2 || x.Verdict != Blocked) {
+		if x.Verdict != Delivered && x.Verdict != Unlimited && (len(sides) < 2 || x.Verdict != Blocked) {
 			return x.Verdict
 		}
 	}
 	switch {
 	case len(r.Exchanges) == 0:
 		return None
+	case !tried:
+		return Unlimited
 	case !crossed:
 		return Blocked
 	}
@@ -218,10 +236,10 @@ func (r *Result) Outcome() Verdict {
 func (r *Result) Shares(inDevShm bool) *bool {
 	asked, crossed := false, false
 	for _, o := range r.Objects {
-		asked = asked || o.Kind.InDevShm == inDevShm
+		asked = asked || o.Kind.InDevShm == inDevShm && !o.Kind.PerUser
 	}
 	for _, x := range r.Exchanges {
-		crossed = crossed || x.Object.Kind.InDevShm == inDevShm && x.Verdict == Delivered
+		crossed = crossed || x.Object.Kind.InDevShm == inDevShm && !x.Object.Kind.PerUser && x.Verdict == Delivered
 	}
 	if !asked {
 		return nil
@@ -245,7 +263,7 @@ func (r *Result) Proved(inDevShm bool) bool {
 	}
 	delivered, blocked := false, true
 	for _, x := range r.Exchanges {
-		if x.Object.Kind.InDevShm == inDevShm {
+		if x.Object.Kind.InDevShm == inDevShm && !x.Object.Kind.PerUser {
 			delivered = delivered || x.Verdict == Delivered
 			blocked = blocked && x.Verdict == Blocked
 		}

@@ -50,6 +50,7 @@ func TestJudge(t *testing.T) {
 func TestShares(t *testing.T) {
 	mq := ipc.Object{Kind: &ipc.Kind{Name: "mq"}}
 	pshm := ipc.Object{Kind: ipc.Pshm}
+	budget := ipc.Object{Kind: &ipc.Kind{Name: "mqbudget", PerUser: true}}
 	result := func(sameIPC *bool, objs []ipc.Object, vs ...Verdict) *Result {
 		r := &Result{Where: &Where{SameIPC: sameIPC}, Exchange: true, Objects: objs}
 		for i, v := range vs {
@@ -77,10 +78,48 @@ func TestShares(t *testing.T) {
 		{"not known, delivered", result(nil, []ipc.Object{mq}, Delivered), "true", true},
 		{"not known, blocked", result(nil, []ipc.Object{mq}, Blocked), "nil", false},
 		{"no kind of that side asked", result(yes(true), []ipc.Object{pshm}, Delivered), "nil", false},
+		// The budget is no namespace's: it crossing says nothing of one.
+		{"the budget alone, crossed", result(yes(false), []ipc.Object{budget}, Delivered), "nil", false},
+		{"another, blocked, the budget crossed", result(yes(false), []ipc.Object{mq, budget}, Blocked, Delivered), "false", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := show(tt.r.Shares(false)); got != tt.shares || tt.r.Proved(false) != tt.proved {
 				t.Errorf("shares %s, proved %v; want %s, %v", got, tt.r.Proved(false), tt.shares, tt.proved)
+			}
+		})
+	}
+}
+
+// The run's verdict: with kinds on both sides of the line, what crossed
+// either; a budget that does not limit the parent says nothing either
+// way, and counts only where nothing else was tried.
+func TestVerdict(t *testing.T) {
+	mq := ipc.Object{Kind: &ipc.Kind{Name: "mq"}}
+	budget := ipc.Object{Kind: &ipc.Kind{Name: "mqbudget", PerUser: true}}
+	run := func(objs []ipc.Object, vs ...Verdict) *Result {
+		r := &Result{Where: &Where{}, Exchange: true, Objects: objs}
+		for i, v := range vs {
+			r.Exchanges = append(r.Exchanges, &Exchange{Object: objs[i], Verdict: v})
+		}
+		return r
+	}
+	both := []ipc.Object{mq, budget}
+	for _, tt := range []struct {
+		name string
+		r    *Result
+		want Verdict
+	}{
+		{"mq blocked, the budget crossed", run(both, Blocked, Delivered), Delivered},
+		{"mq blocked, the budget kept apart", run(both, Blocked, Blocked), Blocked},
+		{"mq blocked, the budget unlimited", run(both, Blocked, Unlimited), Blocked},
+		{"mq delivered, the budget unlimited", run(both, Delivered, Unlimited), Delivered},
+		{"the budget alone, unlimited", run([]ipc.Object{budget}, Unlimited), Unlimited},
+		{"mq timed out, the budget crossed", run(both, TimedOut, Delivered), TimedOut},
+		{"the budget failed", run(both, Delivered, SendFailed), SendFailed},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.r.Verdict(); got != tt.want {
+				t.Errorf("Verdict: %v, want %v", got, tt.want)
 			}
 		})
 	}

@@ -39,7 +39,7 @@ type Plan struct {
 	OwnName bool // the default name: while it is taken, the run takes one of its own
 	Force   bool // -f
 	Timeout time.Duration
-	IDs     bool       // read the namespaces' identities (-vv, --json, -c)
+	IDs     bool       // read the namespaces' identities and limits (-vv, --json, -c)
 	Target  *ns.Handle // the IPC namespace the child joins (--target)
 	From    *ns.Handle // the IPC namespace the parent's objects are made in (--from)
 	// Stdout is the child's standard output, nil for none; Inherited
@@ -54,6 +54,7 @@ type Where struct {
 	Run      string     // with Compare: "shared", "new" or "target"
 	NewIPC   bool       // the child is in a new IPC namespace
 	NewMount bool       // with a /dev/shm of its own (-m)
+	NewUser  bool       // in a user namespace of its own (-U)
 	Target   *ns.Handle // the child is in that IPC namespace
 	From     *ns.Handle // the parent's objects are in that one
 	// SameIPC and SameShm are what the kernel says, before any message:
@@ -89,6 +90,7 @@ type Observer interface {
 	Failed(op string, err error)           // a call of the parent's failed, as perror(3)
 	Removing(o ipc.Object)                 // it goes
 	Summed(where *Where, byIPC, shm *bool) // both sides of the line answered
+	Limits(parent, child ipc.Limits)       // each IPC namespace's, read there
 	Finished()                             // the parent ends
 }
 
@@ -152,7 +154,7 @@ func (p *Plan) setup(where *Where, join *ns.Handle, objs []ipc.Object, msg *stri
 		}
 	}
 	s := &reexec.Setup{New: p.New, Verbose: p.Verbose, Hostname: p.Hostname, Command: p.Command,
-		IPC: p.Exchange, Objects: objs, Message: msg, TryCreate: tryCreate, Quiet: quiet}
+		IPC: p.Exchange, Objects: objs, Message: msg, TryCreate: tryCreate, Quiet: quiet, Limits: p.IDs}
 	if where.NewIPC {
 		s.New |= unix.CLONE_NEWIPC
 	}

@@ -37,7 +37,7 @@ func Single(plan *Plan, obs Observer, sigs *Signals) *Result {
 func (p *parent) single() *Result {
 	start := time.Now()
 	p.obs.Began()
-	where := &Where{NewIPC: p.plan.NewIPC, NewMount: p.plan.New.Has(unix.CLONE_NEWNS),
+	where := &Where{NewIPC: p.plan.NewIPC, NewMount: p.plan.New.Has(unix.CLONE_NEWNS), NewUser: p.plan.New.Has(unix.CLONE_NEWUSER),
 		Target: p.plan.Target, From: p.plan.From}
 	p.plan.identify(where)
 	if p.plan.From != nil {
@@ -50,6 +50,9 @@ func (p *parent) single() *Result {
 		p.obs.Opened("target", p.plan.Target)
 	}
 	r := p.runOnce(where, start)
+	if r.ChildLimits != nil {
+		p.obs.Limits(r.ParentLimits, r.ChildLimits)
+	}
 	if r.Signal == 0 {
 		if byIPC, shm := r.Shares(false), r.Shares(true); byIPC != nil && shm != nil {
 			p.obs.Summed(where, byIPC, shm)
@@ -77,6 +80,9 @@ func (p *parent) runOnce(where *Where, start time.Time) *Result {
 		if len(names) > 0 {
 			p.obs.Namespaces(names, r.ParentNS)
 		}
+		if p.plan.Exchange {
+			r.ParentLimits = p.plan.parentLimits()
+		}
 	}
 	if err != nil {
 		r.Err = err
@@ -98,10 +104,8 @@ func (p *parent) runOnce(where *Where, start time.Time) *Result {
 		p.obs.SysVCounts(ipc.SysVCounts())
 	}
 	p.drive(c, r, p.plan.setup(where, join, r.Objects, nil, false, false), objs, names, start)
-	// What was interfered with may be gone, or another's: left alone.
-	if err := p.removeAll(r.Objects, objs); err != nil && r.Err == nil &&
-		!((errors.Is(err, ipc.ErrReplaced) || ipc.Removed(err)) && r.Verdict() == Interfered) {
-		r.Err = err
+	if err := p.removeAll(r.Objects, objs); err != nil && r.Err == nil {
+		r.Err = removeFailed(err, r.Verdict())
 	}
 	if r.Elapsed == 0 {
 		r.Elapsed = time.Since(start)
@@ -118,7 +122,9 @@ func (p *parent) makeInFrom() (objs []ipc.Receiver, objects []ipc.Object, err er
 	}
 	if p.plan.From != nil {
 		for i, o := range objs {
-			objs[i] = inside{o, p.plan.From}
+			if !objects[i].Kind.PerUser { // the user's, in no namespace
+				objs[i] = inside{o, p.plan.From}
+			}
 		}
 	}
 	return objs, objects, err
@@ -139,6 +145,11 @@ func (p *parent) converse(c *reexec.Child, r *Result, s *reexec.Setup, objs []ip
 	if p.plan.IDs && r.ChildNS == nil {
 		// The child is in its namespaces already, held at the checkpoint.
 		r.ChildNS = ns.IDs(strconv.Itoa(c.PID), names)
+	}
+	if err := p.arm(objs, 0); err != nil {
+		c.Kill()
+		r.Err = err
+		return false
 	}
 	if err := c.Release(s); err != nil {
 		r.Err = err
@@ -183,10 +194,20 @@ func (p *parent) exchanges(c *reexec.Child, r *Result, prompts bool, objs []ipc.
 		if w.err == nil {
 			x.owned(objs[i])
 		}
+		if x.Report != nil && x.Report.Limits != nil {
+			r.ChildLimits = x.Report.Limits
+		}
 		r.Exchanges = append(r.Exchanges, x)
 		p.obs.Exchanged(x)
+		if w.reported && w.err == nil {
+			// The child goes on to the next object with the ack.
+			w.err = p.arm(objs, i+1)
+		}
 		if w.reported {
 			c.Ack()
+		}
+		if w.err == nil && w.reported && t.Kind.PerUser {
+			w.err = p.letGo(c)
 		}
 		if w.err != nil {
 			c.Kill()
@@ -221,6 +242,19 @@ func (p *parent) removeAll(ts []ipc.Object, objs []ipc.Receiver) error {
 	return first
 }
 
+// removeFailed is what a removal that failed makes of a run that came to
+// verdict v: an object another process removed or replaced before the
+// run could is interference, which a verdict of Interfered said already.
+func removeFailed(err error, v Verdict) error {
+	switch {
+	case !errors.Is(err, ipc.ErrReplaced) && !ipc.Removed(err):
+		return err
+	case v == Interfered:
+		return nil
+	}
+	return fmt.Errorf("%w: %w — find what removes them (ipcs, ls /dev/mqueue /dev/shm), and run again", ErrInterfered, err)
+}
+
 // waited is how the wait through one object went, besides its verdict.
 type waited struct {
 	reported bool        // the child reported, and may wait for an ack
@@ -239,6 +273,10 @@ type received struct {
 // once, so that the parent never sits out the timeout for nothing.
 func (p *parent) exchange(t ipc.Object, o ipc.Receiver, c *reexec.Child, where *Where, prompts bool) (*Exchange, waited) {
 	x := &Exchange{Object: t, Where: where}
+	if b, ok := o.(*ipc.Budget); ok {
+		m := b.Measured()
+		x.Budget = &m
+	}
 	msgs := make(chan received, 1)
 	go func() {
 		buf := make([]byte, ipc.MessageMax+1)
@@ -326,6 +364,14 @@ func (p *parent) exchange(t ipc.Object, o ipc.Receiver, c *reexec.Child, where *
 // timeout, or a message taken.
 func (p *parent) delivery(x *Exchange, m received, c *reexec.Child) (*Exchange, waited) {
 	reported := x.Report != nil
+	switch {
+	case errors.Is(m.err, ipc.ErrApart):
+		x.Verdict = Blocked
+		return x, waited{reported: reported, read: reported}
+	case errors.Is(m.err, ipc.ErrUnlimited):
+		x.Verdict = Unlimited
+		return x, waited{reported: reported, read: reported}
+	}
 	if ipc.Removed(m.err) {
 		// Removed under the wait: no verdict.
 		x.Verdict, x.Disowned = Interfered, true
@@ -351,6 +397,44 @@ func (p *parent) delivery(x *Exchange, m received, c *reexec.Child) (*Exchange, 
 	}
 	x.arrived(m.msg)
 	return x, waited{reported: reported, read: true}
+}
+
+// parentLimits are the limits of the IPC namespace the parent's objects
+// are in: its own, or --from's, read from a thread there.
+func (p *Plan) parentLimits() (ls ipc.Limits) {
+	if err := p.From.Inside(func() { ls = ipc.ReadLimits() }); err != nil {
+		return nil
+	}
+	return ls
+}
+
+// arm readies objs[i], if there is one, right before the child is let go
+// to it: the per-user budget is measured then, so that nothing the
+// user's other programs did while the child was at its prompt counts.
+func (p *parent) arm(objs []ipc.Receiver, i int) error {
+	if i >= len(objs) {
+		return nil
+	}
+	if b, ok := objs[i].(*ipc.Budget); ok {
+		// In a user namespace, CAP_SYS_RESOURCE raises no limit.
+		_, err := b.Arm(ns.InitialUserNS() && ns.HasCap(unix.CAP_SYS_RESOURCE))
+		return err
+	}
+	return nil
+}
+
+// letGo waits, after the verdict on a queue of the per-user budget and
+// its ack, for the child to say it has let go of its queue (or to end),
+// so that what comes next finds the budget as it was.
+func (p *parent) letGo(c *reexec.Child) error {
+	due := time.NewTimer(Grace)
+	defer due.Stop()
+	select {
+	case <-c.Reports: // Released, or closed: gone, and its queue with it
+		return nil
+	case <-due.C:
+		return errStuck
+	}
 }
 
 // childGone decides for a child that ended before it said anything. One
@@ -459,4 +543,5 @@ func (Silent) Exchanged(*Exchange)                    {}
 func (Silent) Failed(string, error)                   {}
 func (Silent) Removing(ipc.Object)                    {}
 func (Silent) Summed(*Where, *bool, *bool)            {}
+func (Silent) Limits(ipc.Limits, ipc.Limits)          {}
 func (Silent) Finished()                              {}

@@ -28,6 +28,19 @@ func Compare(w io.Writer, c *run.Compared, verbose int) {
 		io.WriteString(w, "\n")
 	}
 	table(w, c)
+	if len(c.Runs) > 0 && c.Runs[0].ParentLimits != nil {
+		heads, sets := []string{"parent's"}, []ipc.Limits{c.Runs[0].ParentLimits}
+		for _, r := range c.Runs {
+			heads, sets = append(heads, titles[r.Where.Run]), append(sets, r.ChildLimits)
+		}
+		io.WriteString(w, "\n")
+		var b strings.Builder
+		if LimitsTable(&b, heads, sets, verbose >= 2) == 0 {
+			term.Sentence(w, "", "IPC limits: the same in every namespace, each read there (-vv shows them).")
+		} else {
+			io.WriteString(w, "IPC limits, each read in its namespace (* differs from the parent's):\n"+b.String())
+		}
+	}
 	io.WriteString(w, "\n")
 	term.Sentence(w, "", conclusion(c))
 	if c.Target != nil {
@@ -64,12 +77,12 @@ func table(w io.Writer, c *run.Compared) {
 			}
 			return &run.Exchange{Object: o}
 		}
-		row(o.Label(), func(r *run.Result) string {
-			if x(r).Verdict == run.None {
-				return "not tried"
-			}
-			return x(r).Verdict.String()
-		})
+		row(o.Label(), func(r *run.Result) string { return exchangeCell(x(r)) })
+		if o.Kind.PerUser {
+			row("  child's mq_open", func(r *run.Result) string { return sentCell(x(r).Report) })
+			row("  parent's, after it", func(r *run.Result) string { return afterCell(x(r)) })
+			continue
+		}
 		row("  child's "+o.Kind.Lookup, func(r *run.Result) string { return openCell(x(r).Report) })
 		row("  what arrived", func(r *run.Result) string { return arrivedCell(x(r)) })
 		row("  child creates its own", func(r *run.Result) string { return createCell(x(r).Report) })
@@ -77,9 +90,72 @@ func table(w io.Writer, c *run.Compared) {
 	term.Table(w, rows)
 }
 
+// LimitsTable shows IPC namespaces' limits side by side, under heads, the
+// first's against each other's: every one with all, else those that
+// differ somewhere; a value that differs from the first's is marked "*".
+// It says how many it showed.
+func LimitsTable(w io.Writer, heads []string, sets []ipc.Limits, all bool) int {
+	rows := [][]string{append([]string{""}, heads...)}
+	for _, l := range sets[0] {
+		row, differs := []string{l.Name, l.Value}, false
+		for _, set := range sets[1:] {
+			v := set.Get(l.Name)
+			switch {
+			case v == "":
+				v = "?"
+			case v != l.Value:
+				v, differs = v+" *", true
+			}
+			row = append(row, v)
+		}
+		if all || differs {
+			rows = append(rows, row)
+		}
+	}
+	if len(rows) > 1 {
+		term.Table(w, rows)
+	}
+	return len(rows) - 1
+}
+
 // errnoCell is an errno as a cell: "ENOENT (No such file or directory)".
 func errnoCell(e unix.Errno) string {
 	return fmt.Sprintf("%s (%s)", unix.ErrnoName(e), ipc.Strerror(e))
+}
+
+// exchangeCell is an exchange's verdict, the budget's in its own words.
+func exchangeCell(x *run.Exchange) string {
+	switch {
+	case x.Verdict == run.None:
+		return "not tried"
+	case x.Object.Kind.PerUser && x.Verdict == run.Delivered:
+		return "crossed"
+	}
+	return x.Verdict.String()
+}
+
+// sentCell is how the child's own queue of the budget went.
+func sentCell(r *reexec.Report) string {
+	switch {
+	case r == nil:
+		return "-"
+	case r.Tried == reexec.SendFailed:
+		return errnoCell(r.Errno)
+	}
+	return "made one"
+}
+
+// afterCell is how the parent's try after the child's queue went.
+func afterCell(x *run.Exchange) string {
+	switch x.Verdict {
+	case run.Delivered:
+		return "EMFILE: no room left"
+	case run.Blocked:
+		return "made one"
+	case run.Unlimited:
+		return "not limited"
+	}
+	return "-"
 }
 
 func openCell(r *reexec.Report) string {
@@ -118,10 +194,14 @@ func createCell(r *reexec.Report) string {
 // isolates.
 func conclusion(c *run.Compared) string {
 	var byIPC, mnt []string
+	budget := false
 	for _, t := range c.Kinds {
-		if t.Kind.InDevShm {
+		switch {
+		case t.Kind.PerUser:
+			budget = true
+		case t.Kind.InDevShm:
 			mnt = append(mnt, t.Kind.Name)
-		} else {
+		default:
 			byIPC = append(byIPC, t.Kind.Name)
 		}
 	}
@@ -141,6 +221,12 @@ func conclusion(c *run.Compared) string {
 				s += "POSIX shared memory should reach both children"
 			}
 		}
+		if budget {
+			if len(byIPC)+len(mnt) > 0 {
+				s += "; "
+			}
+			s += "the queue budget should cross both"
+		}
 		return s + "."
 	}
 	var parts []string
@@ -157,6 +243,10 @@ func conclusion(c *run.Compared) string {
 			parts = append(parts, "POSIX shared memory crossed the IPC namespace: it is a file in "+ipc.ShmDir+
 				", and only a private "+ipc.ShmDir+" (-m) stops it.")
 		}
+	}
+	if budget {
+		parts = append(parts, "The queue budget crossed both: a child's queue, in either IPC namespace, left the "+
+			"parent no room for one, since its user pays for it.")
 	}
 	return strings.Join(parts, " ")
 }
@@ -198,9 +288,9 @@ func List(words []string) string {
 func nameOrKey(objs []ipc.Object) string {
 	byName, byKey := false, false
 	for _, o := range objs {
-		if !o.Kind.InDevShm {
+		if o.Kind.Isolated() {
 			byName = byName || o.Kind.ByName
-			byKey = byKey || !o.Kind.ByName
+			byKey = byKey || o.Kind.SysV()
 		}
 	}
 	switch {

@@ -39,15 +39,18 @@ type Options struct {
 
 // Record is what --json prints for a run.
 type Record struct {
-	Options   *Options          `json:"options,omitempty"`
-	Run       string            `json:"run,omitempty"`    // in --compare
-	Target    *NamespaceRecord  `json:"target,omitempty"` // with --target
-	From      *NamespaceRecord  `json:"from,omitempty"`   // with --from
-	ParentNS  map[string]string `json:"parent_namespaces"`
-	ChildNS   map[string]string `json:"child_namespaces"`
-	Objects   []*ObjectRecord   `json:"objects"`
-	Delivered bool              `json:"delivered"`
-	Verdict   run.Verdict       `json:"verdict"`
+	Options  *Options          `json:"options,omitempty"`
+	Run      string            `json:"run,omitempty"`    // in --compare
+	Target   *NamespaceRecord  `json:"target,omitempty"` // with --target
+	From     *NamespaceRecord  `json:"from,omitempty"`   // with --from
+	ParentNS map[string]string `json:"parent_namespaces"`
+	ChildNS  map[string]string `json:"child_namespaces"`
+	// The limits of each IPC namespace, read there, by sysctl name.
+	ParentLimits ipc.Limits      `json:"parent_limits,omitempty"`
+	ChildLimits  ipc.Limits      `json:"child_limits,omitempty"`
+	Objects      []*ObjectRecord `json:"objects"`
+	Delivered    bool            `json:"delivered"`
+	Verdict      run.Verdict     `json:"verdict"`
 	// The two questions, answered apart: whether a message crossed
 	// through what the IPC namespace isolates (mq, msg, sem, shm), and
 	// through /dev/shm (pshm); null where not asked, or not answered.
@@ -81,6 +84,18 @@ type ObjectRecord struct {
 	// ReadOnly says that the child could only read the object (its
 	// /dev/shm is read-only), and read back what the parent wrote.
 	ReadOnly bool `json:"read_only,omitempty"`
+	// Budget is, for mqbudget, what the parent measured of the budget.
+	Budget *BudgetRecord `json:"budget,omitempty"`
+}
+
+// BudgetRecord is the user's POSIX queue budget as the parent measured
+// it before the child's try; with unlimited, nothing was measured.
+type BudgetRecord struct {
+	Limit     uint64  `json:"limit_bytes,omitempty"`  // the soft RLIMIT_MSGQUEUE
+	InUse     *uint64 `json:"in_use_bytes,omitempty"` // held by the user's queues then
+	Queue     uint64  `json:"queue_bytes,omitempty"`  // what one queue of invoke_ns's takes
+	Margin    uint64  `json:"margin_bytes,omitempty"` // the limit the parent tried under
+	Unlimited string  `json:"unlimited,omitempty"`    // why the parent is not limited
 }
 
 // OpenResult is the child's lookup: "ok", "not-ours", or the error and
@@ -125,13 +140,14 @@ func errnoResult(errno unix.Errno) *OpenResult {
 // the exit status it came to and its error's text.
 func RunRecord(opts *Options, r *run.Result, status int, errText string) *Record {
 	rec := &Record{Options: opts, Target: namespaceRecord(r.Where.Target), From: namespaceRecord(r.Where.From),
-		ParentNS: r.ParentNS, ChildNS: r.ChildNS, Objects: []*ObjectRecord{},
+		ParentNS: r.ParentNS, ChildNS: r.ChildNS, ParentLimits: r.ParentLimits, ChildLimits: r.ChildLimits,
+		Objects:   []*ObjectRecord{},
 		ElapsedMS: ms(r.Elapsed), ExitStatus: status, Error: errText}
 	if opts == nil {
 		rec.Run = r.Where.Run
 	}
 	for _, o := range r.Objects {
-		if !o.Kind.ByName && opts != nil && o.Key != 0 {
+		if o.Kind.SysV() && opts != nil && o.Key != 0 {
 			key := o.Key
 			opts.Key = &key // the key used, drawn or given
 		}
@@ -147,11 +163,18 @@ func RunRecord(opts *Options, r *run.Result, status int, errText string) *Record
 
 func objectRecord(x *run.Exchange) *ObjectRecord {
 	o := &ObjectRecord{Kind: x.Object.Kind.Name, Delivered: x.Arrived, Verdict: x.Verdict, ReadOnly: x.ReadOnly}
-	if x.Object.Kind.ByName {
+	switch k := x.Object.Kind; {
+	case k.ByName:
 		o.Name = x.Object.Name
-	} else {
+	case k.SysV():
 		key := x.Object.Key
 		o.Key = &key
+	}
+	if m := x.Budget; m != nil {
+		o.Budget = &BudgetRecord{Limit: m.Limit, Queue: m.Queue, Margin: m.Margin, Unlimited: m.Unlimited}
+		if n, ok := m.InUse(); ok {
+			o.Budget.InUse = &n
+		}
 	}
 	if r := x.Report; r != nil {
 		switch r.Tried {
@@ -161,6 +184,12 @@ func objectRecord(x *run.Exchange) *ObjectRecord {
 			o.ChildOpen = errnoResult(r.Errno)
 		case reexec.NotOurs:
 			o.ChildOpen = &OpenResult{Result: "not-ours", Error: ipc.ErrNotOurs.Error()}
+		case reexec.SendFailed:
+			// The budget's mq_open is the child's send: its queue.
+			o.ChildOpen = errnoResult(0)
+			if x.Object.Kind.PerUser {
+				o.ChildOpen = errnoResult(r.Errno)
+			}
 		default:
 			o.ChildOpen = errnoResult(0)
 		}
@@ -187,7 +216,7 @@ func ComparedRecord(opts *Options, c *run.Compared, status int, errText string, 
 		rec.Runs = append(rec.Runs, RunRecord(nil, r, status, errText))
 	}
 	for _, o := range c.Kinds {
-		if !o.Kind.ByName && o.Key != 0 {
+		if o.Kind.SysV() && o.Key != 0 {
 			key := o.Key
 			opts.Key = &key
 		}
@@ -215,6 +244,7 @@ type ScanRecord struct {
 	Namespaces []*ScannedRecord   `json:"namespaces"`
 	Unreadable int                `json:"unreadable"` // processes whose namespaces could not be read
 	Leftovers  []*LeftoverRecord  `json:"leftovers,omitempty"`
+	HostLimits ipc.Limits         `json:"host_ipc_limits,omitempty"` // with --probe
 	ExitStatus int                `json:"exit_status"`
 	Error      string             `json:"error,omitempty"`
 }
@@ -235,6 +265,7 @@ type ContainerRecord struct {
 	Kubernetes     *KubeRecord            `json:"kubernetes,omitempty"`
 	Verdicts       map[string]run.Verdict `json:"verdicts,omitempty"` // with --probe, by kind
 	Why            string                 `json:"why,omitempty"`      // with --probe: why it proved nothing
+	Limits         ipc.Limits             `json:"ipc_limits,omitempty"`
 }
 
 // KubeRecord is a Kubernetes container's pod, as its runtime says.
@@ -261,6 +292,7 @@ type ScannedRecord struct {
 	SharesIPC    *bool        `json:"shares_ipc_namespace,omitempty"`
 	SharesDevShm *bool        `json:"shares_dev_shm,omitempty"`
 	Why          string       `json:"why,omitempty"`
+	Limits       ipc.Limits   `json:"ipc_limits,omitempty"` // with --probe
 }
 
 // LeftoverRecord is an object that an earlier run or probe left behind.
@@ -275,7 +307,8 @@ type LeftoverRecord struct {
 func ScanJSON(n *node.Node, status int, errText string) *ScanRecord {
 	rec := &ScanRecord{Node: n.Name, Time: n.Time.UTC().Format(time.RFC3339), DurationMS: ms(n.Took),
 		HostSeen: n.HostSeen, From: namespaceRecord(n.From), Containers: []*ContainerRecord{},
-		Namespaces: []*ScannedRecord{}, Unreadable: len(n.Hidden), ExitStatus: status, Error: errText}
+		Namespaces: []*ScannedRecord{}, Unreadable: len(n.Hidden), HostLimits: n.HostLimits, ExitStatus: status,
+		Error: errText}
 	for _, r := range n.Rows {
 		if r.Container.Engine == "" {
 			continue
@@ -288,7 +321,7 @@ func ScanJSON(n *node.Node, status int, errText string) *ScanRecord {
 		}
 		c := &ContainerRecord{Engine: r.Container.Engine, ID: r.Container.ID, Name: r.Container.Name, PID: r.Task.PID,
 			Processes: r.Processes, IPC: r.Namespace.IPC, SharesHostIPC: byIPC, SharesHostDevShm: byShm,
-			DevShmReadOnly: byShm != nil && *byShm && r.ShmReadOnly}
+			DevShmReadOnly: byShm != nil && *byShm && r.ShmReadOnly, Limits: r.Limits}
 		if k := r.Kube; k != nil {
 			c.Kubernetes = &KubeRecord{Namespace: k.Namespace, Pod: k.Pod, Container: k.Container,
 				PodUID: cmp.Or(k.PodUID, r.Container.PodUID), Sandbox: k.Sandbox}
@@ -307,7 +340,7 @@ func ScanJSON(n *node.Node, status int, errText string) *ScanRecord {
 			Command: ns.Task.Comm, Container: ns.Container, Own: ns.Own, Host: ns.Host}
 		if r := ns.Row; r != nil && r.Probe != nil {
 			v := probeOutcome(r.Probe)
-			s.Verdict, s.Why = &v, Why(r.Probe)
+			s.Verdict, s.Why, s.Limits = &v, Why(r.Probe), r.Limits
 			if n.Held() {
 				s.SharesIPC, _ = r.Shares(false)
 				s.SharesDevShm, _ = r.Shares(true)

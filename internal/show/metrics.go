@@ -12,7 +12,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -110,7 +110,7 @@ func probeSamples(c string, r *run.Result) []string {
 	for k := range got {
 		kinds = append(kinds, k)
 	}
-	sort.Strings(kinds)
+	slices.Sort(kinds)
 	var samples []string
 	for _, kind := range kinds {
 		for _, v := range verdicts {

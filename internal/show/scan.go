@@ -25,8 +25,9 @@ import (
 )
 
 // Scan shows the node: a table, which containers share the host's IPC
-// namespace and /dev/shm, and what could not be read or proved.
-func Scan(w io.Writer, n *node.Node, probed bool) {
+// namespace and /dev/shm, whose IPC limits differ from the host's (with
+// -v, which), and what could not be read or proved.
+func Scan(w io.Writer, n *node.Node, probed bool, verbose int) {
 	same := "HOST"
 	if n.From != nil || !n.HostSeen {
 		same = "SAME"
@@ -72,6 +73,9 @@ func Scan(w io.Writer, n *node.Node, probed bool) {
 		term.Sentence(w, "", "(the host's namespaces cannot be seen from here: PID 2 is no kernel thread; "+
 			"run with the host's PIDs, as docker run --pid=host or hostPID: true)")
 	}
+	for _, note := range limitsNotes(n, verbose) {
+		term.Sentence(w, "", note)
+	}
 	for _, note := range ProbeNotes(n.Rows) {
 		term.Sentence(w, "", note)
 	}
@@ -81,6 +85,38 @@ func Scan(w io.Writer, n *node.Node, probed bool) {
 	for _, l := range n.Leftovers {
 		term.Sentence(w, "", "("+leftover(l.Object)+")")
 	}
+}
+
+// limitsNotes name the containers, and the namespaces of no container,
+// whose IPC limits, as their probes read them, differ from those of the
+// namespace they are held against; with verbose, which, and how.
+func limitsNotes(n *node.Node, verbose int) []string {
+	if n.HostLimits == nil || !n.Held() {
+		return nil
+	}
+	theirs := "the host's IPC namespace"
+	if n.From != nil {
+		theirs = "the IPC namespace of " + n.From.About()
+	}
+	var names, notes []string
+	for _, r := range n.Rows {
+		diff := r.Limits.Diff(n.HostLimits)
+		if len(diff) == 0 {
+			continue
+		}
+		name := term.Escape(r.Container.String())
+		if r.Container.Engine == "" {
+			name = "IPC namespace " + number(r.Namespace.IPC) + " (" + term.Escape(r.Task.Comm) + ")"
+		}
+		names, notes = append(names, name), append(notes, name+": "+strings.Join(diff, ", "))
+	}
+	switch {
+	case len(names) == 0:
+		return nil
+	case verbose >= 1:
+		return append([]string{"IPC limits other than in " + theirs + ", each read in its namespace:"}, notes...)
+	}
+	return []string{"IPC limits other than in " + theirs + ": " + List(names) + " (-v says which)."}
 }
 
 // verdictCell is a row's verdict, or "-" where it was not probed.

@@ -88,7 +88,13 @@ func (t *Transcript) Key(key int32) {
 	fmt.Fprintf(t.Out, "Parent: System V key: %d (0x%08x in ipcs)\n", key, uint32(key))
 }
 
-func (t *Transcript) Made(o ipc.Object) { t.verbosef("Parent: %s %s\n", o.Kind.Created, o) }
+// Made says what the parent made; the budget is measured later, and
+// said with its verdict.
+func (t *Transcript) Made(o ipc.Object) {
+	if !o.Kind.PerUser {
+		t.verbosef("Parent: %s %s\n", o.Kind.Created, o)
+	}
+}
 
 func (t *Transcript) SysVCounts(counts string) { t.moref("Parent: /proc/sysvipc: %s\n", counts) }
 
@@ -116,10 +122,21 @@ func (t *Transcript) Failed(op string, err error) {
 }
 
 func (t *Transcript) Removing(o ipc.Object) {
+	if o.Kind.PerUser {
+		return // nothing: each queue went with its descriptor
+	}
 	if o.Kind.CloseLine {
 		t.verbosef("Parent: closing %s\n", o)
 	}
 	t.verbosef("Parent: Removing %s\n", o)
+}
+
+// Limits shows, with -vv, each IPC namespace's limits side by side.
+func (t *Transcript) Limits(parent, child ipc.Limits) {
+	if t.Verbose >= 2 {
+		fmt.Fprintf(t.Out, "Parent: IPC limits, each read in its namespace (* the child's differs):\n")
+		LimitsTable(t.Out, []string{"parent's", "child's"}, []ipc.Limits{parent, child}, true)
+	}
 }
 
 func (t *Transcript) Summed(w *run.Where, byIPC, shm *bool) {
@@ -136,6 +153,10 @@ func (t *Transcript) Finished() {
 // Exchanged says what the exchange through one object came to.
 func (t *Transcript) Exchanged(x *run.Exchange) {
 	o := x.Object
+	if o.Kind.PerUser && x.Report != nil && x.Verdict != run.Interfered {
+		t.budget(x)
+		return
+	}
 	switch x.Verdict {
 	case run.Delivered:
 		t.delivered(x)
@@ -165,6 +186,53 @@ func (t *Transcript) Exchanged(x *run.Exchange) {
 	case run.Interfered:
 		t.say("Parent: ", fmt.Sprintf("no verdict: %s; %s", interference(x), sameWhere(x)))
 	}
+}
+
+// budget says what the try at the per-user queue budget came to: with
+// -vv first what was measured, then the verdict and why.
+func (t *Transcript) budget(x *run.Exchange) {
+	if m := x.Budget; m != nil && m.Margin > 0 {
+		used := "how much of it is in use could not be told"
+		if n, ok := m.InUse(); ok {
+			used = fmt.Sprintf("%d bytes in use, and a queue of one message of one byte takes %d", n, m.Queue)
+		}
+		if t.Verbose >= 2 {
+			t.say("Parent: ", fmt.Sprintf("your POSIX queue budget (RLIMIT_MSGQUEUE, ulimit -q) is %d bytes, %s: "+
+				"under a limit of %d bytes of its own, the parent had room for one queue more", m.Limit, used, m.Margin))
+		}
+	}
+	t.verbosef("Parent: trying mq_open again, now that the child has made its queue\n")
+	switch x.Verdict {
+	case run.Delivered:
+		t.say("Parent: ", fmt.Sprintf("the budget crossed %s: with the child's one queue made, the parent could not "+
+			"make one (Too many open files), where it could before; POSIX queues are paid for by the user who makes "+
+			"them (RLIMIT_MSGQUEUE), in whatever IPC namespace they are", budgetWhere(x.Where)))
+	case run.Blocked:
+		t.say("Parent: ", "the child's queue took nothing from the parent's budget: the parent could still make one")
+	case run.Unlimited:
+		t.say("Parent: ", "not limited: "+x.Budget.Unlimited+", so no one's queues can use up its budget")
+	case run.SendFailed:
+		t.say("Parent: ", fmt.Sprintf("no verdict: the child could not make a queue of its own (%s)",
+			ipc.Strerror(x.Report.Errno)))
+	default:
+		t.say("Parent: ", "no verdict on the budget: "+x.Verdict.String())
+	}
+}
+
+// budgetWhere names the namespaces of the child's that the budget
+// crossed.
+func budgetWhere(w *run.Where) string {
+	switch {
+	case w.Target != nil:
+		return "into " + w.Target.About()
+	case w.NewIPC && w.NewUser:
+		return "the new IPC and user namespaces"
+	case w.NewIPC:
+		return "the new IPC namespace"
+	case w.NewUser:
+		return "the new user namespace"
+	}
+	return "from the child to the parent"
 }
 
 // sameWhere says what the kernel says of where the child is, which a
