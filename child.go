@@ -152,8 +152,11 @@ func (c *child) try(t ipc.Object) (reexec.Report, io.Closer) {
 // namespace, and holds it (nil where it could not be made).
 func (c *child) take(t ipc.Object) (reexec.Report, io.Closer) {
 	c.verbosef(" Child: creating a queue of its own, which its user pays for\n")
-	e, _ := t.Open(nil)
-	if err := e.Send(nil); err != nil {
+	e, err := t.Open(nil)
+	if err == nil {
+		err = e.Send(nil)
+	}
+	if err != nil {
 		c.perror(t.Kind.SendOp, err)
 		return reexec.Sending(err), nil
 	}

@@ -69,7 +69,7 @@ const budgetLockWait = 5 * time.Second
 func BudgetKind(queue BudgetQueue) *Kind {
 	return &Kind{
 		Name: "mqbudget", Noun: "POSIX queue budget", PerUser: true,
-		Lookup: "mq_open", SendOp: "mq_open", WaitOp: "mq_open", Owner: "ulimit -q", Limit: "ulimit -q",
+		Lookup: "mq_open", SendOp: "mq_open", WaitOp: "mq_open",
 		New:     func(Object) (Receiver, error) { return &Budget{queue: queue, interrupt: make(chan struct{})}, nil },
 		Look:    func(Object, *os.File) (Sender, error) { return &budgetShare{queue: queue}, nil },
 		Hints:   func(error, Object) (string, bool) { return "", false },

@@ -200,13 +200,15 @@ func (p *parent) exchanges(c *reexec.Child, r *Result, prompts bool, objs []ipc.
 		r.Exchanges = append(r.Exchanges, x)
 		p.obs.Exchanged(x)
 		if w.reported && w.err == nil {
-			// The child goes on to the next object with the ack.
+			// The child goes on to the next object with the ack: not
+			// where that could not be readied.
 			w.err = p.arm(objs, i+1)
+			w.reported = w.err == nil
 		}
 		if w.reported {
 			c.Ack()
 		}
-		if w.err == nil && w.reported && t.Kind.PerUser {
+		if w.reported && w.err == nil && t.Kind.PerUser {
 			w.err = p.letGo(c)
 		}
 		if w.err != nil {

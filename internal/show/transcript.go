@@ -200,8 +200,8 @@ func (t *Transcript) budget(x *run.Exchange) {
 			t.say("Parent: ", fmt.Sprintf("your POSIX queue budget (RLIMIT_MSGQUEUE, ulimit -q) is %d bytes, %s: "+
 				"under a limit of %d bytes of its own, the parent had room for one queue more", m.Limit, used, m.Margin))
 		}
+		t.verbosef("Parent: trying mq_open again, now that the child has made its queue\n")
 	}
-	t.verbosef("Parent: trying mq_open again, now that the child has made its queue\n")
 	switch x.Verdict {
 	case run.Delivered:
 		t.say("Parent: ", fmt.Sprintf("the budget crossed %s: with the child's one queue made, the parent could not "+
