@@ -209,34 +209,7 @@ func ociImage(t *testing.T, rootfs, ref string, entrypoint []string) string {
 	t.Helper()
 	digest := func(b []byte) string { s := sha256.Sum256(b); return "sha256:" + hex.EncodeToString(s[:]) }
 	var layer bytes.Buffer
-	tw := tar.NewWriter(&layer)
-	err := filepath.WalkDir(rootfs, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || path == rootfs {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		link, _ := os.Readlink(path)
-		h, err := tar.FileInfoHeader(info, link)
-		if err != nil {
-			return err
-		}
-		h.Name, h.Uid, h.Gid, h.Uname, h.Gname = strings.TrimPrefix(path, rootfs+"/"), 0, 0, "", ""
-		if err := tw.WriteHeader(h); err != nil || !info.Mode().IsRegular() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err == nil {
-			_, err = tw.Write(b)
-		}
-		return err
-	})
-	if err == nil {
-		err = tw.Close()
-	}
-	if err != nil {
+	if err := writeTar(&layer, rootfs); err != nil {
 		t.Fatal(err)
 	}
 	marshal := func(v any) []byte { b, _ := json.Marshal(v); return b }

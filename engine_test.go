@@ -13,6 +13,7 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -91,12 +92,23 @@ func rootfsTar(t *testing.T) string {
 	busyboxRoot(t, root)
 	file := filepath.Join(t.TempDir(), "rootfs.tar")
 	f, err := os.Create(file)
+	if err == nil {
+		err = writeTar(f, root)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	tw := tar.NewWriter(f)
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+	return file
+}
+
+// writeTar writes the files under root to w as a tar archive, each owned
+// by root, as an image's layer has them.
+func writeTar(w io.Writer, root string) error {
+	tw := tar.NewWriter(w)
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || path == root {
 			return err
 		}
@@ -119,13 +131,10 @@ func rootfsTar(t *testing.T) string {
 		}
 		return err
 	})
-	if err == nil {
-		err = tw.Close()
-	}
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	return file
+	return tw.Close()
 }
 
 // startDockerd starts a Docker daemon of the test's own: its data, its
