@@ -25,9 +25,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -125,36 +123,17 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 	crictlConfig := filepath.Join(dir, "crictl.yaml")
 	os.WriteFile(crictlConfig, []byte("runtime-endpoint: unix://"+n.sock+"\nimage-endpoint: unix://"+n.sock+"\ntimeout: 30\n"), 0o644)
 	n.crictl = []string{crictl, "--config", crictlConfig}
-	log, err := os.Create(filepath.Join(dir, "log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer log.Close()
-	cmd := exec.Command(tool(t, "nsenter"), "--ipc=/proc/2/ns/ipc", "--", tool(t, "unshare"), "--mount",
-		"--propagation", "private", "sh", "-c", `umount /dev/shm && exec "$0" --config "$1"`, containerd, file)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
+	// The folder goes after the daemon's cleanup, registered first.
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	args := []string{tool(t, "nsenter"), "--ipc=/proc/2/ns/ipc", "--", tool(t, "unshare"), "--mount",
+		"--propagation", "private", "sh", "-c", `umount /dev/shm && exec "$0" --config "$1"`, containerd, file}
+	exited := startDaemon(t, "containerd", dir, args, func() {
 		if pods, err := exec.Command(n.crictl[0], append(slices.Clone(n.crictl[1:]), "pods", "-q")...).Output(); err == nil &&
 			len(bytes.TrimSpace(pods)) > 0 {
 			if out, err := exec.Command(n.crictl[0], append(slices.Clone(n.crictl[1:]), "rmp", "-fa")...).CombinedOutput(); err != nil {
 				t.Errorf("crictl rmp -fa: %v\n%s", err, out)
 			}
 		}
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(runLimit):
-			cmd.Process.Kill()
-			<-exited
-			t.Errorf("containerd did not stop within %v of SIGTERM", runLimit)
-		}
-		sweep(t, dir)
-		os.RemoveAll(dir)
 	})
 	waitUntil(t, "answered by containerd", func() bool {
 		select {

@@ -85,6 +85,39 @@ func (e *engineCLI) invoke(args ...string) result {
 	return finish(e.t, cmd)
 }
 
+// startDaemon starts a daemon of the test's own, name, its output in
+// dir/log, and gives a channel closed once it has ended. When the test
+// ends, clear removes what it runs, then the daemon is sent SIGTERM and
+// waited for (killed after runLimit), and what it left in dir is swept.
+func startDaemon(t *testing.T, name, dir string, args []string, clear func()) <-chan struct{} {
+	t.Helper()
+	log, err := os.Create(filepath.Join(dir, "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		clear()
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(runLimit):
+			cmd.Process.Kill()
+			<-exited
+			t.Errorf("%s did not stop within %v of SIGTERM", name, runLimit)
+		}
+		sweep(t, dir)
+	})
+	return exited
+}
+
 // rootfsTar is a tarball of a busybox root filesystem, for `import`.
 func rootfsTar(t *testing.T) string {
 	t.Helper()
@@ -159,34 +192,13 @@ func startDockerd(t *testing.T, hostIPC bool) *engineCLI {
 	if hostIPC {
 		args = append([]string{tool(t, "nsenter"), "--ipc=/proc/2/ns/ipc", "--"}, args...)
 	}
-	log, err := os.Create(filepath.Join(dir, "log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer log.Close()
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
 	e := &engineCLI{t: t, cli: docker, env: []string{"DOCKER_HOST=unix://" + sock}, dir: dir}
-	t.Cleanup(func() {
+	exited := startDaemon(t, "dockerd", dir, args, func() {
 		if ids, err := e.try("ps", "-aq"); err == nil && ids != "" {
 			if out, err := e.try(append([]string{"rm", "-f"}, strings.Fields(ids)...)...); err != nil {
 				t.Errorf("docker rm: %v\n%s", err, out)
 			}
 		}
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(runLimit):
-			cmd.Process.Kill()
-			<-exited
-			t.Errorf("dockerd did not stop within %v of SIGTERM", runLimit)
-		}
-		sweep(t, dir)
 	})
 	waitUntil(t, "answered by dockerd", func() bool {
 		select {
